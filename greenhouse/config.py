@@ -1,0 +1,351 @@
+"""The schema of ``greenhouse.toml``, and loading it with located errors.
+
+Every section is a pydantic model whose every field has a default and a
+description; unknown keys are refused (with a "did you mean"). Secrets never
+live here: they come from the environment (:class:`Secrets`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from greenhouse.errors import ConfigError, Problem
+
+CONFIG_FILE = "greenhouse.toml"
+
+
+class Section(BaseModel):
+    """Base of every config section: strict keys, documented fields."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SiteConfig(Section):
+    """The public face of the site."""
+
+    title: str = Field("My greenhouse", description="Site title, shown in every page header.")
+    description: str = Field(
+        "A living garden of my projects.", description="One-line description for meta tags and the feed."
+    )
+    author: str = Field("", description="Owner's name, used in the Atom feed and page footers.")
+    base_url: str = Field(
+        "http://localhost:8000/",
+        description="Absolute URL the bundle is served from; may carry a path (GitHub Pages project sites).",
+    )
+    language: str = Field("en", description="BCP 47 language tag of the pages.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+            raise ValueError("must be an absolute http(s) URL, e.g. https://user.github.io/repo/")
+        return value if value.endswith("/") else value + "/"
+
+
+class BuildConfig(Section):
+    """Where the build reads and writes."""
+
+    output: str = Field("build/site", description="Folder the static bundle is published to.")
+    db: str = Field("build/greenhouse.duckdb", description="The DuckDB data store (keep it between runs).")
+    strict: bool = Field(False, description="Fail the build when a source fails instead of using stale data.")
+    per_page: int = Field(50, ge=1, le=1000, description="Projects per page of api/v1/projects/page/<n>.json.")
+
+
+class GithubConfig(Section):
+    """GitHub: repositories become plants."""
+
+    user: str | None = Field(None, description="GitHub login whose public repositories become plants.")
+    api_url: str = Field("https://api.github.com", description="REST root; GraphQL is {api_url}/graphql.")
+    include: list[str] = Field(default_factory=list, description="Only these repository names (empty: all).")
+    exclude: list[str] = Field(default_factory=list, description="Repository names never planted.")
+    forks: bool = Field(False, description="Plant forks too.")
+    archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
+    concurrency: int = Field(4, ge=1, le=16, description="Requests in flight at once (be polite).")
+    max_rate_limit_wait: float = Field(
+        60.0, ge=0, description="Longest wait, in seconds, for a rate limit to reset before stopping the source."
+    )
+    commit_retries: int = Field(
+        4, ge=0, le=10, description="How often a 202 'still computing' statistics answer is retried."
+    )
+
+
+class SpotifyConfig(Section):
+    """Spotify (needs SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN)."""
+
+    api_url: str = Field("https://api.spotify.com/v1", description="Web API root.")
+    accounts_url: str = Field("https://accounts.spotify.com", description="Accounts service root.")
+
+
+class LastfmConfig(Section):
+    """Last.fm (needs LASTFM_API_KEY)."""
+
+    user: str | None = Field(None, description="Last.fm user whose scrobbles feed the music mood.")
+    api_url: str = Field("https://ws.audioscrobbler.com/2.0/", description="API root.")
+
+
+class WeatherConfig(Section):
+    """Real local weather over the garden."""
+
+    provider: Literal["open-meteo", "openweathermap", "none"] = Field(
+        "open-meteo", description="open-meteo (no key) or openweathermap (WEATHER_API_KEY); none to skip."
+    )
+    latitude: float | None = Field(None, ge=-90, le=90, description="Latitude of the owner's sky.")
+    longitude: float | None = Field(None, ge=-180, le=180, description="Longitude of the owner's sky.")
+    api_url: str | None = Field(
+        None,
+        description="API root; default https://api.open-meteo.com or https://api.openweathermap.org.",
+    )
+
+
+class LiveConfig(Section):
+    """The optional live-presence sidecar and the site's connection to it."""
+
+    url: str | None = Field(None, description="Public websocket URL of the sidecar (wss://…/ws/garden).")
+    export_url: str | None = Field(None, description="HTTP base URL of the sidecar, for syncing visits.")
+    event_dir: str | None = Field(
+        None, description="Local folder of the sidecar's event log, read instead of export_url when set."
+    )
+    host: str = Field("127.0.0.1", description="Address the sidecar listens on.")
+    port: int = Field(8765, ge=0, le=65535, description="Port the sidecar listens on.")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Exact origins allowed to connect (e.g. https://user.github.io)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Peer addresses whose X-Forwarded-For is believed."
+    )
+    max_message_bytes: int = Field(4096, ge=256, le=1 << 20, description="Largest accepted client frame.")
+    messages_per_second: float = Field(5.0, gt=0, description="Token-bucket refill rate per connection.")
+    message_burst: int = Field(20, ge=1, description="Token-bucket size per connection.")
+    max_connections_per_visitor: int = Field(8, ge=1, description="Open connections allowed per visitor key.")
+    idle_timeout: float = Field(300.0, gt=0, description="Seconds without a message before a connection is closed.")
+    presence_interval: float = Field(0.25, gt=0, description="Seconds between coalesced presence updates.")
+    retention_days: int = Field(30, ge=1, description="Days raw visit events are kept by the sidecar.")
+    redis_url: str | None = Field(None, description="Redis URL shared by several sidecars (redis://…).")
+    log_format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+
+class AnalyticsConfig(Section):
+    """What the owner learns about visits, and what is published."""
+
+    publish: bool = Field(False, description="Publish api/v1/analytics/dashboard.json and an analytics page.")
+    min_count: int = Field(
+        5, ge=0, description="Counts below this are hidden in published analytics (no single visitor stands out)."
+    )
+    retention_days: int = Field(90, ge=1, description="Days raw visit events stay in the DuckDB file.")
+
+
+class GrowthConfig(Section):
+    """Rates and thresholds of the growth model (see docs/model.md)."""
+
+    dormant_after_days: int = Field(120, ge=1, description="Days without activity before a plant goes dormant.")
+    commit_weight: float = Field(1.0, ge=0, description="Growth units per commit.")
+    star_weight: float = Field(3.0, ge=0, description="Growth units per star gained.")
+    release_weight: float = Field(10.0, ge=0, description="Growth units per release.")
+    issue_weight: float = Field(0.5, ge=0, description="Growth units per issue or pull request.")
+    view_weight: float = Field(0.05, ge=0, description="Growth units per visitor view.")
+    interaction_weight: float = Field(0.5, ge=0, description="Growth units per visitor interaction.")
+    half_size: float = Field(
+        150.0, gt=0, description="Accumulated growth units at which a plant reaches half its full size."
+    )
+    health_window_days: int = Field(30, ge=1, description="Days of recent activity that make a plant healthy.")
+    health_half_activity: float = Field(
+        10.0, gt=0, description="Growth units in the health window that give a plant half health."
+    )
+    sprout_at: float = Field(0.05, ge=0, le=1, description="Growth from which a seed is a sprout.")
+    sapling_at: float = Field(0.2, ge=0, le=1, description="Growth from which a sprout is a sapling.")
+    mature_at: float = Field(0.6, ge=0, le=1, description="Growth from which a plant is mature.")
+    bloom_health: float = Field(0.5, ge=0, le=1, description="Health from which a sapling or mature plant blooms.")
+    max_height: float = Field(3.0, gt=0, description="Height, in garden units, of a fully grown plant.")
+
+
+class HistoryConfig(Section):
+    """Snapshots of the garden for the time-lapse."""
+
+    interval_days: int = Field(7, ge=1, le=365, description="Days between history snapshots.")
+    max_snapshots: int = Field(160, ge=1, description="Most recent snapshots published.")
+
+
+class DemoConfig(Section):
+    """Deterministic demo activity, so a garden looks alive with no tokens and no network."""
+
+    enabled: bool = Field(False, description="Fill the store with generated demo activity (labelled demo).")
+    seed: int = Field(7, description="Seed of the demo generator.")
+    days: int = Field(730, ge=1, le=3650, description="Days of generated history, ending at the build date.")
+    projects: int = Field(
+        0, ge=0, le=100000, description="Synthetic projects generated beside the content projects."
+    )
+
+
+class Config(Section):
+    """The whole of greenhouse.toml."""
+
+    site: SiteConfig = Field(default_factory=SiteConfig, description="The public face of the site.")
+    build: BuildConfig = Field(default_factory=BuildConfig, description="Where the build reads and writes.")
+    github: GithubConfig = Field(default_factory=GithubConfig, description="GitHub repositories.")
+    spotify: SpotifyConfig = Field(default_factory=SpotifyConfig, description="Spotify listening.")
+    lastfm: LastfmConfig = Field(default_factory=LastfmConfig, description="Last.fm scrobbles.")
+    weather: WeatherConfig = Field(default_factory=WeatherConfig, description="Local weather.")
+    live: LiveConfig = Field(default_factory=LiveConfig, description="Live presence sidecar.")
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Visitor analytics.")
+    growth: GrowthConfig = Field(default_factory=GrowthConfig, description="Growth model.")
+    history: HistoryConfig = Field(default_factory=HistoryConfig, description="History snapshots.")
+    demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo data.")
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens from the environment; never written anywhere."""
+
+    github_token: str | None = None
+    spotify_client_id: str | None = None
+    spotify_client_secret: str | None = None
+    spotify_refresh_token: str | None = None
+    weather_api_key: str | None = None
+    lastfm_api_key: str | None = None
+    live_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        """Read every secret from the environment (empty strings count as unset)."""
+        env = dict(os.environ) if env is None else env
+
+        def get(name: str) -> str | None:
+            return env.get(name) or None
+
+        return cls(
+            github_token=get("GITHUB_TOKEN"),
+            spotify_client_id=get("SPOTIFY_CLIENT_ID"),
+            spotify_client_secret=get("SPOTIFY_CLIENT_SECRET"),
+            spotify_refresh_token=get("SPOTIFY_REFRESH_TOKEN"),
+            weather_api_key=get("WEATHER_API_KEY"),
+            lastfm_api_key=get("LASTFM_API_KEY"),
+            live_token=get("GREENHOUSE_LIVE_TOKEN"),
+        )
+
+    def values(self) -> list[str]:
+        """Every secret that is set, for scrubbing them out of messages."""
+        return [v for v in self.__dict__.values() if v]
+
+
+@dataclass(frozen=True)
+class Site:
+    """A loaded site folder: its root and its validated config."""
+
+    root: Path
+    config: Config
+
+    def path(self, relative: str) -> Path:
+        """A config path resolved against the site root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+
+def load_site(root: Path | str = ".") -> Site:
+    """Load ``greenhouse.toml`` under *root*; a missing file means all defaults."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ConfigError(Problem(root, "site folder does not exist"))
+    return Site(root=root, config=load_config(root / CONFIG_FILE))
+
+
+def load_config(path: Path) -> Config:
+    """Parse and validate one config file, reporting every problem at once."""
+    if not path.exists():
+        return Config()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(Problem(path, f"not valid UTF-8 (byte {exc.start})")) from None
+    except OSError as exc:
+        raise ConfigError(Problem(path, f"cannot read: {exc.strerror}")) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(Problem(path, f"invalid TOML: {_toml_message(exc)}", _toml_line(exc))) from None
+    return validate_config(raw, path, text)
+
+
+def validate_config(raw: dict[str, Any], path: Path | str, text: str = "") -> Config:
+    """Validate parsed TOML against :class:`Config`, locating each problem."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_problem(err, path, text) for err in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def _problem(err: Any, path: Path | str, text: str) -> Problem:
+    loc = tuple(str(p) for p in err["loc"])
+    field = ".".join(loc)
+    line = locate_key(text, loc)
+    if err["type"] == "extra_forbidden":
+        message = f"unknown key '{loc[-1]}'"
+        model = _model_at(Config, loc[:-1])
+        if model is not None:
+            close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+            if close:
+                message += f" (did you mean '{close[0]}'?)"
+    else:
+        message = err["msg"]
+        if err["type"] not in {"missing"} and "input" in err and not isinstance(err["input"], dict):
+            message += f" (got {err['input']!r})"
+    return Problem(path, message, line, field)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
+    """The 1-based line of ``loc`` (``section``, ``key``) in TOML *text*, if found."""
+    if not text or not loc:
+        return None
+    lines = text.splitlines()
+    section, key = (loc[0], loc[-1]) if len(loc) > 1 else (None, loc[0])
+    current: str | None = None
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    for number, line in enumerate(lines, start=1):
+        m = header.match(line)
+        if m:
+            current = m.group(1).strip().strip('"')
+            if section is None and current == key:
+                return number
+            if len(loc) == 1 and current == loc[0]:
+                return number
+            continue
+        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line) and (section is None or current == section):
+            return number
+    if section is not None:
+        for number, line in enumerate(lines, start=1):
+            m = header.match(line)
+            if m and m.group(1).strip() == section:
+                return number
+    return None
+
+
+def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    lineno = getattr(exc, "lineno", None)
+    if lineno:
+        return int(lineno)
+    m = re.search(r"line (\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
+    msg = getattr(exc, "msg", None) or str(exc)
+    return re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)

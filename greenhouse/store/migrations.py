@@ -1,0 +1,133 @@
+"""Forward migrations of the DuckDB store, oldest first.
+
+The DuckDB file is cached between CI runs for months while this list grows,
+so a migration is never edited once released: add a new one at the end. Each
+runs in its own transaction together with the version bump.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "initial schema",
+        """
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+
+        -- Repositories as the sources saw them (GitHub, or the demo generator).
+        CREATE TABLE repos (
+            full_name VARCHAR PRIMARY KEY,          -- owner/name
+            name VARCHAR NOT NULL,
+            description VARCHAR,
+            homepage VARCHAR,
+            html_url VARCHAR,
+            language VARCHAR,
+            topics VARCHAR[],
+            license VARCHAR,
+            stars INTEGER NOT NULL DEFAULT 0,
+            forks INTEGER NOT NULL DEFAULT 0,
+            is_fork BOOLEAN NOT NULL DEFAULT false,
+            is_archived BOOLEAN NOT NULL DEFAULT false,
+            is_private BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP,
+            pushed_at TIMESTAMP,
+            activity_status VARCHAR,                -- ok | pending | empty
+            source VARCHAR NOT NULL,                -- github | demo
+            fetched_at TIMESTAMP
+        );
+        CREATE TABLE repo_languages (
+            full_name VARCHAR NOT NULL,
+            language VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL,
+            PRIMARY KEY (full_name, language)
+        );
+
+        -- Daily inputs of the growth model, per repository.
+        CREATE TABLE activity (
+            full_name VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            commits INTEGER NOT NULL DEFAULT 0,
+            stars INTEGER NOT NULL DEFAULT 0,
+            releases INTEGER NOT NULL DEFAULT 0,
+            issues INTEGER NOT NULL DEFAULT 0,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (full_name, day)
+        );
+
+        -- Daily visitor attention per plant (from the sidecar's visit events).
+        CREATE TABLE engagement (
+            project VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            views INTEGER NOT NULL DEFAULT 0,
+            interactions INTEGER NOT NULL DEFAULT 0,
+            visitors INTEGER NOT NULL DEFAULT 0,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (project, day)
+        );
+
+        -- The owner's contribution calendar (GitHub GraphQL).
+        CREATE TABLE contributions (
+            day DATE PRIMARY KEY,
+            count INTEGER NOT NULL,
+            source VARCHAR NOT NULL
+        );
+
+        -- Music plays accumulate: the APIs only ever return the latest ones.
+        CREATE TABLE plays (
+            source VARCHAR NOT NULL,                -- spotify | lastfm | demo
+            played_at TIMESTAMP NOT NULL,
+            track VARCHAR,
+            artist VARCHAR,
+            valence DOUBLE,
+            energy DOUBLE,
+            PRIMARY KEY (source, played_at)
+        );
+
+        -- Real local weather, one row per sync.
+        CREATE TABLE weather_obs (
+            source VARCHAR NOT NULL,                -- open-meteo | openweathermap | demo
+            observed_at TIMESTAMP NOT NULL,
+            condition VARCHAR NOT NULL,             -- sunny | cloudy | rainy | stormy | foggy | snowy
+            code INTEGER,
+            temperature DOUBLE,
+            wind_speed DOUBLE,
+            cloud_cover DOUBLE,
+            PRIMARY KEY (source, observed_at)
+        );
+
+        -- Per-source freshness and cursors.
+        CREATE TABLE sync_state (
+            source VARCHAR PRIMARY KEY,
+            last_attempt TIMESTAMP,
+            last_success TIMESTAMP,
+            status VARCHAR,                         -- ok | partial | failed
+            message VARCHAR,
+            cursor VARCHAR
+        );
+
+        -- Conditional-request validators per URL.
+        CREATE TABLE http_cache (
+            url VARCHAR PRIMARY KEY,
+            etag VARCHAR,
+            last_modified VARCHAR,
+            body VARCHAR,
+            fetched_at TIMESTAMP
+        );
+        """,
+    ),
+    (
+        "history snapshots and build fingerprints",
+        """
+        CREATE TABLE snapshots (
+            taken_on DATE PRIMARY KEY,
+            fingerprint VARCHAR NOT NULL,
+            body VARCHAR NOT NULL
+        );
+        CREATE TABLE builds (
+            output VARCHAR PRIMARY KEY,
+            fingerprint VARCHAR NOT NULL
+        );
+        """,
+    ),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
