@@ -1,0 +1,257 @@
+"""``greenhouse build``: sync, simulate, render and publish — one library call.
+
+The steps follow the pipeline: load config and content; open the store;
+(demo data, sync); simulate the garden; render into a staging folder; swap
+it in atomically. A fingerprint of every input (config, content, templates,
+the store's data version, the garden's day) is kept in the store, so a build
+with nothing changed returns at once and rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from greenhouse import __version__
+from greenhouse.config import CONFIG_FILE, Site, load_site
+from greenhouse.content import Content, load_content
+from greenhouse.errors import BuildError, ConfigError, Problem
+from greenhouse.store import Store
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did."""
+
+    output: Path
+    skipped: bool
+    plants: int = 0
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    demo: bool = False
+    stages: dict[str, int] | None = None
+
+
+def source_date(env: dict[str, str] | None = None) -> datetime | None:
+    """``SOURCE_DATE_EPOCH`` as a naive UTC datetime, if set."""
+    value = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(Problem("SOURCE_DATE_EPOCH", f"must be a Unix timestamp (got {value!r})")) from None
+
+
+def paths(site: Site, output: Path | str | None, db: Path | str | None) -> tuple[Path, Path]:
+    """The bundle folder and the DuckDB file, from flags or config."""
+    out = Path(output).resolve() if output else site.path(site.config.build.output)
+    store = Path(db).resolve() if db else site.path(site.config.build.db)
+    return out, store
+
+
+def build(
+    root: Path | str = ".",
+    *,
+    offline: bool = False,
+    output: Path | str | None = None,
+    db: Path | str | None = None,
+    strict: bool | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    sync_reporter: object | None = None,
+) -> BuildResult:
+    """Build the site under *root* and publish it atomically."""
+    from greenhouse.site.publish import build_lock, clean_leftovers
+
+    started = time.perf_counter()
+    say = progress or (lambda _: None)
+    site = load_site(root)
+    content = load_content(site.root)
+    out, db_path = paths(site, output, db)
+    fixed_now = source_date()
+    with build_lock(out):
+        clean_leftovers(out)
+        with Store.open(db_path) as store:
+            if site.config.demo.enabled:
+                from greenhouse.sources.demo import seed_demo
+
+                say("demo data")
+                seed_demo(store, content.projects, site.config.demo, (fixed_now or _utcnow()).date())
+            if not offline:
+                say("sync")
+                _sync(site, store, strict if strict is not None else site.config.build.strict, sync_reporter)
+            now = fixed_now or _garden_time(store)
+            fingerprint = _fingerprint(site, content, store, now, out)
+            if not force and _unchanged(store, out, fingerprint):
+                return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
+            result = _render(site, content, store, now, out, say)
+            store.conn.execute(
+                "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
+            )
+    return BuildResult(
+        output=out,
+        skipped=False,
+        plants=result[0],
+        files=result[1],
+        bytes=result[2],
+        seconds=time.perf_counter() - started,
+        demo=result[3],
+        stages=result[4],
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _garden_time(store: Store) -> datetime:
+    """The moment the garden shows: the latest sync, else the start of today (UTC)."""
+    from greenhouse.store.queries import data_time
+
+    latest = data_time(store)
+    if latest is not None:
+        return latest
+    return datetime.combine(_utcnow().date(), datetime.min.time())
+
+
+def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
+    try:
+        from greenhouse.sources.sync import sync_sources  # type: ignore[import-not-found]
+    except ImportError:  # sync arrives with the sources; a site with none configured needs nothing
+        return
+    from greenhouse.config import Secrets
+
+    sync_sources(site, store, Secrets.from_env(), None, strict=strict, reporter=reporter)
+
+
+def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:
+    from greenhouse.site.render import THEME
+
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{__version__}|{now.isoformat()}|{store.data_version()}|{out}".encode())
+    config_file = site.root / CONFIG_FILE
+    digest.update(config_file.read_bytes() if config_file.exists() else b"")
+    for project in content.projects:
+        digest.update(f"{project.path.name}:{project.source_hash}".encode())
+    skills = site.root / "content" / "skills.toml"
+    digest.update(skills.read_bytes() if skills.exists() else b"")
+    for folder in (site.root / "site_templates", THEME):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    digest.update(str(path.relative_to(folder)).encode())
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
+    row = store.conn.execute("SELECT fingerprint FROM builds WHERE output = ?", [str(out)]).fetchone()
+    return bool(row and row[0] == fingerprint and (out / "index.html").is_file())
+
+
+def _render(
+    site: Site, content: Content, store: Store, now: datetime, out: Path, say: Progress
+) -> tuple[int, int, int, bool, dict[str, int]]:
+    from greenhouse.garden.garden import grow
+    from greenhouse.garden.plants import merge_plants
+    from greenhouse.site.publish import staging, swap_in
+    from greenhouse.site.render import Bundle, Renderer
+    from greenhouse.store import queries
+
+    today = now.date()
+    say("simulate")
+    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
+    start = queries.activity_span(store, specs, today)
+    activity = queries.load_activity(store, specs, start, today)
+    plays = queries.load_plays(store, now - timedelta(days=7))
+    observation = queries.latest_observation(store, now)
+    garden = grow(
+        specs,
+        activity,
+        today,
+        site.config,
+        [s.model_dump() for s in content.skills],
+        plays,
+        observation,
+    )
+    demo = queries.is_demo(store)
+    renderer = Renderer(
+        site.config,
+        site.root / "site_templates",
+        now,
+        demo,
+        queries.freshness(store),
+        dashboard=None,
+        progress=say,
+    )
+    with staging(out) as folder:
+        bundle = Bundle(folder)
+        try:
+            renderer.render(garden, bundle)
+        except OSError as exc:
+            raise BuildError(f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}") from None
+        say("publish")
+        swap_in(folder, out)
+    stages: dict[str, int] = {}
+    for plant in garden.plants:
+        stages[plant.stage] = stages.get(plant.stage, 0) + 1
+    return len(garden.plants), bundle.files, bundle.bytes, demo, stages
+
+
+def check(root: Path | str = ".") -> tuple[Site, Content]:
+    """Validate config and content without building; raises with every problem at once."""
+    from greenhouse.errors import ContentError
+
+    problems: list[Problem] = []
+    site: Site | None = None
+    try:
+        site = load_site(root)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    content: Content | None = None
+    try:
+        content = load_content(Path(root).resolve())
+    except ContentError as exc:
+        problems.extend(exc.problems)
+    if site is not None:
+        problems.extend(_check_templates(site))
+    if problems:
+        raise ContentError(problems)
+    assert site is not None and content is not None
+    return site, content
+
+
+def _check_templates(site: Site) -> list[Problem]:
+    """Compile every template of the site's own folder, so syntax errors show before a build."""
+    import jinja2
+
+    from greenhouse.site.render import template_environment
+
+    folder = site.root / "site_templates"
+    if not folder.is_dir():
+        return []
+    env = template_environment(folder)
+    problems = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in {".html", ".xml", ".txt", ".j2"} and "static" not in path.parts:
+            try:
+                env.parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(Problem(path, exc.message or "template syntax error", exc.lineno))
+            except UnicodeDecodeError:
+                problems.append(Problem(path, "not valid UTF-8"))
+    return problems
+
+
+def today_utc() -> date:
+    """Today's date in UTC (for commands that need a default day)."""
+    return _utcnow().date()

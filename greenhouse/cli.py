@@ -1,0 +1,137 @@
+"""The ``greenhouse`` command line: thin wrappers over one library call each.
+
+Exit status: 0 success, 1 a problem the user can fix (a
+:class:`~greenhouse.errors.GreenhouseError`, printed as one message per
+problem, never a traceback), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from greenhouse import __version__
+from greenhouse.errors import GreenhouseError
+
+app = typer.Typer(
+    name="greenhouse",
+    help="Grow a living portfolio garden from your real activity: a static site and JSON API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RootOption = Annotated[
+    Path,
+    typer.Option("--root", help="The site folder (holds greenhouse.toml and content/).", show_default="."),
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def friendly(func: F) -> F:
+    """Turn a GreenhouseError into its message and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GreenhouseError as exc:
+            problems = getattr(exc, "problems", None)
+            if problems and len(problems) > 1:
+                _err(f"error: {len(problems)} problems found:")
+                for problem in problems:
+                    _err(f"  {problem}")
+            else:
+                _err(f"error: {exc}")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            _err("interrupted; what was already stored is kept")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"greenhouse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Grow a living portfolio garden from your real activity."""
+
+
+@app.command()
+@friendly
+def build(
+    root: RootOption = Path("."),
+    offline: Annotated[bool, typer.Option("--offline", help="Skip syncing; build from the stored data.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Bundle folder (default: [build] output).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a source fails, instead of using stale data.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when nothing changed.")] = False,
+) -> None:
+    """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
+    from greenhouse.build import build as run_build
+
+    progress = _stage_printer()
+    result = run_build(root, offline=offline, output=output, db=db, strict=strict or None, force=force,
+                       progress=progress)
+    if result.skipped:
+        typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
+        return
+    stages = ", ".join(f"{n} {s}" for s, n in sorted((result.stages or {}).items()))
+    demo = " [demo data]" if result.demo else ""
+    typer.echo(
+        f"Built {result.plants} plants{demo} ({stages}) into {result.output}: "
+        f"{result.files} files, {result.bytes / 1e6:.1f} MB in {result.seconds:.2f}s."
+    )
+
+
+def _stage_printer() -> Callable[[str], None]:
+    if not sys.stderr.isatty():
+        return lambda _: None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return lambda stage: console.print(f"[dim]… {stage}[/dim]")
+
+
+@app.command()
+@friendly
+def check(root: RootOption = Path(".")) -> None:
+    """Validate config and content without building; lists every problem at once."""
+    from greenhouse.build import check as run_check
+
+    site, content = run_check(root)
+    typer.echo(
+        f"OK: {site.root / 'greenhouse.toml'} and {len(content.projects)} project files, "
+        f"{len(content.skills)} skills."
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

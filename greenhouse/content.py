@@ -1,0 +1,278 @@
+"""The curated content of a site: ``content/projects/*.md`` and ``content/skills.toml``.
+
+A project file is TOML front matter between ``+++`` lines and a Markdown body
+(CommonMark, rendered with markdown-it-py and sanitised with nh3). Every
+problem in every file is collected and raised at once as a
+:class:`~greenhouse.errors.ContentError` naming file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from greenhouse.config import locate_key
+from greenhouse.errors import ContentError, Problem
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+SPECIES = ("fern", "oak", "cactus", "rose", "bamboo", "sunflower", "pine", "lavender", "ivy", "moss")
+
+
+class ProjectMeta(BaseModel):
+    """The front matter of a project file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, description="Display name (default: the repository's name or the slug).")
+    slug: str | None = Field(None, description="Page id, [a-z0-9-]+ (default: the file name).")
+    description: str | None = Field(None, description="One-line description (default: the repository's).")
+    repo: str | None = Field(None, description="owner/name of the repository this project attaches to.")
+    skills: list[str] | None = Field(None, description="Skills used (default: language and topics).")
+    species: str | None = Field(None, description=f"Plant species, one of: {', '.join(SPECIES)}.")
+    pinned: bool = Field(False, description="Show first, in the front row.")
+    hidden: bool = Field(False, description="Keep this project (or repository) out of the garden.")
+    planted: date | None = Field(None, description="When the project began (default: repository creation).")
+    homepage: str | None = Field(None, description="A link to the running project.")
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not SLUG.match(value):
+            raise ValueError("must match [a-z0-9-]+ (no slashes, dots or upper case)")
+        return value
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and not REPO.match(value):
+            raise ValueError("must be owner/name")
+        return value
+
+    @field_validator("species")
+    @classmethod
+    def _species(cls, value: str | None) -> str | None:
+        if value is not None and value not in SPECIES:
+            raise ValueError(f"unknown species; choose one of: {', '.join(SPECIES)}")
+        return value
+
+    @field_validator("homepage")
+    @classmethod
+    def _homepage(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
+class SkillEntry(BaseModel):
+    """One ``[[skills]]`` entry of content/skills.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Skill name.")
+    category: str = Field("other", description="Group in the constellation (language, tool, practice…).")
+    level: int = Field(3, ge=1, le=5, description="Self-assessed level, 1 to 5.")
+
+
+class SkillsFile(BaseModel):
+    """The whole of content/skills.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skills: list[SkillEntry] = Field(default_factory=list, description="The declared skills.")
+
+
+@dataclass(frozen=True)
+class Project:
+    """One curated project file, validated."""
+
+    slug: str
+    path: Path
+    meta: ProjectMeta
+    body_markdown: str
+    body_html: str
+    source_hash: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Content:
+    """All curated content of a site."""
+
+    projects: list[Project]
+    skills: list[SkillEntry]
+
+
+def load_content(root: Path) -> Content:
+    """Load and validate every content file under ``root/content``."""
+    problems: list[Problem] = []
+    projects = _load_projects(root / "content" / "projects", problems)
+    skills = _load_skills(root / "content" / "skills.toml", problems)
+    if problems:
+        raise ContentError(problems)
+    return Content(projects=projects, skills=skills)
+
+
+def _load_projects(folder: Path, problems: list[Problem]) -> list[Project]:
+    if not folder.is_dir():
+        return []
+    projects: list[Project] = []
+    by_slug: dict[str, Path] = {}
+    by_repo: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.md")):
+        project = _load_project(path, problems)
+        if project is None:
+            continue
+        if project.slug in by_slug:
+            problems.append(
+                Problem(path, f"duplicate slug '{project.slug}' (also {by_slug[project.slug].name})", None, "slug")
+            )
+            continue
+        repo = (project.meta.repo or "").lower()
+        if repo and repo in by_repo:
+            problems.append(
+                Problem(path, f"repository {project.meta.repo} is already attached by {by_repo[repo].name}", None,
+                        "repo")
+            )
+            continue
+        by_slug[project.slug] = path
+        if repo:
+            by_repo[repo] = path
+        projects.append(project)
+    return projects
+
+
+def split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
+    """Split ``+++`` front matter from the body: (toml, markdown, body's first line)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "+++":
+        raise ContentError(Problem(path, "must start with a '+++' line opening the TOML front matter", 1))
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "+++":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
+    raise ContentError(Problem(path, "front matter opened with '+++' on line 1 is never closed", 1))
+
+
+def _load_project(path: Path, problems: list[Problem]) -> Project | None:
+    stem_slug = path.stem
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(Problem(path, f"not valid UTF-8 (byte {exc.start})", line))
+        return None
+    except OSError as exc:
+        problems.append(Problem(path, f"cannot read: {exc.strerror}"))
+        return None
+    try:
+        front, body, _ = split_front_matter(text, path)
+    except ContentError as exc:
+        problems.extend(exc.problems)
+        return None
+    try:
+        data: dict[str, Any] = tomllib.loads(front)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
+        problems.append(Problem(path, f"invalid TOML front matter: {msg}", (line or 0) + 1 if line else None))
+        return None
+    try:
+        meta = ProjectMeta.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            key_line = locate_key(front, loc[:1])
+            message = f"unknown key '{loc[0]}'" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(Problem(path, message, key_line + 1 if key_line else None, ".".join(loc)))
+        return None
+    slug = meta.slug or stem_slug
+    if not SLUG.match(slug):
+        problems.append(
+            Problem(path, f"file name '{path.name}' is not a valid slug; rename it to [a-z0-9-]+.md or set slug",
+                    None, "slug")
+        )
+        return None
+    import hashlib
+
+    return Project(
+        slug=slug,
+        path=path,
+        meta=meta,
+        body_markdown=body,
+        body_html=render_markdown(body),
+        source_hash=hashlib.blake2b(raw, digest_size=16).hexdigest(),
+    )
+
+
+def _load_skills(path: Path, problems: list[Problem]) -> list[SkillEntry]:
+    if not path.exists():
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(path, f"not valid UTF-8 (byte {exc.start})"))
+        return []
+    except tomllib.TOMLDecodeError as exc:
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
+        problems.append(Problem(path, f"invalid TOML: {msg}", getattr(exc, "lineno", None)))
+        return []
+    try:
+        return SkillsFile.model_validate(data).skills
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            line = _skill_line(text, loc)
+            message = f"unknown key '{loc[-1]}'" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(Problem(path, message, line, ".".join(loc)))
+        return []
+
+
+def _skill_line(text: str, loc: tuple[str, ...]) -> int | None:
+    """Line of ``skills.<n>.<key>``: the n-th ``[[skills]]`` table, then the key in it."""
+    if len(loc) < 2 or loc[0] != "skills" or not loc[1].isdigit():
+        return None
+    wanted = int(loc[1])
+    seen = -1
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.strip() == "[[skills]]":
+            seen += 1
+            if seen == wanted:
+                if len(loc) < 3:
+                    return number
+                for offset, inner in enumerate(lines[number:], start=number + 1):
+                    if inner.strip().startswith("["):
+                        break
+                    if re.match(rf"^\s*{re.escape(loc[2])}\s*=", inner):
+                        return offset
+                return number
+    return None
+
+
+def slugify(name: str) -> str:
+    """A plant id from a repository or project name: ``My_Tool.js`` → ``my-tool-js``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:80].strip("-") or "project"
+
+
+_markdown: Any = None
+
+
+def render_markdown(text: str) -> str:
+    """CommonMark to HTML, sanitised (no scripts, no event handlers, safe links only)."""
+    global _markdown
+    if _markdown is None:
+        from markdown_it import MarkdownIt
+
+        _markdown = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+    import nh3
+
+    html = _markdown.render(text)
+    return nh3.clean(html, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")

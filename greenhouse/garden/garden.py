@@ -1,0 +1,228 @@
+"""The whole garden at one moment: plants, sky, constellation, history. Pure.
+
+:func:`grow` takes plant specs, their daily activity and the day of the build
+and returns plain data for the site to render; it reads no clock and touches
+no file, so the same inputs always give the same garden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from greenhouse.config import Config
+from greenhouse.garden import growth as model
+from greenhouse.garden.layout import Seedling, place
+from greenhouse.garden.plants import PlantSpec
+from greenhouse.garden.skills import constellation
+from greenhouse.garden.weather import Observation, Play, compute_weather
+
+
+@dataclass(frozen=True)
+class PlantState:
+    """One plant as it stands on the day of the build."""
+
+    spec: PlantSpec
+    stage: str
+    growth: float
+    health: float
+    height: float
+    position: tuple[float, float, float]
+    last_activity: date | None
+    metrics: dict[str, int]
+    why: str
+    series: list[dict[str, object]]  # weekly history: date, stage, growth, health
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The garden on one past day (for the time-lapse)."""
+
+    day: date
+    plants: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A stage change worth announcing in the feed."""
+
+    day: date
+    plant_id: str
+    plant_name: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class GardenState:
+    """Everything the site renders."""
+
+    today: date
+    plants: list[PlantState]
+    weather: dict[str, object]
+    skills: dict[str, list[dict[str, object]]]
+    snapshots: list[Snapshot]
+    milestones: list[Milestone]
+
+
+def grow(
+    specs: Sequence[PlantSpec],
+    activity: model.Activity,
+    today: date,
+    config: Config,
+    declared_skills: Sequence[Mapping[str, object]],
+    plays: Sequence[Play] = (),
+    observation: Observation | None = None,
+) -> GardenState:
+    """Simulate every plant up to *today* and assemble the garden."""
+    plants, days = activity.shape
+    planted = np.array([(s.planted_on - activity.start).days for s in specs], dtype=np.int64)
+    archived = np.array([s.archived for s in specs], dtype=bool)
+    result = model.simulate(activity, planted, archived, config.growth)
+    positions = place([Seedling(s.id, s.species, s.planted_on) for s in specs])
+
+    snapshot_days = _snapshot_days(activity.start, days, config.history.interval_days,
+                                   config.history.max_snapshots)
+    states = [
+        _plant_state(i, spec, activity, result, positions[spec.id], config, snapshot_days)
+        for i, spec in enumerate(specs)
+    ]
+    now = datetime.combine(today, datetime.min.time())
+    daily_total = (activity.commits.sum(axis=0) + activity.releases.sum(axis=0)) if plants else np.zeros(days)
+    weather = compute_weather(now, daily_total, list(plays), observation)
+    skills = constellation(declared_skills, {s.id: s.skills for s in specs})
+    snapshots = [_snapshot(d, specs, activity, result, planted, config) for d in snapshot_days]
+    return GardenState(
+        today=today,
+        plants=states,
+        weather=weather,
+        skills=skills,
+        snapshots=snapshots,
+        milestones=_milestones(specs, activity, result, planted),
+    )
+
+
+def _snapshot_days(start: date, days: int, interval: int, most: int) -> list[int]:
+    """Day indexes of history snapshots: every *interval* days back from the last."""
+    last = days - 1
+    picks = list(range(last, -1, -interval))[:most]
+    return sorted(picks)
+
+
+def _plant_state(
+    i: int,
+    spec: PlantSpec,
+    activity: model.Activity,
+    result: model.Growth,
+    position: tuple[float, float, float],
+    config: Config,
+    snapshot_days: Sequence[int],
+) -> PlantState:
+    last = -1
+    recent = slice(max(0, activity.shape[1] - 30), None)
+    commits_30d = int(activity.commits[i, recent].sum())
+    stars_30d = int(activity.stars[i, recent].sum())
+    views_30d = int(activity.views[i, recent].sum())
+    interactions_30d = int(activity.interactions[i, recent].sum())
+    active = np.flatnonzero(result.units[i] > 0)
+    if active.size:
+        last = int(active[-1])
+    stage = model.STAGES[int(result.stage[i, -1])]
+    growth = float(result.growth[i, -1])
+    health = float(result.health[i, -1])
+    metrics = {
+        "stars": spec.stars,
+        "forks": spec.forks,
+        "commits_30d": commits_30d,
+        "stars_30d": stars_30d,
+        "views_30d": views_30d,
+        "interactions_30d": interactions_30d,
+        "commits_total": int(activity.commits[i].sum()),
+        "releases_total": int(activity.releases[i].sum()),
+        "idle_days": int(result.idle_days[i, -1]),
+    }
+    series = [
+        {
+            "date": (activity.start + timedelta(days=d)).isoformat(),
+            "stage": model.STAGES[int(result.stage[i, d])],
+            "growth": round(float(result.growth[i, d]), 4),
+            "health": round(float(result.health[i, d]), 4),
+        }
+        for d in snapshot_days
+        if d >= (spec.planted_on - activity.start).days
+    ]
+    return PlantState(
+        spec=spec,
+        stage=stage,
+        growth=round(growth, 4),
+        health=round(health, 4),
+        height=round(growth * config.growth.max_height, 3),
+        position=position,
+        last_activity=(activity.start + timedelta(days=last)) if last >= 0 else None,
+        metrics=metrics,
+        why=explain(stage, metrics, spec, config),
+        series=series,
+    )
+
+
+def explain(stage: str, metrics: Mapping[str, int], spec: PlantSpec, config: Config) -> str:
+    """Why a plant looks as it does, in one sentence."""
+    recent = (
+        f"{metrics['commits_30d']} commits in the last 30 days, "
+        f"{metrics['stars_30d']} new stars, {metrics['views_30d']} visits"
+    )
+    if stage == "dormant":
+        if spec.archived:
+            return "dormant: the repository is archived (it keeps the size it reached)"
+        return (
+            f"dormant: no activity for {metrics['idle_days']} days "
+            f"(after {config.growth.dormant_after_days} a plant rests, keeping its size)"
+        )
+    return f"{stage}: {recent}"
+
+
+def _snapshot(
+    day: int,
+    specs: Sequence[PlantSpec],
+    activity: model.Activity,
+    result: model.Growth,
+    planted: np.ndarray,
+    config: Config,
+) -> Snapshot:
+    plants = [
+        {
+            "id": spec.id,
+            "stage": model.STAGES[int(result.stage[i, day])],
+            "growth": round(float(result.growth[i, day]), 4),
+            "health": round(float(result.health[i, day]), 4),
+            "height": round(float(result.growth[i, day]) * config.growth.max_height, 3),
+        }
+        for i, spec in enumerate(specs)
+        if planted[i] <= day
+    ]
+    return Snapshot(day=activity.start + timedelta(days=day), plants=plants)
+
+
+def _milestones(
+    specs: Sequence[PlantSpec], activity: model.Activity, result: model.Growth, planted: np.ndarray
+) -> list[Milestone]:
+    """Stage changes (and plantings), newest first, at most 100."""
+    found: list[Milestone] = []
+    stage = result.stage
+    if stage.size == 0:
+        return []
+    change = np.zeros_like(stage, dtype=bool)
+    change[:, 1:] = stage[:, 1:] != stage[:, :-1]
+    rows, cols = np.nonzero(change)
+    for i, d in zip(rows.tolist(), cols.tolist(), strict=True):
+        if d < planted[i]:
+            continue
+        found.append(Milestone(activity.start + timedelta(days=d), specs[i].id, specs[i].name,
+                               model.STAGES[int(stage[i, d])]))
+    for i, spec in enumerate(specs):
+        if 0 <= planted[i] < activity.shape[1]:
+            found.append(Milestone(spec.planted_on, spec.id, spec.name, "planted"))
+    found.sort(key=lambda m: (m.day, m.plant_id, m.stage), reverse=True)
+    return found[:100]

@@ -1,0 +1,359 @@
+"""Rendering the garden into pages and JSON documents.
+
+Templates come from a ``ChoiceLoader``: the site's ``site_templates/`` first,
+then the theme shipped in the package, so a site overrides the theme file by
+file. Autoescape is on for HTML and XML. Every document is written with
+sorted keys and no wall-clock time, so the same garden gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
+
+import jinja2
+
+from greenhouse.config import Config
+from greenhouse.errors import TemplateError
+from greenhouse.garden.garden import GardenState, PlantState
+from greenhouse.garden.growth import STAGES
+from greenhouse.site import api
+
+THEME = Path(__file__).parent / "theme"
+
+
+@dataclass(frozen=True)
+class Links:
+    """URLs under the site's base URL (which may carry a path)."""
+
+    base_url: str
+
+    @property
+    def base_path(self) -> str:
+        """The path part of the base URL, always ending in '/'."""
+        path = urlsplit(self.base_url).path or "/"
+        return path if path.endswith("/") else path + "/"
+
+    def url(self, path: str = "") -> str:
+        """A root-relative link: works on any host serving the bundle at base_url's path."""
+        return self.base_path + path.lstrip("/")
+
+    def absolute(self, path: str = "") -> str:
+        """An absolute URL (sitemap, feed, API documents)."""
+        return self.base_url + path.lstrip("/")
+
+
+def template_environment(site_templates: Path) -> jinja2.Environment:
+    """The Jinja environment: site templates override the theme's, autoescape on."""
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(str(site_templates)), jinja2.FileSystemLoader(str(THEME / "templates"))]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml", "j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tojson_attr"] = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=True)
+    return env
+
+
+def dumps(document: Any) -> bytes:
+    """Canonical JSON: sorted keys, compact, UTF-8."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Bundle:
+    """Writes files into the staging folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files = 0
+        self.bytes = 0
+
+    def write(self, relative: str, data: bytes | str) -> None:
+        """Write one file of the bundle."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.files += 1
+        self.bytes += len(data)
+
+    def json(self, relative: str, document: Any) -> None:
+        """Write one JSON document."""
+        self.write(relative, dumps(document))
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+class Renderer:
+    """Turns a :class:`GardenState` into the files of the bundle."""
+
+    def __init__(
+        self,
+        config: Config,
+        site_templates: Path,
+        generated_at: datetime,
+        demo: bool,
+        freshness: Mapping[str, Mapping[str, Any]],
+        dashboard: dict[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ):
+        self.config = config
+        self.links = Links(config.site.base_url)
+        self.site_templates = site_templates
+        self.env = template_environment(site_templates)
+        self.generated_at = generated_at
+        self.stamp = iso(generated_at)
+        self.demo = demo
+        self.freshness = freshness
+        self.dashboard = dashboard
+        self.progress = progress or (lambda _: None)
+
+    # -- documents -------------------------------------------------------
+
+    def plant_doc(self, state: PlantState) -> dict[str, Any]:
+        """The public JSON of one plant (validated against :class:`api.Plant`)."""
+        spec = state.spec
+        x, y, z = state.position
+        plant = api.Plant(
+            id=spec.id,
+            name=spec.name,
+            description=spec.description,
+            url=self.links.absolute(f"projects/{spec.id}/"),
+            api_url=self.links.absolute(f"api/v1/projects/{spec.id}.json"),
+            repo_url=spec.repo_url,
+            homepage=spec.homepage,
+            species=spec.species,
+            stage=state.stage,  # type: ignore[arg-type]
+            growth=state.growth,
+            health=state.health,
+            height=state.height,
+            position=api.Position(x=x, y=y, z=z),
+            planted_at=spec.planted_on.isoformat(),
+            last_activity_at=state.last_activity.isoformat() if state.last_activity else None,
+            skills=spec.skills,
+            pinned=spec.pinned,
+            why=state.why,
+            metrics=api.Metrics(**state.metrics),
+        )
+        return plant.model_dump(mode="json")
+
+    def render(self, garden: GardenState, bundle: Bundle) -> None:
+        """Write every page and document of the bundle."""
+        ordered = sorted(garden.plants, key=lambda p: (not p.spec.pinned, -p.growth, p.spec.id))
+        plant_docs = {state.spec.id: self.plant_doc(state) for state in garden.plants}
+        stages = {s: 0 for s in STAGES}
+        for state in garden.plants:
+            stages[state.stage] += 1
+        weather = api.Weather.model_validate(garden.weather).model_dump(mode="json")
+        garden_doc = self._doc(
+            demo=self.demo,
+            title=self.config.site.title,
+            base_url=self.config.site.base_url,
+            date=garden.today.isoformat(),
+            weather=weather,
+            stages=stages,
+            plants=[plant_docs[s.spec.id] for s in ordered],
+        )
+        self.progress("api")
+        bundle.json("api/v1/garden/index.json", garden_doc)
+        bundle.json("api/v1/garden/weather.json", self._doc(**weather))
+        bundle.json("api/v1/garden/health.json", self._health(garden, stages))
+        self._history(garden, bundle)
+        self._projects(garden, ordered, plant_docs, bundle)
+        bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
+        if self.config.analytics.publish and self.dashboard is not None:
+            bundle.json("api/v1/analytics/dashboard.json", self._doc(**self.dashboard))
+        for name, model in api.SCHEMAS.items():
+            if name == "dashboard" and not self.config.analytics.publish:
+                continue
+            bundle.json(f"api/v1/schema/{name}.schema.json", model.model_json_schema())
+        self.progress("pages")
+        self._pages(garden, ordered, plant_docs, garden_doc, bundle)
+        self._static(bundle)
+
+    def _doc(self, **fields: Any) -> dict[str, Any]:
+        return {"schema_version": api.SCHEMA_VERSION, "generated_at": self.stamp, **fields}
+
+    def _health(self, garden: GardenState, stages: dict[str, int]) -> dict[str, Any]:
+        living = [p.health for p in garden.plants if p.stage != "dormant"]
+        sources = {}
+        for name, row in sorted(self.freshness.items()):
+            last = row.get("last_success")
+            age = (self.generated_at - last).total_seconds() / 3600 if last else None
+            sources[name] = {
+                "status": row.get("status"),
+                "last_success": iso(last) if last else None,
+                "age_hours": round(age, 2) if age is not None else None,
+                "stale": age is None or age > 48 or row.get("status") == "failed",
+                "message": row.get("message"),
+            }
+        doc = self._doc(
+            demo=self.demo,
+            ecosystem=round(sum(living) / len(living), 4) if living else 0.0,
+            plants=len(garden.plants),
+            stages=stages,
+            sources=sources,
+        )
+        return api.HealthDoc.model_validate(doc).model_dump(mode="json")
+
+    def _history(self, garden: GardenState, bundle: Bundle) -> None:
+        items = []
+        for snap in garden.snapshots:
+            name = snap.day.isoformat()
+            bundle.json(f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=snap.plants))
+            items.append(
+                {"date": name, "url": self.links.absolute(f"api/v1/garden/history/{name}.json"),
+                 "plants": len(snap.plants)}
+            )
+        bundle.json(
+            "api/v1/garden/history/index.json",
+            self._doc(interval_days=self.config.history.interval_days, snapshots=items),
+        )
+
+    def _projects(
+        self, garden: GardenState, ordered: list[PlantState], docs: dict[str, Any], bundle: Bundle
+    ) -> None:
+        per_page = self.config.build.per_page
+        total = len(ordered)
+        pages = max(1, math.ceil(total / per_page))
+        for page in range(1, pages + 1):
+            items = [docs[s.spec.id] for s in ordered[(page - 1) * per_page : page * per_page]]
+            doc = self._doc(
+                page=page,
+                per_page=per_page,
+                total=total,
+                pages=pages,
+                next=self.links.absolute(f"api/v1/projects/page/{page + 1}.json") if page < pages else None,
+                prev=self.links.absolute(f"api/v1/projects/page/{page - 1}.json") if page > 1 else None,
+                items=items,
+            )
+            bundle.json(f"api/v1/projects/page/{page}.json", doc)
+            if page == 1:
+                bundle.json("api/v1/projects/index.json", doc)
+        for state in garden.plants:
+            bundle.json(
+                f"api/v1/projects/{state.spec.id}.json",
+                self._doc(
+                    plant=docs[state.spec.id],
+                    body_html=state.spec.body_html,
+                    history=state.series,
+                    analytics={
+                        "views_30d": state.metrics["views_30d"],
+                        "interactions_30d": state.metrics["interactions_30d"],
+                    },
+                ),
+            )
+
+    # -- pages -----------------------------------------------------------
+
+    def _context(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "site": self.config.site,
+            "config": self.config,
+            "url": self.links.url,
+            "absolute": self.links.absolute,
+            "base_path": self.links.base_path,
+            "demo": self.demo,
+            "generated_at": self.stamp,
+            "live_url": self.config.live.url,
+            **extra,
+        }
+
+    def page(self, template: str, **context: Any) -> str:
+        """Render one template, turning template failures into located errors."""
+        try:
+            return self.env.get_template(template).render(self._context(**context))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(exc.message or "syntax error", exc.filename or exc.name, exc.lineno,
+                                exc.source) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"template not found: {exc.name}") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{template}: {exc.message}") from None
+
+    def _pages(
+        self,
+        garden: GardenState,
+        ordered: list[PlantState],
+        docs: dict[str, Any],
+        garden_doc: dict[str, Any],
+        bundle: Bundle,
+    ) -> None:
+        weather = garden_doc["weather"]
+        bundle.write("index.html", self.page("index.html", garden=garden_doc, plants=ordered, weather=weather,
+                                             stages=garden_doc["stages"]))
+        by_id = {s.spec.id: s for s in garden.plants}
+        for state in garden.plants:
+            bundle.write(
+                f"projects/{state.spec.id}/index.html",
+                self.page("project.html", plant=docs[state.spec.id], state=state, weather=weather),
+            )
+        bundle.write("skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id))
+        bundle.write("404.html", self.page("404.html"))
+        if self.config.analytics.publish and self.dashboard is not None:
+            bundle.write("analytics/index.html", self.page("analytics.html", dashboard=self.dashboard))
+        bundle.write("feed.xml", self._feed(garden))
+        bundle.write("sitemap.xml", self._sitemap(garden))
+        bundle.write("robots.txt", f"User-agent: *\nAllow: /\n\nSitemap: {self.links.absolute('sitemap.xml')}\n")
+
+    def _sitemap(self, garden: GardenState) -> str:
+        paths = ["", "skills/"] + [f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)]
+        if self.config.analytics.publish and self.dashboard is not None:
+            paths.append("analytics/")
+        entries = "".join(
+            f"  <url><loc>{xml_escape(self.links.absolute(p))}</loc><lastmod>{garden.today.isoformat()}</lastmod>"
+            "</url>\n"
+            for p in paths
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + entries + "</urlset>\n"
+        )
+
+    def _feed(self, garden: GardenState) -> str:
+        return self.page("feed.xml", milestones=garden.milestones[:50], today=garden.today)
+
+    def _static(self, bundle: Bundle) -> None:
+        for relative, source in _static_files(self.site_templates):
+            bundle.write(f"static/{relative}", source.read_bytes())
+
+
+def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
+    """The theme's static files, with a site's own ``site_templates/static`` ones overriding."""
+    chosen: dict[str, Path] = {}
+    for static in (THEME / "static", site_templates / "static"):
+        if static.is_dir():
+            for path in sorted(static.rglob("*")):
+                if path.is_file():
+                    chosen[path.relative_to(static).as_posix()] = path
+    return [(k, chosen[k]) for k in sorted(chosen)]
+
+
+def gzip_size(data: bytes) -> int:
+    """Size after gzip -9 (for reporting page weight)."""
+    return len(gzip.compress(data, 9, mtime=0))
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a folder (used by tests and serve)."""
+    shutil.copytree(source, target, dirs_exist_ok=True)

@@ -1,0 +1,122 @@
+"""Reads from the store into the plain data the pure garden core takes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from greenhouse.garden.growth import CHANNELS, Activity
+from greenhouse.garden.plants import PlantSpec, Repo
+from greenhouse.garden.weather import Observation, Play
+from greenhouse.store import Store
+
+EPOCH = date(1970, 1, 1)
+
+
+def load_repos(store: Store) -> list[Repo]:
+    """Every stored repository (private ones included: the garden filters them)."""
+    rows = store.conn.execute(
+        "SELECT full_name, name, description, homepage, html_url, language, topics, stars, forks, "
+        "is_fork, is_archived, is_private, created_at, pushed_at, source FROM repos ORDER BY full_name"
+    ).fetchall()
+    return [
+        Repo(
+            full_name=r[0], name=r[1], description=r[2], homepage=r[3], html_url=r[4], language=r[5],
+            topics=list(r[6] or []), stars=int(r[7] or 0), forks=int(r[8] or 0), is_fork=bool(r[9]),
+            is_archived=bool(r[10]), is_private=bool(r[11]), created_at=r[12], pushed_at=r[13], source=r[14],
+        )
+        for r in rows
+    ]
+
+
+def activity_span(store: Store, specs: Sequence[PlantSpec], today: date) -> date:
+    """The first day worth simulating: the earliest planting or recorded activity."""
+    row = store.conn.execute("SELECT min(day) FROM activity").fetchone()
+    first = [s.planted_on for s in specs] + ([row[0]] if row and row[0] else [])
+    return min(first) if first else today
+
+
+def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: date) -> Activity:
+    """Daily activity per plant (rows in *specs* order) from *start* to *today* inclusive."""
+    days = (today - start).days + 1
+    activity = Activity.zeros(start, len(specs), days)
+    repo_row = {s.repo.lower(): i for i, s in enumerate(specs) if s.repo}
+    plant_row = {s.id: i for i, s in enumerate(specs)}
+    offset = (start - EPOCH).days
+    repos = store.conn.execute(
+        "SELECT lower(full_name) AS name, (day - DATE '1970-01-01')::INTEGER AS d, commits, stars, releases, "
+        "issues FROM activity WHERE day BETWEEN ? AND ?",
+        [start, today],
+    ).fetchnumpy()
+    _scatter(activity, repos, "name", repo_row, offset, ("commits", "stars", "releases", "issues"))
+    seen = store.conn.execute(
+        "SELECT project AS name, (day - DATE '1970-01-01')::INTEGER AS d, views, interactions "
+        "FROM engagement WHERE day BETWEEN ? AND ?",
+        [start, today],
+    ).fetchnumpy()
+    _scatter(activity, seen, "name", plant_row, offset, ("views", "interactions"))
+    return activity
+
+
+def _scatter(
+    activity: Activity,
+    rows: dict[str, np.ndarray],
+    key: str,
+    index: dict[str, int],
+    offset: int,
+    channels: Sequence[str],
+) -> None:
+    if not len(rows[key]):
+        return
+    plant = np.array([index.get(str(k), -1) for k in rows[key]], dtype=np.int64)
+    keep = plant >= 0
+    day = rows["d"].astype(np.int64)[keep] - offset
+    plant = plant[keep]
+    for channel in channels:
+        assert channel in CHANNELS
+        np.add.at(getattr(activity, channel), (plant, day), np.asarray(rows[channel])[keep])
+
+
+def load_plays(store: Store, since: datetime) -> list[Play]:
+    """Plays since a moment, oldest first."""
+    rows = store.conn.execute(
+        "SELECT played_at, valence, energy FROM plays WHERE played_at >= ? ORDER BY played_at", [since]
+    ).fetchall()
+    return [Play(r[0], r[1], r[2]) for r in rows]
+
+
+def latest_observation(store: Store, until: datetime) -> Observation | None:
+    """The most recent weather observation at or before *until*."""
+    row = store.conn.execute(
+        "SELECT observed_at, condition, temperature, wind_speed, cloud_cover FROM weather_obs "
+        "WHERE observed_at <= ? ORDER BY observed_at DESC LIMIT 1",
+        [until],
+    ).fetchone()
+    return Observation(*row) if row else None
+
+
+def freshness(store: Store) -> dict[str, dict[str, object]]:
+    """Per source: when it last succeeded, its status and message."""
+    rows = store.conn.execute(
+        "SELECT source, last_attempt, last_success, status, message FROM sync_state ORDER BY source"
+    ).fetchall()
+    return {r[0]: {"last_attempt": r[1], "last_success": r[2], "status": r[3], "message": r[4]} for r in rows}
+
+
+def data_time(store: Store) -> datetime | None:
+    """The moment the data describes: the latest successful sync of any source."""
+    row = store.conn.execute("SELECT max(last_success) FROM sync_state").fetchone()
+    return row[0] if row and row[0] else None
+
+
+def is_demo(store: Store) -> bool:
+    """Whether any demo rows are in the store."""
+    row = store.conn.execute("SELECT count(*) FROM repos WHERE source = 'demo'").fetchone()
+    return bool(row and row[0])
+
+
+def day_range(start: date, days: int) -> list[date]:
+    """Dates from *start*, *days* long."""
+    return [start + timedelta(days=i) for i in range(days)]
