@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from greenhouse import __version__
@@ -46,9 +46,11 @@ def source_date(env: dict[str, str] | None = None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(int(value), tz=UTC).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError):
-        raise ConfigError(Problem("SOURCE_DATE_EPOCH", f"must be a Unix timestamp (got {value!r})")) from None
+        raise ConfigError(
+            Problem("SOURCE_DATE_EPOCH", f"must be a Unix timestamp (got {value!r})")
+        ) from None
 
 
 def paths(site: Site, output: Path | str | None, db: Path | str | None) -> tuple[Path, Path]:
@@ -85,10 +87,17 @@ def build(
                 from greenhouse.sources.demo import seed_demo
 
                 say("demo data")
-                seed_demo(store, content.projects, site.config.demo, (fixed_now or _utcnow()).date())
+                seed_demo(
+                    store, content.projects, site.config.demo, (fixed_now or _utcnow()).date()
+                )
             if not offline:
                 say("sync")
-                _sync(site, store, strict if strict is not None else site.config.build.strict, sync_reporter)
+                _sync(
+                    site,
+                    store,
+                    strict if strict is not None else site.config.build.strict,
+                    sync_reporter,
+                )
             now = fixed_now or _garden_time(store)
             fingerprint = _fingerprint(site, content, store, now, out)
             if not force and _unchanged(store, out, fingerprint):
@@ -110,7 +119,7 @@ def build(
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _garden_time(store: Store) -> datetime:
@@ -125,7 +134,7 @@ def _garden_time(store: Store) -> datetime:
 
 def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
     try:
-        from greenhouse.sources.sync import sync_sources  # type: ignore[import-not-found]
+        from greenhouse.sources.sync import sync_sources
     except ImportError:  # sync arrives with the sources; a site with none configured needs nothing
         return
     from greenhouse.config import Secrets
@@ -144,6 +153,10 @@ def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out:
         digest.update(f"{project.path.name}:{project.source_hash}".encode())
     skills = site.root / "content" / "skills.toml"
     digest.update(skills.read_bytes() if skills.exists() else b"")
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):  # a new greenhouse (even unreleased) rebuilds
+        stat = path.stat()
+        digest.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     for folder in (site.root / "site_templates", THEME):
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
@@ -154,7 +167,9 @@ def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out:
 
 
 def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
-    row = store.conn.execute("SELECT fingerprint FROM builds WHERE output = ?", [str(out)]).fetchone()
+    row = store.conn.execute(
+        "SELECT fingerprint FROM builds WHERE output = ?", [str(out)]
+    ).fetchone()
     return bool(row and row[0] == fingerprint and (out / "index.html").is_file())
 
 
@@ -198,7 +213,9 @@ def _render(
         try:
             renderer.render(garden, bundle)
         except OSError as exc:
-            raise BuildError(f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}") from None
+            raise BuildError(
+                f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}"
+            ) from None
         say("publish")
         swap_in(folder, out)
     stages: dict[str, int] = {}
@@ -222,27 +239,29 @@ def check(root: Path | str = ".") -> tuple[Site, Content]:
         content = load_content(Path(root).resolve())
     except ContentError as exc:
         problems.extend(exc.problems)
-    if site is not None:
-        problems.extend(_check_templates(site))
+    problems.extend(_check_templates(Path(root).resolve() / "site_templates"))
     if problems:
         raise ContentError(problems)
     assert site is not None and content is not None
     return site, content
 
 
-def _check_templates(site: Site) -> list[Problem]:
+def _check_templates(folder: Path) -> list[Problem]:
     """Compile every template of the site's own folder, so syntax errors show before a build."""
     import jinja2
 
     from greenhouse.site.render import template_environment
 
-    folder = site.root / "site_templates"
     if not folder.is_dir():
         return []
     env = template_environment(folder)
     problems = []
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in {".html", ".xml", ".txt", ".j2"} and "static" not in path.parts:
+        if (
+            path.is_file()
+            and path.suffix in {".html", ".xml", ".txt", ".j2"}
+            and "static" not in path.parts
+        ):
             try:
                 env.parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
             except jinja2.TemplateSyntaxError as exc:

@@ -28,7 +28,9 @@ app = typer.Typer(
 
 RootOption = Annotated[
     Path,
-    typer.Option("--root", help="The site folder (holds greenhouse.toml and content/).", show_default="."),
+    typer.Option(
+        "--root", help="The site folder (holds greenhouse.toml and content/).", show_default="."
+    ),
 ]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,7 +71,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Grow a living portfolio garden from your real activity."""
@@ -79,22 +84,36 @@ def _main(
 @friendly
 def build(
     root: RootOption = Path("."),
-    offline: Annotated[bool, typer.Option("--offline", help="Skip syncing; build from the stored data.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Skip syncing; build from the stored data.")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", help="Bundle folder (default: [build] output).")
     ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")
+    ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail when a source fails, instead of using stale data.")
+        bool,
+        typer.Option("--strict", help="Fail when a source fails, instead of using stale data."),
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even when nothing changed.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even when nothing changed.")
+    ] = False,
 ) -> None:
     """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
     from greenhouse.build import build as run_build
 
     progress = _stage_printer()
-    result = run_build(root, offline=offline, output=output, db=db, strict=strict or None, force=force,
-                       progress=progress)
+    result = run_build(
+        root,
+        offline=offline,
+        output=output,
+        db=db,
+        strict=strict or None,
+        force=force,
+        progress=progress,
+    )
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
         return

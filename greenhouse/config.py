@@ -33,7 +33,8 @@ class SiteConfig(Section):
 
     title: str = Field("My greenhouse", description="Site title, shown in every page header.")
     description: str = Field(
-        "A living garden of my projects.", description="One-line description for meta tags and the feed."
+        "A living garden of my projects.",
+        description="One-line description for meta tags and the feed.",
     )
     author: str = Field("", description="Owner's name, used in the Atom feed and page footers.")
     base_url: str = Field(
@@ -54,26 +55,43 @@ class BuildConfig(Section):
     """Where the build reads and writes."""
 
     output: str = Field("build/site", description="Folder the static bundle is published to.")
-    db: str = Field("build/greenhouse.duckdb", description="The DuckDB data store (keep it between runs).")
-    strict: bool = Field(False, description="Fail the build when a source fails instead of using stale data.")
-    per_page: int = Field(50, ge=1, le=1000, description="Projects per page of api/v1/projects/page/<n>.json.")
+    db: str = Field(
+        "build/greenhouse.duckdb", description="The DuckDB data store (keep it between runs)."
+    )
+    strict: bool = Field(
+        False, description="Fail the build when a source fails instead of using stale data."
+    )
+    per_page: int = Field(
+        50, ge=1, le=1000, description="Projects per page of api/v1/projects/page/<n>.json."
+    )
 
 
 class GithubConfig(Section):
     """GitHub: repositories become plants."""
 
-    user: str | None = Field(None, description="GitHub login whose public repositories become plants.")
-    api_url: str = Field("https://api.github.com", description="REST root; GraphQL is {api_url}/graphql.")
-    include: list[str] = Field(default_factory=list, description="Only these repository names (empty: all).")
+    user: str | None = Field(
+        None, description="GitHub login whose public repositories become plants."
+    )
+    api_url: str = Field(
+        "https://api.github.com", description="REST root; GraphQL is {api_url}/graphql."
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Only these repository names (empty: all)."
+    )
     exclude: list[str] = Field(default_factory=list, description="Repository names never planted.")
     forks: bool = Field(False, description="Plant forks too.")
     archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
     concurrency: int = Field(4, ge=1, le=16, description="Requests in flight at once (be polite).")
     max_rate_limit_wait: float = Field(
-        60.0, ge=0, description="Longest wait, in seconds, for a rate limit to reset before stopping the source."
+        60.0,
+        ge=0,
+        description="Longest wait, in seconds, for a rate limit to reset before stopping the source.",
     )
     commit_retries: int = Field(
-        4, ge=0, le=10, description="How often a 202 'still computing' statistics answer is retried."
+        4,
+        ge=0,
+        le=10,
+        description="How often a 202 'still computing' statistics answer is retried.",
     )
 
 
@@ -95,10 +113,13 @@ class WeatherConfig(Section):
     """Real local weather over the garden."""
 
     provider: Literal["open-meteo", "openweathermap", "none"] = Field(
-        "open-meteo", description="open-meteo (no key) or openweathermap (WEATHER_API_KEY); none to skip."
+        "open-meteo",
+        description="open-meteo (no key) or openweathermap (WEATHER_API_KEY); none to skip.",
     )
     latitude: float | None = Field(None, ge=-90, le=90, description="Latitude of the owner's sky.")
-    longitude: float | None = Field(None, ge=-180, le=180, description="Longitude of the owner's sky.")
+    longitude: float | None = Field(
+        None, ge=-180, le=180, description="Longitude of the owner's sky."
+    )
     api_url: str | None = Field(
         None,
         description="API root; default https://api.open-meteo.com or https://api.openweathermap.org.",
@@ -108,63 +129,107 @@ class WeatherConfig(Section):
 class LiveConfig(Section):
     """The optional live-presence sidecar and the site's connection to it."""
 
-    url: str | None = Field(None, description="Public websocket URL of the sidecar (wss://…/ws/garden).")
-    export_url: str | None = Field(None, description="HTTP base URL of the sidecar, for syncing visits.")
+    url: str | None = Field(
+        None, description="Public websocket URL of the sidecar (wss://…/ws/garden)."
+    )
+    export_url: str | None = Field(
+        None, description="HTTP base URL of the sidecar, for syncing visits."
+    )
     event_dir: str | None = Field(
-        None, description="Local folder of the sidecar's event log, read instead of export_url when set."
+        None,
+        description="Local folder of the sidecar's event log, read instead of export_url when set.",
     )
     host: str = Field("127.0.0.1", description="Address the sidecar listens on.")
     port: int = Field(8765, ge=0, le=65535, description="Port the sidecar listens on.")
     allowed_origins: list[str] = Field(
-        default_factory=list, description="Exact origins allowed to connect (e.g. https://user.github.io)."
+        default_factory=list,
+        description="Exact origins allowed to connect (e.g. https://user.github.io).",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list, description="Peer addresses whose X-Forwarded-For is believed."
     )
-    max_message_bytes: int = Field(4096, ge=256, le=1 << 20, description="Largest accepted client frame.")
-    messages_per_second: float = Field(5.0, gt=0, description="Token-bucket refill rate per connection.")
+    max_message_bytes: int = Field(
+        4096, ge=256, le=1 << 20, description="Largest accepted client frame."
+    )
+    messages_per_second: float = Field(
+        5.0, gt=0, description="Token-bucket refill rate per connection."
+    )
     message_burst: int = Field(20, ge=1, description="Token-bucket size per connection.")
-    max_connections_per_visitor: int = Field(8, ge=1, description="Open connections allowed per visitor key.")
-    idle_timeout: float = Field(300.0, gt=0, description="Seconds without a message before a connection is closed.")
-    presence_interval: float = Field(0.25, gt=0, description="Seconds between coalesced presence updates.")
-    retention_days: int = Field(30, ge=1, description="Days raw visit events are kept by the sidecar.")
-    redis_url: str | None = Field(None, description="Redis URL shared by several sidecars (redis://…).")
-    log_format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    max_connections_per_visitor: int = Field(
+        8, ge=1, description="Open connections allowed per visitor key."
+    )
+    idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds without a message before a connection is closed."
+    )
+    presence_interval: float = Field(
+        0.25, gt=0, description="Seconds between coalesced presence updates."
+    )
+    retention_days: int = Field(
+        30, ge=1, description="Days raw visit events are kept by the sidecar."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL shared by several sidecars (redis://…)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people, json for log shippers."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
 
 
 class AnalyticsConfig(Section):
     """What the owner learns about visits, and what is published."""
 
-    publish: bool = Field(False, description="Publish api/v1/analytics/dashboard.json and an analytics page.")
-    min_count: int = Field(
-        5, ge=0, description="Counts below this are hidden in published analytics (no single visitor stands out)."
+    publish: bool = Field(
+        False, description="Publish api/v1/analytics/dashboard.json and an analytics page."
     )
-    retention_days: int = Field(90, ge=1, description="Days raw visit events stay in the DuckDB file.")
+    min_count: int = Field(
+        5,
+        ge=0,
+        description="Counts below this are hidden in published analytics (no single visitor stands out).",
+    )
+    retention_days: int = Field(
+        90, ge=1, description="Days raw visit events stay in the DuckDB file."
+    )
 
 
 class GrowthConfig(Section):
     """Rates and thresholds of the growth model (see docs/model.md)."""
 
-    dormant_after_days: int = Field(120, ge=1, description="Days without activity before a plant goes dormant.")
+    dormant_after_days: int = Field(
+        120, ge=1, description="Days without activity before a plant goes dormant."
+    )
     commit_weight: float = Field(1.0, ge=0, description="Growth units per commit.")
     star_weight: float = Field(3.0, ge=0, description="Growth units per star gained.")
     release_weight: float = Field(10.0, ge=0, description="Growth units per release.")
     issue_weight: float = Field(0.5, ge=0, description="Growth units per issue or pull request.")
     view_weight: float = Field(0.05, ge=0, description="Growth units per visitor view.")
-    interaction_weight: float = Field(0.5, ge=0, description="Growth units per visitor interaction.")
-    half_size: float = Field(
-        150.0, gt=0, description="Accumulated growth units at which a plant reaches half its full size."
+    interaction_weight: float = Field(
+        0.5, ge=0, description="Growth units per visitor interaction."
     )
-    health_window_days: int = Field(30, ge=1, description="Days of recent activity that make a plant healthy.")
+    half_size: float = Field(
+        150.0,
+        gt=0,
+        description="Accumulated growth units at which a plant reaches half its full size.",
+    )
+    health_window_days: int = Field(
+        30, ge=1, description="Days of recent activity that make a plant healthy."
+    )
     health_half_activity: float = Field(
-        10.0, gt=0, description="Growth units in the health window that give a plant half health."
+        40.0, gt=0, description="Growth units in the health window that give a plant half health."
     )
     sprout_at: float = Field(0.05, ge=0, le=1, description="Growth from which a seed is a sprout.")
-    sapling_at: float = Field(0.2, ge=0, le=1, description="Growth from which a sprout is a sapling.")
+    sapling_at: float = Field(
+        0.2, ge=0, le=1, description="Growth from which a sprout is a sapling."
+    )
     mature_at: float = Field(0.6, ge=0, le=1, description="Growth from which a plant is mature.")
-    bloom_health: float = Field(0.5, ge=0, le=1, description="Health from which a sapling or mature plant blooms.")
-    max_height: float = Field(3.0, gt=0, description="Height, in garden units, of a fully grown plant.")
+    bloom_health: float = Field(
+        0.6, ge=0, le=1, description="Health from which a sapling or mature plant blooms."
+    )
+    max_height: float = Field(
+        3.0, gt=0, description="Height, in garden units, of a fully grown plant."
+    )
 
 
 class HistoryConfig(Section):
@@ -177,9 +242,13 @@ class HistoryConfig(Section):
 class DemoConfig(Section):
     """Deterministic demo activity, so a garden looks alive with no tokens and no network."""
 
-    enabled: bool = Field(False, description="Fill the store with generated demo activity (labelled demo).")
+    enabled: bool = Field(
+        False, description="Fill the store with generated demo activity (labelled demo)."
+    )
     seed: int = Field(7, description="Seed of the demo generator.")
-    days: int = Field(730, ge=1, le=3650, description="Days of generated history, ending at the build date.")
+    days: int = Field(
+        730, ge=1, le=3650, description="Days of generated history, ending at the build date."
+    )
     projects: int = Field(
         0, ge=0, le=100000, description="Synthetic projects generated beside the content projects."
     )
@@ -189,13 +258,17 @@ class Config(Section):
     """The whole of greenhouse.toml."""
 
     site: SiteConfig = Field(default_factory=SiteConfig, description="The public face of the site.")
-    build: BuildConfig = Field(default_factory=BuildConfig, description="Where the build reads and writes.")
+    build: BuildConfig = Field(
+        default_factory=BuildConfig, description="Where the build reads and writes."
+    )
     github: GithubConfig = Field(default_factory=GithubConfig, description="GitHub repositories.")
     spotify: SpotifyConfig = Field(default_factory=SpotifyConfig, description="Spotify listening.")
     lastfm: LastfmConfig = Field(default_factory=LastfmConfig, description="Last.fm scrobbles.")
     weather: WeatherConfig = Field(default_factory=WeatherConfig, description="Local weather.")
     live: LiveConfig = Field(default_factory=LiveConfig, description="Live presence sidecar.")
-    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Visitor analytics.")
+    analytics: AnalyticsConfig = Field(
+        default_factory=AnalyticsConfig, description="Visitor analytics."
+    )
     growth: GrowthConfig = Field(default_factory=GrowthConfig, description="Growth model.")
     history: HistoryConfig = Field(default_factory=HistoryConfig, description="History snapshots.")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo data.")
@@ -270,7 +343,9 @@ def load_config(path: Path) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(Problem(path, f"invalid TOML: {_toml_message(exc)}", _toml_line(exc))) from None
+        raise ConfigError(
+            Problem(path, f"invalid TOML: {_toml_message(exc)}", _toml_line(exc))
+        ) from None
     return validate_config(raw, path, text)
 
 
@@ -328,7 +403,9 @@ def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
             if len(loc) == 1 and current == loc[0]:
                 return number
             continue
-        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line) and (section is None or current == section):
+        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line) and (
+            section is None or current == section
+        ):
             return number
     if section is not None:
         for number, line in enumerate(lines, start=1):

@@ -22,7 +22,18 @@ from greenhouse.errors import ContentError, Problem
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-SPECIES = ("fern", "oak", "cactus", "rose", "bamboo", "sunflower", "pine", "lavender", "ivy", "moss")
+SPECIES = (
+    "fern",
+    "oak",
+    "cactus",
+    "rose",
+    "bamboo",
+    "sunflower",
+    "pine",
+    "lavender",
+    "ivy",
+    "moss",
+)
 
 
 class ProjectMeta(BaseModel):
@@ -30,15 +41,25 @@ class ProjectMeta(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, description="Display name (default: the repository's name or the slug).")
+    title: str | None = Field(
+        None, description="Display name (default: the repository's name or the slug)."
+    )
     slug: str | None = Field(None, description="Page id, [a-z0-9-]+ (default: the file name).")
-    description: str | None = Field(None, description="One-line description (default: the repository's).")
-    repo: str | None = Field(None, description="owner/name of the repository this project attaches to.")
-    skills: list[str] | None = Field(None, description="Skills used (default: language and topics).")
+    description: str | None = Field(
+        None, description="One-line description (default: the repository's)."
+    )
+    repo: str | None = Field(
+        None, description="owner/name of the repository this project attaches to."
+    )
+    skills: list[str] | None = Field(
+        None, description="Skills used (default: language and topics)."
+    )
     species: str | None = Field(None, description=f"Plant species, one of: {', '.join(SPECIES)}.")
     pinned: bool = Field(False, description="Show first, in the front row.")
     hidden: bool = Field(False, description="Keep this project (or repository) out of the garden.")
-    planted: date | None = Field(None, description="When the project began (default: repository creation).")
+    planted: date | None = Field(
+        None, description="When the project began (default: repository creation)."
+    )
     homepage: str | None = Field(None, description="A link to the running project.")
 
     @field_validator("slug")
@@ -76,7 +97,9 @@ class SkillEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Skill name.")
-    category: str = Field("other", description="Group in the constellation (language, tool, practice…).")
+    category: str = Field(
+        "other", description="Group in the constellation (language, tool, practice…)."
+    )
     level: int = Field(3, ge=1, le=5, description="Self-assessed level, 1 to 5.")
 
 
@@ -130,14 +153,23 @@ def _load_projects(folder: Path, problems: list[Problem]) -> list[Project]:
             continue
         if project.slug in by_slug:
             problems.append(
-                Problem(path, f"duplicate slug '{project.slug}' (also {by_slug[project.slug].name})", None, "slug")
+                Problem(
+                    path,
+                    f"duplicate slug '{project.slug}' (also {by_slug[project.slug].name})",
+                    None,
+                    "slug",
+                )
             )
             continue
         repo = (project.meta.repo or "").lower()
         if repo and repo in by_repo:
             problems.append(
-                Problem(path, f"repository {project.meta.repo} is already attached by {by_repo[repo].name}", None,
-                        "repo")
+                Problem(
+                    path,
+                    f"repository {project.meta.repo} is already attached by {by_repo[repo].name}",
+                    None,
+                    "repo",
+                )
             )
             continue
         by_slug[project.slug] = path
@@ -151,7 +183,9 @@ def split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
     """Split ``+++`` front matter from the body: (toml, markdown, body's first line)."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "+++":
-        raise ContentError(Problem(path, "must start with a '+++' line opening the TOML front matter", 1))
+        raise ContentError(
+            Problem(path, "must start with a '+++' line opening the TOML front matter", 1)
+        )
     for index in range(1, len(lines)):
         if lines[index].strip() == "+++":
             return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
@@ -178,9 +212,11 @@ def _load_project(path: Path, problems: list[Problem]) -> Project | None:
     try:
         data: dict[str, Any] = tomllib.loads(front)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        toml_line: int | None = getattr(exc, "lineno", None)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
-        problems.append(Problem(path, f"invalid TOML front matter: {msg}", (line or 0) + 1 if line else None))
+        problems.append(
+            Problem(path, f"invalid TOML front matter: {msg}", toml_line + 1 if toml_line else None)
+        )
         return None
     try:
         meta = ProjectMeta.model_validate(data)
@@ -189,13 +225,19 @@ def _load_project(path: Path, problems: list[Problem]) -> Project | None:
             loc = tuple(str(p) for p in err["loc"])
             key_line = locate_key(front, loc[:1])
             message = f"unknown key '{loc[0]}'" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(Problem(path, message, key_line + 1 if key_line else None, ".".join(loc)))
+            problems.append(
+                Problem(path, message, key_line + 1 if key_line else None, ".".join(loc))
+            )
         return None
     slug = meta.slug or stem_slug
     if not SLUG.match(slug):
         problems.append(
-            Problem(path, f"file name '{path.name}' is not a valid slug; rename it to [a-z0-9-]+.md or set slug",
-                    None, "slug")
+            Problem(
+                path,
+                f"file name '{path.name}' is not a valid slug; rename it to [a-z0-9-]+.md or set slug",
+                None,
+                "slug",
+            )
         )
         return None
     import hashlib

@@ -85,8 +85,13 @@ class BuildError(GreenhouseError):
 class TemplateError(BuildError):
     """A template is missing or has a syntax error."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None,
-                 source: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        file: str | None = None,
+        line: int | None = None,
+        source: str | None = None,
+    ):
         self.file = file
         self.line = line
         self.source = source

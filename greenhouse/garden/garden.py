@@ -83,14 +83,17 @@ def grow(
     result = model.simulate(activity, planted, archived, config.growth)
     positions = place([Seedling(s.id, s.species, s.planted_on) for s in specs])
 
-    snapshot_days = _snapshot_days(activity.start, days, config.history.interval_days,
-                                   config.history.max_snapshots)
+    snapshot_days = _snapshot_days(
+        activity.start, days, config.history.interval_days, config.history.max_snapshots
+    )
     states = [
         _plant_state(i, spec, activity, result, positions[spec.id], config, snapshot_days)
         for i, spec in enumerate(specs)
     ]
     now = datetime.combine(today, datetime.min.time())
-    daily_total = (activity.commits.sum(axis=0) + activity.releases.sum(axis=0)) if plants else np.zeros(days)
+    daily_total = (
+        (activity.commits.sum(axis=0) + activity.releases.sum(axis=0)) if plants else np.zeros(days)
+    )
     weather = compute_weather(now, daily_total, list(plays), observation)
     skills = constellation(declared_skills, {s.id: s.skills for s in specs})
     snapshots = [_snapshot(d, specs, activity, result, planted, config) for d in snapshot_days]
@@ -219,8 +222,14 @@ def _milestones(
     for i, d in zip(rows.tolist(), cols.tolist(), strict=True):
         if d < planted[i]:
             continue
-        found.append(Milestone(activity.start + timedelta(days=d), specs[i].id, specs[i].name,
-                               model.STAGES[int(stage[i, d])]))
+        found.append(
+            Milestone(
+                activity.start + timedelta(days=d),
+                specs[i].id,
+                specs[i].name,
+                model.STAGES[int(stage[i, d])],
+            )
+        )
     for i, spec in enumerate(specs):
         if 0 <= planted[i] < activity.shape[1]:
             found.append(Milestone(spec.planted_on, spec.id, spec.name, "planted"))

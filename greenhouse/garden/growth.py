@@ -45,7 +45,7 @@ class Activity:
     @property
     def shape(self) -> tuple[int, int]:
         """(plants, days)."""
-        return self.commits.shape  # type: ignore[return-value]
+        return (int(self.commits.shape[0]), int(self.commits.shape[1]))
 
     @classmethod
     def zeros(cls, start: date, plants: int, days: int) -> Activity:
@@ -97,7 +97,9 @@ def simulate(
     growth = total / (total + params.half_size)
 
     window = params.health_window_days
-    recent = total - np.concatenate([np.zeros((plants, window)), total[:, :-window]], axis=1)[:, :days]
+    recent = (
+        total - np.concatenate([np.zeros((plants, window)), total[:, :-window]], axis=1)[:, :days]
+    )
     recent = np.maximum(recent, 0.0)  # guard float error from the subtraction
     health = recent / (recent + params.health_half_activity)
 
@@ -115,7 +117,9 @@ def simulate(
     )
 
 
-def stages(growth: np.ndarray, health: np.ndarray, dormant: np.ndarray, params: GrowthConfig) -> np.ndarray:
+def stages(
+    growth: np.ndarray, health: np.ndarray, dormant: np.ndarray, params: GrowthConfig
+) -> np.ndarray:
     """The stage of each plant-day.
 
     dormant if idle too long or archived; else seed below ``sprout_at``, sprout

@@ -72,14 +72,16 @@ def place(seedlings: Sequence[Seedling]) -> dict[str, tuple[float, float, float]
     positions: dict[str, tuple[float, float, float]] = {}
     for seedling in order:
         cells = bed_cells.setdefault(seedling.bed, [])
-        slot = None
+        slot: int | None = None
+        cell = -1
         for cell in cells:
             slot = _claim(_hash(seedling.id), taken_slots[cell], len(SLOTS))
             if slot is not None:
                 break
         if slot is None:  # a new bed, or its cells are full: claim another cell
-            cell = _claim(_hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None)
-            assert cell is not None
+            claimed = _claim(_hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None)
+            assert claimed is not None
+            cell = claimed
             cells.append(cell)
             taken_slots[cell] = set()
             slot = _claim(_hash(seedling.id), taken_slots[cell], len(SLOTS))

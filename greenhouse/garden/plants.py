@@ -17,10 +17,26 @@ from greenhouse.config import GithubConfig
 from greenhouse.content import Project, slugify
 
 LANGUAGE_SPECIES = {
-    "python": "fern", "jupyter notebook": "fern", "typescript": "lavender", "javascript": "sunflower",
-    "rust": "cactus", "go": "bamboo", "c": "oak", "c++": "oak", "c#": "pine", "java": "pine",
-    "kotlin": "pine", "ruby": "rose", "elixir": "rose", "shell": "moss", "haskell": "ivy",
-    "ocaml": "ivy", "html": "sunflower", "css": "lavender", "swift": "rose", "php": "bamboo",
+    "python": "fern",
+    "jupyter notebook": "fern",
+    "typescript": "lavender",
+    "javascript": "sunflower",
+    "rust": "cactus",
+    "go": "bamboo",
+    "c": "oak",
+    "c++": "oak",
+    "c#": "pine",
+    "java": "pine",
+    "kotlin": "pine",
+    "ruby": "rose",
+    "elixir": "rose",
+    "shell": "moss",
+    "haskell": "ivy",
+    "ocaml": "ivy",
+    "html": "sunflower",
+    "css": "lavender",
+    "swift": "rose",
+    "php": "bamboo",
 }
 
 
@@ -121,7 +137,11 @@ def _spec(plant_id: str, repo: Repo | None, project: Project | None, today: date
     meta = project.meta if project else None
     language = repo.language if repo else None
     topics = list(repo.topics) if repo else []
-    skills = list(meta.skills) if meta and meta.skills is not None else ([language] if language else []) + topics
+    skills = (
+        list(meta.skills)
+        if meta and meta.skills is not None
+        else ([language] if language else []) + topics
+    )
     planted = (
         meta.planted
         if meta and meta.planted
@@ -130,7 +150,10 @@ def _spec(plant_id: str, repo: Repo | None, project: Project | None, today: date
     return PlantSpec(
         id=plant_id,
         name=(meta.title if meta and meta.title else (repo.name if repo else plant_id)),
-        description=(meta.description if meta and meta.description else (repo.description if repo else "")) or "",
+        description=(
+            meta.description if meta and meta.description else (repo.description if repo else "")
+        )
+        or "",
         species=(meta.species if meta and meta.species else species_for(language)),
         skills=skills,
         planted_on=planted,
@@ -138,7 +161,8 @@ def _spec(plant_id: str, repo: Repo | None, project: Project | None, today: date
         pinned=bool(meta and meta.pinned),
         repo=repo.full_name if repo else (meta.repo if meta else None),
         repo_url=(repo.html_url or f"https://github.com/{repo.full_name}") if repo else None,
-        homepage=(meta.homepage if meta and meta.homepage else (repo.homepage if repo else None)) or None,
+        homepage=(meta.homepage if meta and meta.homepage else (repo.homepage if repo else None))
+        or None,
         language=language,
         topics=topics,
         stars=repo.stars if repo else 0,

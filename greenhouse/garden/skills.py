@@ -57,7 +57,14 @@ def constellation(
         }
     for key in uses:
         nodes.setdefault(
-            key, {"id": key, "name": names[key], "category": "inferred", "level": None, "declared": False}
+            key,
+            {
+                "id": key,
+                "name": names[key],
+                "category": "inferred",
+                "level": None,
+                "declared": False,
+            },
         )
     ordered = sorted(nodes)
     for key in ordered:
@@ -66,7 +73,12 @@ def constellation(
         node["uses"] = uses.get(key, 0)
         node["position"] = _sky_position(key, str(node["category"]))
     edges = [
-        {"source": a, "target": b, "weight": round(n / math.sqrt(uses[a] * uses[b]), 4), "shared": n}
+        {
+            "source": a,
+            "target": b,
+            "weight": round(n / math.sqrt(uses[a] * uses[b]), 4),
+            "shared": n,
+        }
         for (a, b), n in sorted(pairs.items())
     ]
     return {"nodes": [nodes[k] for k in ordered], "edges": edges}

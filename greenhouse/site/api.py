@@ -82,7 +82,9 @@ class Weather(BaseModel):
     condition: Condition
     intensity: float = Field(ge=0, le=1)
     mood: Mood
-    inputs: dict[str, object] = Field(default_factory=dict, description="What produced this weather.")
+    inputs: dict[str, object] = Field(
+        default_factory=dict, description="What produced this weather."
+    )
 
 
 class WeatherDoc(Doc, Weather):

@@ -14,7 +14,7 @@ import math
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,7 +55,10 @@ class Links:
 def template_environment(site_templates: Path) -> jinja2.Environment:
     """The Jinja environment: site templates override the theme's, autoescape on."""
     loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(str(site_templates)), jinja2.FileSystemLoader(str(THEME / "templates"))]
+        [
+            jinja2.FileSystemLoader(str(site_templates)),
+            jinja2.FileSystemLoader(str(THEME / "templates")),
+        ]
     )
     env = jinja2.Environment(
         loader=loader,
@@ -71,7 +74,9 @@ def template_environment(site_templates: Path) -> jinja2.Environment:
 
 def dumps(document: Any) -> bytes:
     """Canonical JSON: sorted keys, compact, UTF-8."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 class Bundle:
@@ -100,7 +105,7 @@ class Bundle:
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
@@ -143,7 +148,7 @@ class Renderer:
             repo_url=spec.repo_url,
             homepage=spec.homepage,
             species=spec.species,
-            stage=state.stage,  # type: ignore[arg-type]
+            stage=state.stage,
             growth=state.growth,
             health=state.health,
             height=state.height,
@@ -220,10 +225,15 @@ class Renderer:
         items = []
         for snap in garden.snapshots:
             name = snap.day.isoformat()
-            bundle.json(f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=snap.plants))
+            bundle.json(
+                f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=snap.plants)
+            )
             items.append(
-                {"date": name, "url": self.links.absolute(f"api/v1/garden/history/{name}.json"),
-                 "plants": len(snap.plants)}
+                {
+                    "date": name,
+                    "url": self.links.absolute(f"api/v1/garden/history/{name}.json"),
+                    "plants": len(snap.plants),
+                }
             )
         bundle.json(
             "api/v1/garden/history/index.json",
@@ -243,8 +253,12 @@ class Renderer:
                 per_page=per_page,
                 total=total,
                 pages=pages,
-                next=self.links.absolute(f"api/v1/projects/page/{page + 1}.json") if page < pages else None,
-                prev=self.links.absolute(f"api/v1/projects/page/{page - 1}.json") if page > 1 else None,
+                next=self.links.absolute(f"api/v1/projects/page/{page + 1}.json")
+                if page < pages
+                else None,
+                prev=self.links.absolute(f"api/v1/projects/page/{page - 1}.json")
+                if page > 1
+                else None,
                 items=items,
             )
             bundle.json(f"api/v1/projects/page/{page}.json", doc)
@@ -284,8 +298,9 @@ class Renderer:
         try:
             return self.env.get_template(template).render(self._context(**context))
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(exc.message or "syntax error", exc.filename or exc.name, exc.lineno,
-                                exc.source) from None
+            raise TemplateError(
+                exc.message or "syntax error", exc.filename or exc.name, exc.lineno, exc.source
+            ) from None
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"template not found: {exc.name}") from None
         except jinja2.UndefinedError as exc:
@@ -300,24 +315,41 @@ class Renderer:
         bundle: Bundle,
     ) -> None:
         weather = garden_doc["weather"]
-        bundle.write("index.html", self.page("index.html", garden=garden_doc, plants=ordered, weather=weather,
-                                             stages=garden_doc["stages"]))
+        bundle.write(
+            "index.html",
+            self.page(
+                "index.html",
+                garden=garden_doc,
+                plants=ordered,
+                weather=weather,
+                stages=garden_doc["stages"],
+            ),
+        )
         by_id = {s.spec.id: s for s in garden.plants}
         for state in garden.plants:
             bundle.write(
                 f"projects/{state.spec.id}/index.html",
                 self.page("project.html", plant=docs[state.spec.id], state=state, weather=weather),
             )
-        bundle.write("skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id))
+        bundle.write(
+            "skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id)
+        )
         bundle.write("404.html", self.page("404.html"))
         if self.config.analytics.publish and self.dashboard is not None:
-            bundle.write("analytics/index.html", self.page("analytics.html", dashboard=self.dashboard))
+            bundle.write(
+                "analytics/index.html", self.page("analytics.html", dashboard=self.dashboard)
+            )
         bundle.write("feed.xml", self._feed(garden))
         bundle.write("sitemap.xml", self._sitemap(garden))
-        bundle.write("robots.txt", f"User-agent: *\nAllow: /\n\nSitemap: {self.links.absolute('sitemap.xml')}\n")
+        bundle.write(
+            "robots.txt",
+            f"User-agent: *\nAllow: /\n\nSitemap: {self.links.absolute('sitemap.xml')}\n",
+        )
 
     def _sitemap(self, garden: GardenState) -> str:
-        paths = ["", "skills/"] + [f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)]
+        paths = ["", "skills/"] + [
+            f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)
+        ]
         if self.config.analytics.publish and self.dashboard is not None:
             paths.append("analytics/")
         entries = "".join(
@@ -327,7 +359,9 @@ class Renderer:
         )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + entries + "</urlset>\n"
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + entries
+            + "</urlset>\n"
         )
 
     def _feed(self, garden: GardenState) -> str:

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -26,11 +27,35 @@ from greenhouse.content import Project, slugify
 from greenhouse.store import Store
 
 DEMO_OWNER = "greenhouse-demo"
-LANGUAGES = ("Python", "TypeScript", "Rust", "Go", "JavaScript", "C", "Ruby", "Shell", "Haskell", "Kotlin")
-TOPICS = ("cli", "web", "data", "music", "games", "visualization", "compiler", "embedded", "api", "ml")
+LANGUAGES = (
+    "Python",
+    "TypeScript",
+    "Rust",
+    "Go",
+    "JavaScript",
+    "C",
+    "Ruby",
+    "Shell",
+    "Haskell",
+    "Kotlin",
+)
+TOPICS = (
+    "cli",
+    "web",
+    "data",
+    "music",
+    "games",
+    "visualization",
+    "compiler",
+    "embedded",
+    "api",
+    "ml",
+)
 PROFILES = ("steady", "bursty", "fresh", "fading", "abandoned", "archived", "seedling", "popular")
 CONDITIONS = ("sunny", "sunny", "cloudy", "cloudy", "rainy", "foggy", "stormy", "snowy")
 EPOCH = date(1970, 1, 1)
+# The generator's own source is part of its key: a changed generator regenerates the demo.
+_GENERATOR = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -52,7 +77,9 @@ def _seed(*parts: object) -> int:
 
 def demo_repos(projects: Sequence[Project], config: DemoConfig, today: date) -> list[DemoRepo]:
     """The repositories of the demo: content projects with a repo, then synthetic ones."""
-    names = [p.meta.repo for p in projects if p.meta.repo and p.meta.repo.startswith(DEMO_OWNER + "/")]
+    names = [
+        p.meta.repo for p in projects if p.meta.repo and p.meta.repo.startswith(DEMO_OWNER + "/")
+    ]
     names += [f"{DEMO_OWNER}/project-{i:04d}" for i in range(1, config.projects + 1)]
     repos = []
     for index, full_name in enumerate(sorted(set(names), key=str.lower)):
@@ -61,10 +88,12 @@ def demo_repos(projects: Sequence[Project], config: DemoConfig, today: date) -> 
         if profile == "fresh":
             age = int(rng.integers(20, 60))
         elif profile == "seedling":
-            age = int(rng.integers(3, 15))
+            age = int(rng.integers(10, 25))
         else:
             age = int(rng.integers(min(config.days // 2, 300), config.days + 400))
-        topics = sorted({TOPICS[int(i)] for i in rng.integers(0, len(TOPICS), size=int(rng.integers(1, 4)))})
+        topics = sorted(
+            {TOPICS[int(i)] for i in rng.integers(0, len(TOPICS), size=int(rng.integers(1, 4)))}
+        )
         repos.append(
             DemoRepo(
                 full_name=full_name,
@@ -88,8 +117,14 @@ def _history(repo: DemoRepo, config: DemoConfig, today: date) -> dict[str, np.nd
     weekday = (np.arange(days) + (today - timedelta(days=days - 1)).weekday()) % 7
     week_factor = np.where(weekday >= 5, 0.35, 1.0)
     rate = {
-        "steady": 1.6, "bursty": 0.8, "fresh": 3.0, "fading": 1.2,
-        "abandoned": 1.0, "archived": 0.9, "seedling": 0.5, "popular": 2.2,
+        "steady": 1.6,
+        "bursty": 0.8,
+        "fresh": 3.0,
+        "fading": 1.2,
+        "abandoned": 1.0,
+        "archived": 0.9,
+        "seedling": 0.5,
+        "popular": 2.2,
     }[repo.profile]
     intensity = np.full(days, rate) * week_factor
     if repo.profile == "bursty":
@@ -100,8 +135,6 @@ def _history(repo: DemoRepo, config: DemoConfig, today: date) -> dict[str, np.nd
     if repo.profile in {"abandoned", "archived"}:
         stop = int(rng.integers(200, 400))
         intensity = np.where(day_dates < -stop, intensity, 0.0)
-    if repo.profile == "seedling":
-        intensity = intensity * 0.6
     intensity = np.where(alive, intensity, 0.0)
     commits = rng.poisson(intensity).astype(np.int32)
     star_rate = {"popular": 0.8, "steady": 0.12}.get(repo.profile, 0.04)
@@ -112,8 +145,12 @@ def _history(repo: DemoRepo, config: DemoConfig, today: date) -> dict[str, np.nd
     views = rng.poisson(view_rate).astype(np.int32)
     interactions = rng.binomial(views, 0.08).astype(np.int32)
     return {
-        "commits": commits, "stars": stars, "releases": releases,
-        "issues": issues, "views": views, "interactions": interactions,
+        "commits": commits,
+        "stars": stars,
+        "releases": releases,
+        "issues": issues,
+        "views": views,
+        "interactions": interactions,
     }
 
 
@@ -121,7 +158,10 @@ def generation_key(projects: Sequence[Project], config: DemoConfig, today: date)
     """What the demo rows depend on; unchanged means nothing to regenerate."""
     repos = sorted(p.meta.repo or "" for p in projects if p.meta.repo)
     return hashlib.blake2b(
-        repr((config.seed, config.days, config.projects, today.isoformat(), repos)).encode(), digest_size=16
+        repr(
+            (config.seed, config.days, config.projects, today.isoformat(), repos, _GENERATOR)
+        ).encode(),
+        digest_size=16,
     ).hexdigest()
 
 
@@ -133,14 +173,20 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
     repos = demo_repos(projects, config, today)
     start = today - timedelta(days=config.days - 1)
     start_ordinal = (start - EPOCH).days
-    activity: dict[str, list[np.ndarray]] = {k: [] for k in ("name", "day", "commits", "stars", "releases", "issues")}
-    engagement: dict[str, list[np.ndarray]] = {k: [] for k in ("project", "day", "views", "interactions")}
+    activity: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("name", "day", "commits", "stars", "releases", "issues")
+    }
+    engagement: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("project", "day", "views", "interactions")
+    }
     repo_rows = []
     attached = {p.meta.repo.lower(): p.slug for p in projects if p.meta.repo}
     for repo in repos:
         plant_id = attached.get(repo.full_name.lower(), slugify(repo.name))
         history = _history(repo, config, today)
-        active = (history["commits"] + history["stars"] + history["releases"] + history["issues"]) > 0
+        active = (
+            history["commits"] + history["stars"] + history["releases"] + history["issues"]
+        ) > 0
         index = np.flatnonzero(active)
         activity["name"].append(np.full(index.size, repo.full_name, dtype=object))
         activity["day"].append((start_ordinal + index).astype(np.int32))
@@ -154,13 +200,23 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
         last = (start + timedelta(days=int(index[-1]))) if index.size else repo.created
         repo_rows.append(
             (
-                repo.full_name, repo.name, _description(repo), None,
-                f"https://github.com/{repo.full_name}", repo.language, repo.topics, "MIT",
+                repo.full_name,
+                repo.name,
+                _description(repo),
+                None,
+                f"https://github.com/{repo.full_name}",
+                repo.language,
+                repo.topics,
+                "MIT",
                 int(history["stars"].sum()) + (40 if repo.profile == "popular" else 0),
-                int(history["stars"].sum() // 5), False, repo.profile == "archived", False,
+                int(history["stars"].sum() // 5),
+                False,
+                repo.profile == "archived",
+                False,
                 datetime.combine(repo.created, datetime.min.time()),
                 datetime.combine(last, datetime.min.time()),
-                "ok", "demo",
+                "ok",
+                "demo",
             )
         )
     with store.transaction() as conn:
@@ -178,19 +234,30 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
             [(r.full_name, r.language, 10000 + _seed(r.full_name) % 90000) for r in repos],
         )
         if repos:
-            _bulk(conn, "activity", activity,
-                  "INSERT OR REPLACE INTO activity SELECT name, DATE '1970-01-01' + day, commits, stars, "
-                  "releases, issues, 'demo' FROM src")
-            _bulk(conn, "engagement", engagement,
-                  "INSERT OR REPLACE INTO engagement SELECT project, DATE '1970-01-01' + day, views, "
-                  "interactions, views, 'demo' FROM src")
+            _bulk(
+                conn,
+                "activity",
+                activity,
+                "INSERT OR REPLACE INTO activity SELECT name, DATE '1970-01-01' + day, commits, stars, "
+                "releases, issues, 'demo' FROM src",
+            )
+            _bulk(
+                conn,
+                "engagement",
+                engagement,
+                "INSERT OR REPLACE INTO engagement SELECT project, DATE '1970-01-01' + day, views, "
+                "interactions, views, 'demo' FROM src",
+            )
         conn.execute(
             "INSERT OR REPLACE INTO contributions SELECT day, sum(commits)::INTEGER, 'demo' FROM activity "
             "WHERE source = 'demo' GROUP BY day"
         )
-        conn.executemany("INSERT OR REPLACE INTO plays VALUES ('demo', ?, ?, ?, ?, ?)", _plays(config, today))
         conn.executemany(
-            "INSERT OR REPLACE INTO weather_obs VALUES ('demo', ?, ?, NULL, ?, ?, ?)", _weather(config, today)
+            "INSERT OR REPLACE INTO plays VALUES ('demo', ?, ?, ?, ?, ?)", _plays(config, today)
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO weather_obs VALUES ('demo', ?, ?, NULL, ?, ?, ?)",
+            _weather(config, today),
         )
         conn.execute(
             "INSERT OR REPLACE INTO sync_state VALUES ('demo', ?, ?, 'ok', 'demo data (generated)', NULL)",
@@ -211,14 +278,21 @@ def _bulk(conn: object, name: str, columns: dict[str, list[np.ndarray]], sql: st
 
 def _description(repo: DemoRepo) -> str:
     what = {
-        "steady": "a well-tended", "bursty": "a weekend-sprint", "fresh": "a brand-new",
-        "fading": "a once-busy", "abandoned": "a resting", "archived": "a finished",
-        "seedling": "a just-planted", "popular": "a much-loved",
+        "steady": "a well-tended",
+        "bursty": "a weekend-sprint",
+        "fresh": "a brand-new",
+        "fading": "a once-busy",
+        "abandoned": "a resting",
+        "archived": "a finished",
+        "seedling": "a just-planted",
+        "popular": "a much-loved",
     }[repo.profile]
     return f"Demo: {what} {repo.language} project about {', '.join(repo.topics)}."
 
 
-def _plays(config: DemoConfig, today: date) -> list[tuple[datetime, str, str, float | None, float | None]]:
+def _plays(
+    config: DemoConfig, today: date
+) -> list[tuple[datetime, str, str, float | None, float | None]]:
     """A few weeks of listening (only recent plays: the APIs never give more)."""
     rng = np.random.default_rng(_seed(config.seed, "plays"))
     rows = []
@@ -226,12 +300,16 @@ def _plays(config: DemoConfig, today: date) -> list[tuple[datetime, str, str, fl
         day = today - timedelta(days=back)
         for _ in range(int(rng.integers(4, 30))):
             minute = int(rng.integers(7 * 60, 26 * 60)) % (24 * 60)
-            at = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute, seconds=int(rng.integers(60)))
+            at = datetime.combine(day, datetime.min.time()) + timedelta(
+                minutes=minute, seconds=int(rng.integers(60))
+            )
             track = int(rng.integers(1, 400))
             has_features = back % 3 != 0  # some plays without features, as with new Spotify apps
             rows.append(
                 (
-                    at, f"Demo track {track}", f"Demo artist {track % 37}",
+                    at,
+                    f"Demo track {track}",
+                    f"Demo artist {track % 37}",
                     round(float(rng.beta(4, 3)), 3) if has_features else None,
                     round(float(rng.beta(3, 3)), 3) if has_features else None,
                 )

@@ -34,7 +34,9 @@ class Store:
         """Open (or create) the store at *path*, migrating it forward if needed."""
         path = Path(path)
         if read_only and not path.exists():
-            raise StoreError(f"{path}: no data store yet (run 'greenhouse build' or 'greenhouse sync')")
+            raise StoreError(
+                f"{path}: no data store yet (run 'greenhouse build' or 'greenhouse sync')"
+            )
         if not read_only:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,9 @@ class Store:
                 )
             if version < SCHEMA_VERSION:
                 if read_only or not migrate:
-                    raise StoreError(f"{path}: schema version {version} needs migrating; run a build")
+                    raise StoreError(
+                        f"{path}: schema version {version} needs migrating; run a build"
+                    )
                 store._migrate(version)
         except BaseException:
             conn.close()
@@ -84,14 +88,18 @@ class Store:
         if not exists or not exists[0]:
             tables = self.conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()
             if tables and tables[0]:
-                raise StoreError(f"{self.path}: this DuckDB file was not made by greenhouse; refusing to touch it")
+                raise StoreError(
+                    f"{self.path}: this DuckDB file was not made by greenhouse; refusing to touch it"
+                )
             return 0
         row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def _migrate(self, current: int) -> None:
         if current == 0:
-            self.conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, note VARCHAR)")
+            self.conn.execute(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL, note VARCHAR)"
+            )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             note, sql = MIGRATIONS[version - 1]
             with self.transaction() as conn:

@@ -23,9 +23,21 @@ def load_repos(store: Store) -> list[Repo]:
     ).fetchall()
     return [
         Repo(
-            full_name=r[0], name=r[1], description=r[2], homepage=r[3], html_url=r[4], language=r[5],
-            topics=list(r[6] or []), stars=int(r[7] or 0), forks=int(r[8] or 0), is_fork=bool(r[9]),
-            is_archived=bool(r[10]), is_private=bool(r[11]), created_at=r[12], pushed_at=r[13], source=r[14],
+            full_name=r[0],
+            name=r[1],
+            description=r[2],
+            homepage=r[3],
+            html_url=r[4],
+            language=r[5],
+            topics=list(r[6] or []),
+            stars=int(r[7] or 0),
+            forks=int(r[8] or 0),
+            is_fork=bool(r[9]),
+            is_archived=bool(r[10]),
+            is_private=bool(r[11]),
+            created_at=r[12],
+            pushed_at=r[13],
+            source=r[14],
         )
         for r in rows
     ]
@@ -82,7 +94,8 @@ def _scatter(
 def load_plays(store: Store, since: datetime) -> list[Play]:
     """Plays since a moment, oldest first."""
     rows = store.conn.execute(
-        "SELECT played_at, valence, energy FROM plays WHERE played_at >= ? ORDER BY played_at", [since]
+        "SELECT played_at, valence, energy FROM plays WHERE played_at >= ? ORDER BY played_at",
+        [since],
     ).fetchall()
     return [Play(r[0], r[1], r[2]) for r in rows]
 
@@ -102,7 +115,10 @@ def freshness(store: Store) -> dict[str, dict[str, object]]:
     rows = store.conn.execute(
         "SELECT source, last_attempt, last_success, status, message FROM sync_state ORDER BY source"
     ).fetchall()
-    return {r[0]: {"last_attempt": r[1], "last_success": r[2], "status": r[3], "message": r[4]} for r in rows}
+    return {
+        r[0]: {"last_attempt": r[1], "last_success": r[2], "status": r[3], "message": r[4]}
+        for r in rows
+    }
 
 
 def data_time(store: Store) -> datetime | None:
