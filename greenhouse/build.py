@@ -167,9 +167,7 @@ def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out:
 
 
 def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
-    row = store.conn.execute(
-        "SELECT fingerprint FROM builds WHERE output = ?", [str(out)]
-    ).fetchone()
+    row = store.one("SELECT fingerprint FROM builds WHERE output = ?", [str(out)])
     return bool(row and row[0] == fingerprint and (out / "index.html").is_file())
 
 

@@ -34,15 +34,53 @@ class PlantState:
     last_activity: date | None
     metrics: dict[str, int]
     why: str
-    series: list[dict[str, object]]  # weekly history: date, stage, growth, health
+    row: int  # this plant's row in the garden's history arrays
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """The garden on one past day (for the time-lapse)."""
+class History:
+    """Growth, health and stage of every plant on every snapshot day: ``(plants, snapshots)`` arrays.
 
-    day: date
-    plants: list[dict[str, object]]
+    Kept as small arrays, and turned into documents one snapshot at a time, so
+    three years of weekly snapshots of a thousand plants cost a few megabytes.
+    """
+
+    days: list[date]
+    growth: np.ndarray
+    health: np.ndarray
+    stage: np.ndarray
+    planted: np.ndarray  # each plant's planting day, as an index into ``days`` order (day number)
+    day_index: np.ndarray  # each snapshot's day index into the activity window
+    ids: list[str]
+    max_height: float
+
+    def snapshot(self, k: int) -> list[dict[str, object]]:
+        """The plants (already planted) on snapshot *k*."""
+        column = int(self.day_index[k])
+        return [
+            {
+                "id": self.ids[i],
+                "stage": model.STAGES[int(self.stage[i, k])],
+                "growth": round(float(self.growth[i, k]), 4),
+                "health": round(float(self.health[i, k]), 4),
+                "height": round(float(self.growth[i, k]) * self.max_height, 3),
+            }
+            for i in range(len(self.ids))
+            if self.planted[i] <= column
+        ]
+
+    def series(self, row: int) -> list[dict[str, object]]:
+        """One plant's points on every snapshot day since it was planted."""
+        return [
+            {
+                "date": day.isoformat(),
+                "stage": model.STAGES[int(self.stage[row, k])],
+                "growth": round(float(self.growth[row, k]), 4),
+                "health": round(float(self.health[row, k]), 4),
+            }
+            for k, day in enumerate(self.days)
+            if self.planted[row] <= self.day_index[k]
+        ]
 
 
 @dataclass(frozen=True)
@@ -63,7 +101,7 @@ class GardenState:
     plants: list[PlantState]
     weather: dict[str, object]
     skills: dict[str, list[dict[str, object]]]
-    snapshots: list[Snapshot]
+    history: History
     milestones: list[Milestone]
 
 
@@ -87,7 +125,7 @@ def grow(
         activity.start, days, config.history.interval_days, config.history.max_snapshots
     )
     states = [
-        _plant_state(i, spec, activity, result, positions[spec.id], config, snapshot_days)
+        _plant_state(i, spec, activity, result, positions[spec.id], config)
         for i, spec in enumerate(specs)
     ]
     now = datetime.combine(today, datetime.min.time())
@@ -96,13 +134,23 @@ def grow(
     )
     weather = compute_weather(now, daily_total, list(plays), observation)
     skills = constellation(declared_skills, {s.id: s.skills for s in specs})
-    snapshots = [_snapshot(d, specs, activity, result, planted, config) for d in snapshot_days]
+    columns = np.array(snapshot_days, dtype=np.int64)
+    history = History(
+        days=[activity.start + timedelta(days=int(d)) for d in columns],
+        growth=result.growth[:, columns],
+        health=result.health[:, columns],
+        stage=result.stage[:, columns],
+        planted=planted,
+        day_index=columns,
+        ids=[s.id for s in specs],
+        max_height=config.growth.max_height,
+    )
     return GardenState(
         today=today,
         plants=states,
         weather=weather,
         skills=skills,
-        snapshots=snapshots,
+        history=history,
         milestones=_milestones(specs, activity, result, planted),
     )
 
@@ -121,7 +169,6 @@ def _plant_state(
     result: model.Growth,
     position: tuple[float, float, float],
     config: Config,
-    snapshot_days: Sequence[int],
 ) -> PlantState:
     last = -1
     recent = slice(max(0, activity.shape[1] - 30), None)
@@ -146,16 +193,6 @@ def _plant_state(
         "releases_total": int(activity.releases[i].sum()),
         "idle_days": int(result.idle_days[i, -1]),
     }
-    series = [
-        {
-            "date": (activity.start + timedelta(days=d)).isoformat(),
-            "stage": model.STAGES[int(result.stage[i, d])],
-            "growth": round(float(result.growth[i, d]), 4),
-            "health": round(float(result.health[i, d]), 4),
-        }
-        for d in snapshot_days
-        if d >= (spec.planted_on - activity.start).days
-    ]
     return PlantState(
         spec=spec,
         stage=stage,
@@ -166,7 +203,7 @@ def _plant_state(
         last_activity=(activity.start + timedelta(days=last)) if last >= 0 else None,
         metrics=metrics,
         why=explain(stage, metrics, spec, config),
-        series=series,
+        row=i,
     )
 
 
@@ -184,28 +221,6 @@ def explain(stage: str, metrics: Mapping[str, int], spec: PlantSpec, config: Con
             f"(after {config.growth.dormant_after_days} a plant rests, keeping its size)"
         )
     return f"{stage}: {recent}"
-
-
-def _snapshot(
-    day: int,
-    specs: Sequence[PlantSpec],
-    activity: model.Activity,
-    result: model.Growth,
-    planted: np.ndarray,
-    config: Config,
-) -> Snapshot:
-    plants = [
-        {
-            "id": spec.id,
-            "stage": model.STAGES[int(result.stage[i, day])],
-            "growth": round(float(result.growth[i, day]), 4),
-            "health": round(float(result.health[i, day]), 4),
-            "height": round(float(result.growth[i, day]) * config.growth.max_height, 3),
-        }
-        for i, spec in enumerate(specs)
-        if planted[i] <= day
-    ]
-    return Snapshot(day=activity.start + timedelta(days=day), plants=plants)
 
 
 def _milestones(

@@ -76,6 +76,9 @@ def daily_units(activity: Activity, params: GrowthConfig) -> np.ndarray:
     ).astype(np.float64)
 
 
+BLOCK = 128  # plants simulated at once: bounds the temporaries whatever the garden's size
+
+
 def simulate(
     activity: Activity,
     planted: np.ndarray,
@@ -86,8 +89,32 @@ def simulate(
 
     ``planted`` holds each plant's planting day as an index into the activity
     (negative: before the window); days before it count nothing. ``archived``
-    marks plants that are dormant whatever their activity.
+    marks plants that are dormant whatever their activity. Plants are
+    independent, so they are simulated in blocks to keep memory flat.
     """
+    plants, days = activity.shape
+    out = Growth(
+        growth=np.zeros((plants, days), dtype=np.float32),
+        health=np.zeros((plants, days), dtype=np.float32),
+        stage=np.zeros((plants, days), dtype=np.int8),
+        idle_days=np.zeros((plants, days), dtype=np.int32),
+        units=np.zeros((plants, days), dtype=np.float32),
+    )
+    for first in range(0, plants, BLOCK):
+        rows = slice(first, min(first + BLOCK, plants))
+        block = Activity(activity.start, *(getattr(activity, c)[rows] for c in CHANNELS))
+        _simulate_block(block, planted[rows], archived[rows], params, out, rows)
+    return out
+
+
+def _simulate_block(
+    activity: Activity,
+    planted: np.ndarray,
+    archived: np.ndarray,
+    params: GrowthConfig,
+    out: Growth,
+    rows: slice,
+) -> None:
     plants, days = activity.shape
     day_index = np.arange(days)[None, :]
     alive = day_index >= planted[:, None]
@@ -97,24 +124,21 @@ def simulate(
     growth = total / (total + params.half_size)
 
     window = params.health_window_days
-    recent = (
-        total - np.concatenate([np.zeros((plants, window)), total[:, :-window]], axis=1)[:, :days]
-    )
-    recent = np.maximum(recent, 0.0)  # guard float error from the subtraction
+    before = np.zeros_like(total)
+    if days > window:
+        before[:, window:] = total[:, :-window]
+    recent = np.maximum(total - before, 0.0)  # guard float error from the subtraction
     health = recent / (recent + params.health_half_activity)
 
     idle = _idle_days(units > 0, planted, days)
     dormant = (idle >= params.dormant_after_days) | archived[:, None]
     health = np.where(dormant, np.minimum(health, 0.1), health)
-    stage = stages(growth, health, dormant, params)
-    stage = np.where(alive, stage, SEED).astype(np.int8)
-    return Growth(
-        growth=growth.astype(np.float32),
-        health=health.astype(np.float32),
-        stage=stage,
-        idle_days=idle.astype(np.int32),
-        units=units.astype(np.float32),
-    )
+    stage = np.where(alive, stages(growth, health, dormant, params), SEED)
+    out.growth[rows] = growth
+    out.health[rows] = health
+    out.stage[rows] = stage
+    out.idle_days[rows] = idle
+    out.units[rows] = units
 
 
 def stages(

@@ -86,14 +86,18 @@ class Bundle:
         self.root = root
         self.files = 0
         self.bytes = 0
+        self._folders: set[Path] = set()
 
     def write(self, relative: str, data: bytes | str) -> None:
         """Write one file of the bundle."""
         if isinstance(data, str):
             data = data.encode("utf-8")
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        with open(path, "wb", buffering=0) as handle:
+            handle.write(data)
         self.files += 1
         self.bytes += len(data)
 
@@ -223,16 +227,15 @@ class Renderer:
 
     def _history(self, garden: GardenState, bundle: Bundle) -> None:
         items = []
-        for snap in garden.snapshots:
-            name = snap.day.isoformat()
-            bundle.json(
-                f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=snap.plants)
-            )
+        for k, day in enumerate(garden.history.days):
+            name = day.isoformat()
+            plants = garden.history.snapshot(k)
+            bundle.json(f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=plants))
             items.append(
                 {
                     "date": name,
                     "url": self.links.absolute(f"api/v1/garden/history/{name}.json"),
-                    "plants": len(snap.plants),
+                    "plants": len(plants),
                 }
             )
         bundle.json(
@@ -270,7 +273,7 @@ class Renderer:
                 self._doc(
                     plant=docs[state.spec.id],
                     body_html=state.spec.body_html,
-                    history=state.series,
+                    history=garden.history.series(state.row),
                     analytics={
                         "views_30d": state.metrics["views_30d"],
                         "interactions_30d": state.metrics["interactions_30d"],
@@ -329,7 +332,14 @@ class Renderer:
         for state in garden.plants:
             bundle.write(
                 f"projects/{state.spec.id}/index.html",
-                self.page("project.html", plant=docs[state.spec.id], state=state, weather=weather),
+                self.page(
+                    "project.html",
+                    plant=docs[state.spec.id],
+                    state=state,
+                    weather=weather,
+                    series=(series := garden.history.series(state.row)),
+                    chart=_chart_points(series),
+                ),
             )
         bundle.write(
             "skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id)
@@ -381,6 +391,11 @@ def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
                 if path.is_file():
                     chosen[path.relative_to(static).as_posix()] = path
     return [(k, chosen[k]) for k in sorted(chosen)]
+
+
+def _chart_points(series: list[dict[str, Any]]) -> str:
+    """SVG polyline points of a growth series (x: snapshot index, y: 1 - growth)."""
+    return " ".join(f"{i},{1 - float(p['growth']):.4f}" for i, p in enumerate(series))
 
 
 def gzip_size(data: bytes) -> int:

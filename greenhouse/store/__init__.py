@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -80,19 +81,24 @@ class Store:
         """Close the connection (checkpointing the write-ahead log)."""
         self.conn.close()
 
+    def one(self, sql: str, params: list[object] | None = None) -> tuple[Any, ...] | None:
+        """The first row of a query, read to the end so the connection is free for the next one."""
+        rows = self.conn.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
     def schema_version(self) -> int:
         """The schema version recorded in the file (0 for a new file)."""
-        exists = self.conn.execute(
+        exists = self.one(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()
+        )
         if not exists or not exists[0]:
-            tables = self.conn.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+            tables = self.one("SELECT count(*) FROM information_schema.tables")
             if tables and tables[0]:
                 raise StoreError(
                     f"{self.path}: this DuckDB file was not made by greenhouse; refusing to touch it"
                 )
             return 0
-        row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self.one("SELECT max(version) FROM schema_version")
         return int(row[0]) if row and row[0] is not None else 0
 
     def _migrate(self, current: int) -> None:
@@ -123,19 +129,17 @@ class Store:
             raise
 
     def _has_meta(self) -> bool:
-        row = self.conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        ).fetchone()
+        row = self.one("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
         return bool(row and row[0])
 
     def data_version(self) -> int:
         """A counter bumped by every write transaction (part of the build fingerprint)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        row = self.one("SELECT value FROM meta WHERE key = 'data_version'")
         return int(row[0]) if row else 0
 
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` table."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self.one("SELECT value FROM meta WHERE key = ?", [key])
         return None if row is None else str(row[0])
 
     def set_meta(self, conn: duckdb.DuckDBPyConnection, key: str, value: str) -> None:

@@ -45,50 +45,69 @@ def load_repos(store: Store) -> list[Repo]:
 
 def activity_span(store: Store, specs: Sequence[PlantSpec], today: date) -> date:
     """The first day worth simulating: the earliest planting or recorded activity."""
-    row = store.conn.execute("SELECT min(day) FROM activity").fetchone()
+    row = store.one("SELECT min(day) FROM activity")
     first = [s.planted_on for s in specs] + ([row[0]] if row and row[0] else [])
     return min(first) if first else today
 
 
 def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: date) -> Activity:
-    """Daily activity per plant (rows in *specs* order) from *start* to *today* inclusive."""
+    """Daily activity per plant (rows in *specs* order) from *start* to *today* inclusive.
+
+    Rows are matched to plants inside DuckDB, so only integer columns cross
+    into Python (a million rows would otherwise be a million strings).
+    """
     days = (today - start).days + 1
     activity = Activity.zeros(start, len(specs), days)
-    repo_row = {s.repo.lower(): i for i, s in enumerate(specs) if s.repo}
-    plant_row = {s.id: i for i, s in enumerate(specs)}
     offset = (start - EPOCH).days
-    repos = store.conn.execute(
-        "SELECT lower(full_name) AS name, (day - DATE '1970-01-01')::INTEGER AS d, commits, stars, releases, "
-        "issues FROM activity WHERE day BETWEEN ? AND ?",
+    repo_keys = [(s.repo.lower(), i) for i, s in enumerate(specs) if s.repo]
+    plant_keys = [(s.id, i) for i, s in enumerate(specs)]
+    repos = _matched(
+        store,
+        repo_keys,
+        "SELECT k.row, (a.day - DATE '1970-01-01')::INTEGER AS d, a.commits, a.stars, a.releases, a.issues "
+        "FROM activity a JOIN keys k ON lower(a.full_name) = k.key WHERE a.day BETWEEN ? AND ?",
         [start, today],
-    ).fetchnumpy()
-    _scatter(activity, repos, "name", repo_row, offset, ("commits", "stars", "releases", "issues"))
-    seen = store.conn.execute(
-        "SELECT project AS name, (day - DATE '1970-01-01')::INTEGER AS d, views, interactions "
-        "FROM engagement WHERE day BETWEEN ? AND ?",
+    )
+    _scatter(activity, repos, offset, ("commits", "stars", "releases", "issues"))
+    seen = _matched(
+        store,
+        plant_keys,
+        "SELECT k.row, (e.day - DATE '1970-01-01')::INTEGER AS d, e.views, e.interactions "
+        "FROM engagement e JOIN keys k ON e.project = k.key WHERE e.day BETWEEN ? AND ?",
         [start, today],
-    ).fetchnumpy()
-    _scatter(activity, seen, "name", plant_row, offset, ("views", "interactions"))
+    )
+    _scatter(activity, seen, offset, ("views", "interactions"))
     return activity
 
 
+def _matched(
+    store: Store, keys: list[tuple[str, int]], sql: str, params: list[object]
+) -> dict[str, np.ndarray]:
+    if not keys:
+        return {"row": np.array([], dtype=np.int64)}
+    frame = {
+        "key": np.array([k for k, _ in keys], dtype=object),
+        "row": np.array([i for _, i in keys], dtype=np.int32),
+    }
+    store.conn.register("keys", frame)
+    try:
+        return store.conn.execute(sql, params).fetchnumpy()
+    finally:
+        store.conn.unregister("keys")
+
+
 def _scatter(
-    activity: Activity,
-    rows: dict[str, np.ndarray],
-    key: str,
-    index: dict[str, int],
-    offset: int,
-    channels: Sequence[str],
+    activity: Activity, rows: dict[str, np.ndarray], offset: int, channels: Sequence[str]
 ) -> None:
-    if not len(rows[key]):
+    if not len(rows["row"]):
         return
-    plant = np.array([index.get(str(k), -1) for k in rows[key]], dtype=np.int64)
-    keep = plant >= 0
-    day = rows["d"].astype(np.int64)[keep] - offset
-    plant = plant[keep]
+    plant = rows["row"].astype(np.int64)
+    day = rows["d"].astype(np.int64) - offset
     for channel in channels:
         assert channel in CHANNELS
-        np.add.at(getattr(activity, channel), (plant, day), np.asarray(rows[channel])[keep])
+        np.add.at(
+            getattr(activity, channel), (plant, day), np.asarray(rows[channel], dtype=np.float32)
+        )
 
 
 def load_plays(store: Store, since: datetime) -> list[Play]:
@@ -102,11 +121,11 @@ def load_plays(store: Store, since: datetime) -> list[Play]:
 
 def latest_observation(store: Store, until: datetime) -> Observation | None:
     """The most recent weather observation at or before *until*."""
-    row = store.conn.execute(
+    row = store.one(
         "SELECT observed_at, condition, temperature, wind_speed, cloud_cover FROM weather_obs "
         "WHERE observed_at <= ? ORDER BY observed_at DESC LIMIT 1",
         [until],
-    ).fetchone()
+    )
     return Observation(*row) if row else None
 
 
@@ -123,13 +142,13 @@ def freshness(store: Store) -> dict[str, dict[str, object]]:
 
 def data_time(store: Store) -> datetime | None:
     """The moment the data describes: the latest successful sync of any source."""
-    row = store.conn.execute("SELECT max(last_success) FROM sync_state").fetchone()
+    row = store.one("SELECT max(last_success) FROM sync_state")
     return row[0] if row and row[0] else None
 
 
 def is_demo(store: Store) -> bool:
     """Whether any demo rows are in the store."""
-    row = store.conn.execute("SELECT count(*) FROM repos WHERE source = 'demo'").fetchone()
+    row = store.one("SELECT count(*) FROM repos WHERE source = 'demo'")
     return bool(row and row[0])
 
 
