@@ -27,6 +27,7 @@ is removed with its rows.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ import duckdb
 
 from greenhouse.errors import AuthError, SourceError
 from greenhouse.sources.http import PoliteClient, RateLimitStop, Reply, parse_link_next
-from greenhouse.sources.run import Outcome, SourceRun, parse_time
+from greenhouse.sources.run import Outcome, SourceRun, insert_many, parse_time
 
 SOURCE = "github"
 API_VERSION = "2022-11-28"
@@ -159,6 +160,8 @@ class GithubSync:
         self.failed: list[str] = []
         self.pending: set[str] = set()
         self.futures: dict[Future[Details], str] = {}
+        self.finished: list[Details] = []
+        self.flushed_at = time.monotonic()
         self.pool = ThreadPoolExecutor(
             max_workers=self.cfg.concurrency, thread_name_prefix="github"
         )
@@ -212,12 +215,19 @@ class GithubSync:
         with contextlib.suppress(BaseException):  # best effort while stopping
             self._drain(block=False, quiet=True)
 
-    def _submit(self, full_name: str, *, languages: bool) -> None:
+    def _submit(self, full_name: str, languages: dict[str, int] | None = None) -> None:
+        """Queue the per-repo requests; *languages* already known (GraphQL) or None (REST)."""
         future = self.pool.submit(self._fetch_details, full_name, languages)
         self.futures[future] = full_name
 
     def _drain(self, *, block: bool, quiet: bool = False) -> None:
         """Commit finished per-repo work; with *block*, wait for all of it."""
+        try:
+            self._collect(block=block, quiet=quiet)
+        finally:
+            self._flush(force=True)
+
+    def _collect(self, *, block: bool, quiet: bool) -> None:
         while self.futures:
             finished, _ = wait(
                 list(self.futures), timeout=None if block else 0, return_when=FIRST_COMPLETED
@@ -230,16 +240,17 @@ class GithubSync:
                     continue
                 error = future.exception()
                 if error is None:
-                    self._store_details(future.result())
+                    self.finished.append(future.result())
                 elif quiet:
                     continue
                 elif isinstance(error, RateLimitStop | AuthError):
                     raise error
                 elif isinstance(error, SourceError):
-                    self.failed.append(self.run.scrub(f"{full_name}: {error}"))
+                    reason = str(error).removeprefix(f"{SOURCE}: ")
+                    self.failed.append(self.run.scrub(f"{full_name}: {reason}"))
                 else:
                     raise error
-            self._progress()
+            self._flush(force=False)
 
     # -- the listing ---------------------------------------------------------
 
@@ -266,15 +277,14 @@ class GithubSync:
                 raise SourceError(SOURCE, "the repository listing is not a list; is api_url right?")
             repos = [r for r in (self._repo(item) for item in page) if r is not None]
             with self.run.store.transaction() as conn:
-                for repo in repos:
-                    self._store_repo(conn, repo)
+                self._store_repos(conn, repos)
                 self.client.cache.flush(conn, [reply.key])
             for repo in repos:
                 self.kept[repo.full_name] = repo
                 if self._needs_details(repo):
                     self.need.append(repo.full_name)
                     if not self.with_token:
-                        self._submit(repo.full_name, languages=True)
+                        self._submit(repo.full_name)
                 else:
                     self.done += 1
             self._drain(block=False)
@@ -340,13 +350,23 @@ class GithubSync:
             return True
         return repo.pushed_at is not None and repo.pushed_at > known.fetched_at
 
-    def _store_repo(self, conn: duckdb.DuckDBPyConnection, repo: Repo) -> None:
-        conn.execute(
+    def _store_repos(self, conn: duckdb.DuckDBPyConnection, repos: list[Repo]) -> None:
+        insert_many(
+            conn,
             """
             INSERT INTO repos (full_name, name, description, homepage, html_url, language,
                 topics, license, stars, forks, is_fork, is_archived, is_private, created_at,
                 pushed_at, source)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?)
+            """,
+            [
+                (
+                    r.full_name, r.name, r.description, r.homepage, r.html_url, r.language,
+                    r.topics, r.license, r.stars, r.forks, r.is_fork, r.is_archived, False,
+                    r.created_at, r.pushed_at, SOURCE,
+                )
+                for r in repos
+            ],
+            """
             ON CONFLICT (full_name) DO UPDATE SET name = excluded.name,
                 description = excluded.description, homepage = excluded.homepage,
                 html_url = excluded.html_url, language = excluded.language,
@@ -356,22 +376,19 @@ class GithubSync:
                 created_at = excluded.created_at, pushed_at = excluded.pushed_at,
                 source = excluded.source
             """,
-            [
-                repo.full_name, repo.name, repo.description, repo.homepage, repo.html_url,
-                repo.language, repo.topics, repo.license, repo.stars, repo.forks, repo.is_fork,
-                repo.is_archived, repo.created_at, repo.pushed_at, SOURCE,
-            ],
         )  # fmt: skip
-        known = self.known.get(repo.full_name)
-        gained = repo.stars - known.stars if known is not None else 0
-        if gained > 0:
-            # Stars gained since the last sync land on today's activity row.
-            conn.execute(
-                "INSERT INTO activity (full_name, day, stars, source) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (full_name, day) DO UPDATE "
-                "SET stars = activity.stars + excluded.stars",
-                [repo.full_name, self.now.date(), gained, SOURCE],
-            )
+        gains = []
+        for repo in repos:
+            known = self.known.get(repo.full_name)
+            if known is not None and repo.stars > known.stars:
+                gains.append((repo.full_name, self.now.date(), repo.stars - known.stars, SOURCE))
+        # Stars gained since the last sync land on today's activity row.
+        insert_many(
+            conn,
+            "INSERT INTO activity (full_name, day, stars, source)",
+            gains,
+            "ON CONFLICT (full_name, day) DO UPDATE SET stars = activity.stars + excluded.stars",
+        )
 
     def _forget_missing(self) -> None:
         """Remove repositories a complete listing no longer shows (private, deleted, excluded)."""
@@ -430,7 +447,7 @@ class GithubSync:
                 break
             after = page.get("endCursor")
         for full_name in sorted(need):  # not (or not usably) in GraphQL's answer
-            self._submit(full_name, languages=True)
+            self._submit(full_name)
 
     def _graphql_repo(self, node: Any, need: set[str]) -> None:
         if not isinstance(node, dict) or node.get("isPrivate") is not False:
@@ -448,14 +465,12 @@ class GithubSync:
         target = branch.get("target") if isinstance(branch, dict) else None
         history = (target or {}).get("history") if isinstance(target, dict) else None
         if not branch or not target:
-            self._store_details(Details(full_name, "empty", weeks=[], languages=languages))
+            self.finished.append(Details(full_name, "empty", weeks=[], languages=languages))
         elif isinstance(history, dict) and history.get("totalCount") == 0:
             # No commit in the year: the weekly statistics would be all zeros.
-            self._store_details(Details(full_name, "ok", weeks=[], languages=languages))
+            self.finished.append(Details(full_name, "ok", weeks=[], languages=languages))
         else:
-            with self.run.store.transaction() as conn:
-                self._store_languages(conn, full_name, languages)
-            self._submit(full_name, languages=False)
+            self._submit(full_name, languages)
 
     def _calendar(self) -> None:
         cursor = self.run.cursor()
@@ -483,12 +498,12 @@ class GithubSync:
 
     # -- per repository (worker threads: HTTP only, no database) --------------
 
-    def _fetch_details(self, full_name: str, languages: bool) -> Details:
-        details = Details(full_name)
+    def _fetch_details(self, full_name: str, languages: dict[str, int] | None) -> Details:
+        details = Details(full_name, languages=languages)
         self._commit_activity(details)
         if details.status == "pending":
             self._recent_commits(details)
-        if languages:
+        if languages is None:
             reply = self.client.get(f"{self.api}/repos/{full_name}/languages")
             if reply.status == 200 and isinstance(reply.json(), dict):
                 details.languages = {str(k): int(v) for k, v in reply.json().items()}
@@ -546,47 +561,69 @@ class GithubSync:
             url, params = parse_link_next(reply.headers.get("link")), None
         details.recent = dict(days)
 
-    def _store_details(self, details: Details) -> None:
+    def _flush(self, *, force: bool) -> None:
+        """Commit finished repositories: a checkpoint every few dozen repos or half second."""
+        if not self.finished:
+            return
+        if not force and len(self.finished) < 32 and time.monotonic() - self.flushed_at < 0.5:
+            return
+        batch, self.finished = self.finished, []
         with self.run.store.transaction() as conn:
-            name = details.full_name
-            if details.weeks:
-                first, last = details.weeks[0][0], details.weeks[-1][0] + timedelta(days=6)
-                conn.execute(
-                    "UPDATE activity SET commits = 0 WHERE full_name = ? AND day BETWEEN ? AND ?",
-                    [name, first, last],
+            self._store_details(conn, batch)
+        self.flushed_at = time.monotonic()
+        for details in batch:
+            if details.status == "pending":
+                self.pending.add(details.full_name)
+        self.done += len(batch)
+        self._progress()
+
+    def _store_details(self, conn: duckdb.DuckDBPyConnection, batch: list[Details]) -> None:
+        commits: dict[tuple[str, date], int] = {}
+        for details in batch:
+            if details.weeks and details.full_name in self.known:
+                first = details.weeks[0][0]
+                last = details.weeks[-1][0] + timedelta(days=6)
+                # Days that lost their commits (force-push) go back to zero.
+                conn.execute(  # one statement per known repo, only when it was pushed
+                    "UPDATE activity SET commits = 0 "
+                    "WHERE full_name = ? AND day BETWEEN ? AND ? AND commits <> 0",
+                    [details.full_name, first, last],
                 )
-                for start, counts in details.weeks:
-                    for offset, commits in enumerate(counts):
-                        if commits:
-                            self._store_commits(conn, name, start + timedelta(days=offset), commits)
-            for day, commits in sorted((details.recent or {}).items()):
-                self._store_commits(conn, name, day, commits)
-            if details.languages is not None:
-                self._store_languages(conn, name, details.languages)
-            conn.execute(
-                "UPDATE repos SET activity_status = ?, fetched_at = ? WHERE full_name = ?",
-                [details.status, self.now, name],
-            )
-            self.client.cache.flush(conn, details.cache_keys)
-        if details.status == "pending":
-            self.pending.add(name)
-        self.done += 1
-
-    @staticmethod
-    def _store_commits(conn: duckdb.DuckDBPyConnection, name: str, day: date, commits: int) -> None:
-        conn.execute(
-            "INSERT INTO activity (full_name, day, commits, source) VALUES (?, ?, ?, ?) "
+            for start, counts in details.weeks or []:
+                for offset, count in enumerate(counts):
+                    if count:
+                        commits[(details.full_name, start + timedelta(days=offset))] = count
+            for day, count in (details.recent or {}).items():
+                commits[(details.full_name, day)] = count
+        insert_many(
+            conn,
+            "INSERT INTO activity (full_name, day, commits, source)",
+            [(name, day, count, SOURCE) for (name, day), count in sorted(commits.items())],
             "ON CONFLICT (full_name, day) DO UPDATE SET commits = excluded.commits",
-            [name, day, commits, SOURCE],
         )
-
-    @staticmethod
-    def _store_languages(
-        conn: duckdb.DuckDBPyConnection, name: str, languages: dict[str, int]
-    ) -> None:
-        conn.execute("DELETE FROM repo_languages WHERE full_name = ?", [name])
-        for language, size in languages.items():
-            conn.execute("INSERT INTO repo_languages VALUES (?, ?, ?)", [name, language, size])
+        with_languages = [d for d in batch if d.languages is not None]
+        if with_languages:
+            names = [d.full_name for d in with_languages]
+            conn.execute(
+                f"DELETE FROM repo_languages WHERE full_name IN ({', '.join('?' * len(names))})",
+                names,
+            )
+            insert_many(
+                conn,
+                "INSERT INTO repo_languages",
+                [
+                    (d.full_name, language, size)
+                    for d in with_languages
+                    for language, size in (d.languages or {}).items()
+                ],
+            )
+        insert_many(
+            conn,
+            "UPDATE repos SET activity_status = v.status, fetched_at = v.fetched FROM (",
+            [(d.full_name, d.status, self.now) for d in batch],
+            ") AS v(full_name, status, fetched) WHERE repos.full_name = v.full_name",
+        )
+        self.client.cache.flush(conn, [k for d in batch for k in d.cache_keys])
 
 
 def _weeks(body: Any) -> list[tuple[date, list[int]]]:

@@ -109,6 +109,8 @@ class CachedBody:
     etag: str | None
     last_modified: str | None
     body: str
+    #: The ``Link`` header of the cached answer: a 304 need not repeat it.
+    link: str | None = None
 
 
 class HttpCache:
@@ -128,10 +130,10 @@ class HttpCache:
     def load(cls, conn: duckdb.DuckDBPyConnection, prefix: str) -> HttpCache:
         """Load the cached entries whose URL starts with *prefix*."""
         rows = conn.execute(
-            "SELECT url, etag, last_modified, body FROM http_cache WHERE starts_with(url, ?)",
+            "SELECT url, etag, last_modified, body, link FROM http_cache WHERE starts_with(url, ?)",
             [prefix],
         ).fetchall()
-        return cls({url: CachedBody(etag, lm, body or "") for url, etag, lm, body in rows})
+        return cls({r[0]: CachedBody(r[1], r[2], r[3] or "", r[4]) for r in rows})
 
     def get(self, key: str) -> CachedBody | None:
         with self._lock:
@@ -151,13 +153,17 @@ class HttpCache:
             for key, entry in entries:
                 self._entries[key] = entry
         now = datetime.now(UTC).replace(tzinfo=None)
-        for key, entry in entries:
-            conn.execute(
-                "INSERT INTO http_cache VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
-                "etag = excluded.etag, last_modified = excluded.last_modified, "
-                "body = excluded.body, fetched_at = excluded.fetched_at",
-                [key, entry.etag, entry.last_modified, entry.body, now],
-            )
+        rows = [(k, e.etag, e.last_modified, e.body, now, e.link) for k, e in entries]
+        if not rows:
+            return
+        one = "(?, ?, ?, ?, ?, ?)"
+        conn.execute(
+            "INSERT INTO http_cache (url, etag, last_modified, body, fetched_at, link) "
+            f"VALUES {', '.join([one] * len(rows))} ON CONFLICT (url) DO UPDATE SET "
+            "etag = excluded.etag, last_modified = excluded.last_modified, "
+            "body = excluded.body, fetched_at = excluded.fetched_at, link = excluded.link",
+            [v for row in rows for v in row],
+        )
 
 
 @dataclass
@@ -314,12 +320,16 @@ class PoliteClient:
                 continue
             if status == 304 and cached is not None:
                 self._count(not_modified=1)
-                return Reply(200, response.headers, cached.body, key, not_modified=True)
+                replayed = httpx.Headers(response.headers)
+                if cached.link and "link" not in replayed:
+                    replayed["link"] = cached.link
+                return Reply(200, replayed, cached.body, key, not_modified=True)
             if conditional and status == 200 and method == "GET":
                 etag = response.headers.get("etag")
                 modified = response.headers.get("last-modified")
                 if etag or modified:
-                    self.cache.put(key, CachedBody(etag, modified, text))
+                    link = response.headers.get("link")
+                    self.cache.put(key, CachedBody(etag, modified, text, link))
             return Reply(status, response.headers, text, key)
 
     def _where(self, key: str) -> str:

@@ -129,7 +129,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "music top items",
+        "music top items; Link header kept with cached bodies",
         """
         -- The owner's top tracks and artists per time range (Spotify), replaced each sync.
         CREATE TABLE music_top (
@@ -144,6 +144,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             fetched_at TIMESTAMP NOT NULL,
             PRIMARY KEY (source, kind, time_range, rank)
         );
+        -- Response headers a 304 does not repeat but the client needs (GitHub's Link).
+        ALTER TABLE http_cache ADD COLUMN link VARCHAR;
         """,
     ),
 ]
