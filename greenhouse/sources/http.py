@@ -24,9 +24,12 @@ checkpoint transactions, from the thread that owns the connection.
 from __future__ import annotations
 
 import json
+import logging
 import random
+import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +83,7 @@ class Scrubber:
     def __init__(self, secrets: Iterable[str] = ()):
         # Longest first, so a secret containing another is removed whole.
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        _LIVE_SCRUBBERS.add(self)
 
     def add(self, secret: str | None) -> None:
         """Scrub this secret too (e.g. an access token learnt during the sync)."""
@@ -91,6 +95,25 @@ class Scrubber:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+_LIVE_SCRUBBERS: weakref.WeakSet[Scrubber] = weakref.WeakSet()
+_SECRET_QUERY = re.compile(r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS)) + r")=[^&\s\"'>]+")
+
+
+class _RedactLogs(logging.Filter):
+    """httpx logs every request URL at INFO: Last.fm and OWM keys travel in the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _SECRET_QUERY.sub(r"\1=***", record.getMessage())
+        for scrub in list(_LIVE_SCRUBBERS):
+            message = scrub(message)
+        record.msg, record.args = message, ()
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_RedactLogs())
 
 
 def cache_key(url: str, params: Mapping[str, Any] | None = None) -> str:

@@ -15,7 +15,7 @@ back to listening rhythm.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from greenhouse.errors import AuthError, SourceError
@@ -138,7 +138,7 @@ def _recently_played(
                 stored += len(inserted)
                 if track.get("id"):
                     track_ids.append((str(track["id"]), played))
-                newest = max(newest, int(played.timestamp() * 1000) if played else 0)
+                newest = max(newest, int(played.replace(tzinfo=UTC).timestamp() * 1000))
             cursor["after"] = newest
             run.save_cursor(conn, cursor)
         url, params = body.get("next") or None, None

@@ -112,7 +112,8 @@ def sync_sources(
     configure. A failing source is reported (``failed``/``partial``) and the
     others still run; afterwards :class:`SourceError` (or :class:`AuthError`)
     is raised for the first failure when *strict* (or ``[build] strict``), or
-    when that source has never succeeded before. *options* tunes the HTTP
+    when that source has never succeeded before; its ``report`` attribute
+    holds the :class:`SyncReport` of the whole run. *options* tunes the HTTP
     client (tests shorten timeouts and sleeps).
     """
     reporter = reporter or NullReporter()
@@ -138,6 +139,8 @@ def sync_sources(
         if error is not None and (strict or (source_report.status == "failed" and not had_data)):
             fatal.append(error)
     if fatal:
+        # The CLI can still print every source's line from the error's report.
+        fatal[0].report = report  # type: ignore[attr-defined]
         raise fatal[0]
     return report
 

@@ -262,8 +262,11 @@ class FakeUpstream:
         with gh.lock:
             reset = str(int(time.time()) + gh.reset_in)
             if gh.remaining <= 0:
-                headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset,
-                           "x-ratelimit-limit": str(gh.limit)}  # fmt: skip
+                headers = {
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-reset": reset,
+                    "x-ratelimit-limit": str(gh.limit),
+                }
                 message = {"message": "API rate limit exceeded for 127.0.0.1."}
                 return Answer(gh.exhausted_status, message, headers)
         answer = self._github_rest(request, path)

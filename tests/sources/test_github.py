@@ -278,8 +278,9 @@ def test_unknown_user_and_bad_token_are_one_clear_line(
     )
     bad = "ghp_wrongWRONGwrong000000000000"
     with pytest.raises(AuthError) as rejected:
-        sync_sources(make_site(tmp_path, fake), store, Secrets(github_token=bad), ["github"],
-                     options=options)  # fmt: skip
+        sync_sources(
+            make_site(tmp_path, fake), store, Secrets(github_token=bad), ["github"], options=options
+        )
     assert "GITHUB_TOKEN was rejected" in str(rejected.value)
     assert bad not in str(rejected.value) and "\n" not in str(rejected.value)
 
@@ -349,8 +350,12 @@ def test_a_repo_made_private_disappears(
 def test_include_exclude_and_switches(
     fake: FakeUpstream, tmp_path, store: Store, no_secrets: Secrets, options: HttpOptions
 ) -> None:
-    fake.github.repos = [FakeRepo("keep"), FakeRepo("drop"), FakeRepo("F", fork=True),
-                         FakeRepo("arch", archived=True)]  # fmt: skip
+    fake.github.repos = [
+        FakeRepo("keep"),
+        FakeRepo("drop"),
+        FakeRepo("F", fork=True),
+        FakeRepo("arch", archived=True),
+    ]
     site = make_site(tmp_path, fake, github={"exclude": ["Drop"], "forks": True, "archived": False})
     sync_sources(site, store, no_secrets, ["github"], options=options)
     assert repo_names(store) == ["F", "keep"]
