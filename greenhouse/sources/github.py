@@ -37,7 +37,13 @@ from typing import Any
 import duckdb
 
 from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.http import PoliteClient, RateLimitStop, Reply, parse_link_next
+from greenhouse.sources.http import (
+    PoliteClient,
+    RateLimitStop,
+    Reply,
+    cache_key,
+    parse_link_next,
+)
 from greenhouse.sources.run import Outcome, SourceRun, insert_many, parse_time
 
 SOURCE = "github"
@@ -267,10 +273,18 @@ class GithubSync:
 
     def _list_repos(self) -> bool:
         """Walk the listing, committing each page; True when it was read to the end."""
-        url: str | None = f"{self.api}/users/{self.user}/repos"
+        first = f"{self.api}/users/{self.user}/repos"
         params: dict[str, Any] | None = {"per_page": 100, "type": "owner", "sort": "pushed"}
+        url: str | None = first
+        # Page URLs GitHub gave us last time are asked for at once (conditionally);
+        # a page whose Link changed is followed one by one as usual.
+        prefetched = {
+            cache_key(later): self.pool.submit(self.client.get, later)
+            for later in self._cached_chain(cache_key(first, params))
+        }
         while url:
-            reply = self.client.get(url, params=params)
+            future = prefetched.pop(cache_key(url, params), None)
+            reply = future.result() if future else self.client.get(url, params=params)
             self._check(reply, f"listing the repositories of '{self.user}'")
             page = reply.json()
             if not isinstance(page, list):
@@ -292,6 +306,18 @@ class GithubSync:
             # Never build page URLs ourselves: follow the Link header.
             url, params = parse_link_next(reply.headers.get("link")), None
         return True
+
+    def _cached_chain(self, first: str, limit: int = 100) -> list[str]:
+        """The next-page URLs recorded with the cached listing pages, in order."""
+        chain: list[str] = []
+        entry = self.client.cache.get(first)
+        while entry is not None and len(chain) < limit:
+            later = parse_link_next(entry.link)
+            if later is None or later in chain:
+                break
+            chain.append(later)
+            entry = self.client.cache.get(cache_key(later))
+        return chain
 
     def _check(self, reply: Reply, doing: str) -> None:
         if reply.status == 200:
