@@ -290,9 +290,13 @@ class GithubSync:
             if not isinstance(page, list):
                 raise SourceError(SOURCE, "the repository listing is not a list; is api_url right?")
             repos = [r for r in (self._repo(item) for item in page) if r is not None]
-            with self.run.store.transaction() as conn:
-                self._store_repos(conn, repos)
-                self.client.cache.flush(conn, [reply.key])
+            # A 304 page holds exactly what its first answer stored: only repos
+            # not stored yet (e.g. a changed include list) need writing.
+            fresh = [r for r in repos if r.full_name not in self.known]
+            if not reply.not_modified or fresh:
+                with self.run.store.transaction() as conn:
+                    self._store_repos(conn, repos if not reply.not_modified else fresh)
+                    self.client.cache.flush(conn, [reply.key])
             for repo in repos:
                 self.kept[repo.full_name] = repo
                 if self._needs_details(repo):
