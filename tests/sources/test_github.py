@@ -362,3 +362,55 @@ def test_include_exclude_and_switches(
     site = make_site(tmp_path, fake, github={"include": ["keep"]})
     sync_sources(site, store, no_secrets, ["github"], options=options)
     assert repo_names(store) == ["keep"]
+
+
+def test_exhausted_limit_with_a_near_reset_is_waited_out(
+    fake: FakeUpstream, site: Site, store: Store, no_secrets: Secrets
+) -> None:
+    fake.github.repos = repos(10)
+    fake.github.remaining = 5
+    fake.github.reset_in = 3  # max_rate_limit_wait is 5 in these tests
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        fake.github.remaining = 5000  # the reset came
+
+    options = HttpOptions(timeout=0.5, retries=2, backoff=0.01, sleep=sleep)
+    report = sync_sources(site, store, no_secrets, ["github"], options=options)
+
+    assert report["github"].status == "ok"
+    assert waited and 2 <= max(waited) <= 5
+    assert rows(store, "SELECT count(*) FROM repos WHERE activity_status = 'ok'") == [(10,)]
+
+
+def test_graphql_502_is_retried_and_partial_data_is_used(
+    fake: FakeUpstream, site: Site, store: Store, token_secrets: Secrets, options: HttpOptions
+) -> None:
+    fake.github.repos = repos(2)
+    nodes = [
+        {
+            "nameWithOwner": "octo/repo-000",
+            "isPrivate": False,
+            "languages": {"edges": [{"size": 7, "node": {"name": "Rust"}}]},
+            "defaultBranchRef": {"target": {"history": {"totalCount": 0}}},
+        },
+        {"nameWithOwner": "octo/secret", "isPrivate": True, "defaultBranchRef": None},
+    ]
+    partial = {
+        "data": {"user": {"repositories": {"pageInfo": {"hasNextPage": False}, "nodes": nodes}}},
+        "errors": [{"message": "Timeout on languages for repo-001", "path": ["user"]}],
+    }
+    fake.script("POST", "/gh/graphql", Answer(502, {}), Answer(200, partial), None)
+
+    report = sync_sources(site, store, token_secrets, ["github"], options=options)
+
+    assert report["github"].status == "ok"
+    assert any("Timeout on languages" in w for w in report["github"].warnings)
+    langs = rows(store, "SELECT full_name, language FROM repo_languages ORDER BY 1")
+    assert langs == [("octo/repo-000", "Rust"), ("octo/repo-001", "Python")]
+    assert "octo/secret" not in {r[0] for r in rows(store, "SELECT full_name FROM repos")}
+    # repo-000 had no commit in the year per GraphQL: no statistics asked for it.
+    assert [r.path for r in fake.requests("/stats/")] == [
+        "/gh/repos/octo/repo-001/stats/commit_activity"
+    ]

@@ -383,3 +383,20 @@ def test_condition_tables() -> None:
         "foggy",
         "snowy",
     }
+
+
+def test_spotify_429_retry_after_is_obeyed(
+    fake: FakeUpstream, tmp_path: Path, store: Store, options: HttpOptions, sleeps
+) -> None:
+    spotify_fake(fake, [play("2026-11-27T10:00:00Z", "Jóga", "t1")])
+    fake.script(
+        "GET",
+        "/spotify/v1/me/player/recently-played",
+        Answer(429, {"error": {"status": 429}}, {"Retry-After": "2"}),
+        None,
+    )
+    fake.script("GET", "/spotify/v1/audio-features", Answer(403, {}))
+    report = sync_sources(make_site(tmp_path, fake), store, SPOTIFY, ["spotify"], options=options)
+    assert report["spotify"].status == "ok"
+    assert 2.0 in sleeps.calls
+    assert rows(store, "SELECT track FROM plays") == [("Jóga",)]
