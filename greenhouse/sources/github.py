@@ -454,17 +454,19 @@ class GithubSync:
         since = (self.now - timedelta(days=365)).replace(microsecond=0).isoformat() + "Z"
         after: str | None = None
         while need:
-            data, errors = self._graphql(
-                REPOS_QUERY, {"login": self.user, "after": after, "since": since}
-            )
+            try:
+                data, errors = self._graphql(
+                    REPOS_QUERY, {"login": self.user, "after": after, "since": since}
+                )
+            except SourceError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                data, errors = None, [{"message": str(exc).removeprefix(f"{SOURCE}: ")}]
             user = (data or {}).get("user")
             repositories = (user or {}).get("repositories") if isinstance(user, dict) else None
             if not isinstance(repositories, dict):
-                if any(isinstance(e, dict) and e.get("type") == "NOT_FOUND" for e in errors):
-                    raise SourceError(
-                        SOURCE,
-                        f"user '{self.user}' not found; check [github] user in greenhouse.toml",
-                    )
+                # The REST listing already proved the account exists (an organization
+                # is not a GraphQL `user`): fall back to REST rather than fail.
                 self.run.warn(f"GraphQL failed ({_first_message(errors)}); using REST instead")
                 break
             if errors:
@@ -509,7 +511,14 @@ class GithubSync:
             return
         start = (self.now - timedelta(days=364)).replace(microsecond=0).isoformat() + "Z"
         end = self.now.replace(microsecond=0).isoformat() + "Z"
-        data, errors = self._graphql(CALENDAR_QUERY, {"login": self.user, "from": start, "to": end})
+        try:
+            data, errors = self._graphql(
+                CALENDAR_QUERY, {"login": self.user, "from": start, "to": end}
+            )
+        except SourceError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            data, errors = None, [{"message": str(exc).removeprefix(f"{SOURCE}: ")}]
         try:
             weeks = data["user"]["contributionsCollection"]["contributionCalendar"]["weeks"]
         except (KeyError, TypeError):

@@ -414,3 +414,18 @@ def test_graphql_502_is_retried_and_partial_data_is_used(
     assert [r.path for r in fake.requests("/stats/")] == [
         "/gh/repos/octo/repo-001/stats/commit_activity"
     ]
+
+
+def test_graphql_down_falls_back_to_rest_without_failing_the_source(
+    fake: FakeUpstream, site: Site, store: Store, token_secrets: Secrets, options: HttpOptions
+) -> None:
+    fake.github.repos = repos(2)
+    fake.script("POST", "/gh/graphql", Answer(504, {"message": "timeout"}))
+
+    report = sync_sources(site, store, token_secrets, ["github"], options=options)
+
+    assert report["github"].status == "ok"
+    assert len(report["github"].warnings) == 2  # repositories query, contribution calendar
+    assert "504" in report["github"].warnings[0]
+    assert len(fake.requests("/languages")) == 2
+    assert rows(store, "SELECT count(*) FROM contributions") == [(0,)]
