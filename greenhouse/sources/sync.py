@@ -67,33 +67,59 @@ class SyncReport:
         return all(r.status in ("ok", "skipped") for r in self.sources)
 
 
+def _github_missing(site: Site, secrets: Secrets) -> str | None:
+    return None if site.config.github.user else "set [github] user in greenhouse.toml"
+
+
+def _spotify_missing(site: Site, secrets: Secrets) -> str | None:
+    s = secrets
+    if s.spotify_client_id and s.spotify_client_secret and s.spotify_refresh_token:
+        return None
+    return (
+        "set SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN "
+        "(get the refresh token with `greenhouse auth spotify`)"
+    )
+
+
+def _lastfm_missing(site: Site, secrets: Secrets) -> str | None:
+    if site.config.lastfm.user and secrets.lastfm_api_key:
+        return None
+    return "set [lastfm] user in greenhouse.toml and the LASTFM_API_KEY environment variable"
+
+
+def _weather_missing(site: Site, secrets: Secrets) -> str | None:
+    # A missing WEATHER_API_KEY is not checked here on purpose: the source then
+    # fails with its own clear line instead of being silently skipped.
+    w = site.config.weather
+    if w.provider == "none":
+        return 'set [weather] provider to "open-meteo" or "openweathermap"'
+    if w.latitude is None or w.longitude is None:
+        return "set [weather] latitude and longitude in greenhouse.toml"
+    return None
+
+
+Missing = Callable[[Site, Secrets], "str | None"]
+
+_MISSING: dict[str, Missing] = {
+    "github": _github_missing,
+    "spotify": _spotify_missing,
+    "lastfm": _lastfm_missing,
+    "weather": _weather_missing,
+}
+
+
+def register_source(name: str, sync: Callable[[SourceRun], Outcome], missing: Missing) -> None:
+    """Add a source (e.g. ``visitors``): *sync* does the work, *missing* says what to configure."""
+    SOURCES[name] = sync
+    _MISSING[name] = missing
+
+
 def missing_configuration(site: Site, secrets: Secrets, name: str) -> str | None:
     """What to configure before *name* can sync, or None when it is ready."""
-    config = site.config
-    if name == "github":
-        return None if config.github.user else "set [github] user in greenhouse.toml"
-    if name == "spotify":
-        ready = secrets.spotify_client_id and secrets.spotify_client_secret
-        if ready and secrets.spotify_refresh_token:
-            return None
-        return (
-            "set SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN "
-            "(get the refresh token with `greenhouse auth spotify`)"
-        )
-    if name == "lastfm":
-        if config.lastfm.user and secrets.lastfm_api_key:
-            return None
-        return "set [lastfm] user in greenhouse.toml and the LASTFM_API_KEY environment variable"
-    if name == "weather":
-        w = config.weather
-        if w.provider == "none":
-            return 'set [weather] provider to "open-meteo" or "openweathermap"'
-        if w.latitude is None or w.longitude is None:
-            return "set [weather] latitude and longitude in greenhouse.toml"
-        if w.provider == "openweathermap" and not secrets.weather_api_key:
-            return 'set WEATHER_API_KEY for OpenWeatherMap (or [weather] provider = "open-meteo")'
-        return None
-    raise SourceError(name, f"unknown source; choose from {', '.join(SOURCES)}")
+    check = _MISSING.get(name)
+    if check is None:
+        raise SourceError(name, f"unknown source; choose from {', '.join(SOURCES)}")
+    return check(site, secrets)
 
 
 def sync_sources(

@@ -163,3 +163,49 @@ def test_scrubber_and_cache_keys() -> None:
     assert scrub("x abcd1234 y abcd") == "x *** y ***"
     key = cache_key("https://h/2.0/?b=2&api_key=SECRET", {"appid": "S2", "a": 1})
     assert key == "https://h/2.0/?a=1&b=2"
+
+
+def test_openweathermap_without_a_key_fails_with_one_clear_line(
+    fake: FakeUpstream, tmp_path: Path, store: Store, options: HttpOptions
+) -> None:
+    site = make_site(
+        tmp_path,
+        fake,
+        github={"user": None},
+        weather={"provider": "openweathermap", "latitude": 1, "longitude": 2},
+    )
+    with pytest.raises(SourceError) as failure:
+        sync_sources(site, store, Secrets(), options=options)
+    assert str(failure.value) == (
+        'weather: OpenWeatherMap needs WEATHER_API_KEY (or use provider = "open-meteo")'
+    )
+    assert failure.value.report["weather"].status == "failed"  # type: ignore[attr-defined]
+    assert not fake.log
+
+
+def test_a_registered_source_runs_with_the_others(
+    fake: FakeUpstream,
+    tmp_path: Path,
+    store: Store,
+    options: HttpOptions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from greenhouse.sources import sync as sync_module
+    from greenhouse.sources.run import Outcome, SourceRun
+
+    def visitors(run: SourceRun) -> Outcome:
+        with run.store.transaction() as conn:
+            run.save_cursor(conn, {"after": "42"})
+        return Outcome("ok", "visitors: 0 new events")
+
+    monkeypatch.setitem(sync_module.SOURCES, "visitors", visitors)
+    monkeypatch.setitem(sync_module._MISSING, "visitors", lambda site, secrets: None)
+    site = make_site(tmp_path, fake, github={"user": None})
+    report = sync_sources(site, store, Secrets(), options=options)
+    assert [(r.name, r.status, r.summary) for r in report.sources] == [
+        ("visitors", "ok", "visitors: 0 new events")
+    ]
+    cursor = store.conn.execute(
+        "SELECT cursor FROM sync_state WHERE source = 'visitors'"
+    ).fetchone()
+    assert cursor == ('{"after": "42"}',)
