@@ -432,6 +432,11 @@ class GithubSync:
                     "DELETE FROM activity WHERE full_name = ? AND source = ?", [name, SOURCE]
                 )
                 conn.execute("DELETE FROM repos WHERE full_name = ? AND source = ?", [name, SOURCE])
+                # Their cached answers too: a repo that comes back is fetched afresh.
+                conn.execute(
+                    "DELETE FROM http_cache WHERE starts_with(url, ?)",
+                    [f"{self.api}/repos/{name}/"],
+                )
 
     # -- GraphQL -------------------------------------------------------------
 

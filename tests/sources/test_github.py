@@ -429,3 +429,34 @@ def test_graphql_down_falls_back_to_rest_without_failing_the_source(
     assert "504" in report["github"].warnings[0]
     assert len(fake.requests("/languages")) == 2
     assert rows(store, "SELECT count(*) FROM contributions") == [(0,)]
+
+
+def test_redirects_are_followed(
+    fake: FakeUpstream, tmp_path, store: Store, no_secrets: Secrets, options: HttpOptions
+) -> None:
+    fake.github.repos = repos(2)
+    target = f"{fake.url}/gh/users/octo/repos?per_page=100&type=owner&sort=pushed"
+    fake.script("GET", "/gh/users/renamed/repos", Answer(301, {}, {"Location": target}))
+    site = make_site(tmp_path, fake, github={"user": "renamed"})
+
+    report = sync_sources(site, store, no_secrets, ["github"], options=options)
+
+    assert report["github"].status == "ok"
+    assert repo_names(store) == ["repo-000", "repo-001"]
+
+
+def test_freshness_reports_age_and_keeps_the_last_success(
+    fake: FakeUpstream, site: Site, store: Store, no_secrets: Secrets, options: HttpOptions
+) -> None:
+    fake.github.repos = repos(1)
+    sync_sources(site, store, no_secrets, ["github"], options=options)
+    first = freshness(store)["github"]
+    fake.script("GET", "/gh/users/octo/repos", Answer(500, {}))
+    sync_sources(site, store, no_secrets, ["github"], options=options)
+    later = datetime.fromisoformat(first["last_success"].removesuffix("Z")) + timedelta(hours=2)
+
+    state = freshness(store, now=later)["github"]
+
+    assert state["last_success"] == first["last_success"]
+    assert state["status"] == "failed" and "HTTP 500" in state["message"]
+    assert 7199 <= state["age_seconds"] <= 7201
