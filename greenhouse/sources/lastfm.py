@@ -6,9 +6,10 @@ list when there is one, a now-playing track has ``@attr.nowplaying`` and no
 ``date`` (it is not a finished play, so it is skipped), and errors are
 ``{"error": N, "message": …}``, sometimes with HTTP 200.
 
-Pages are committed as they arrive; the ``from`` cursor only advances when
-every page of the window was read, so an interrupted sync re-reads the window
-next time (plays are keyed by time, re-reading stores nothing twice).
+Pages are committed as they arrive, each with the cursor: the window being
+read (its fixed ``to``, the next page) and, once every page was read, the new
+``from``. An interrupted sync, or one that hit ``MAX_PAGES``, continues from
+the next page; plays are keyed by time, so re-reading stores nothing twice.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ def sync_lastfm(run: SourceRun) -> Outcome:
     client = run.client(cfg.api_url, max_rate_limit_wait=run.config.github.max_rate_limit_wait)
     cursor = run.cursor()
     start = int(cursor.get("from") or 0)
-    end = int(run.options.clock())
-    page, pages, stored, newest = 1, 1, 0, start
+    # A window too long for one sync (a first sync of years of scrobbles) is
+    # read over several: its fixed end keeps the pages stable in between.
+    saved = cursor.get("window")
+    window: dict[str, Any] = saved if isinstance(saved, dict) else {}
+    end = int(window.get("to") or run.options.clock())
+    page = int(window.get("page") or 1)
+    newest = max(int(window.get("newest") or 0), start)
+    pages, stored, read = page, 0, 0
     complete = False
-    while page <= min(pages, MAX_PAGES):
+    while page <= pages and read < MAX_PAGES:
         params = {
             "method": "user.getrecenttracks", "user": cfg.user, "api_key": key, "format": "json",
             "limit": 200, "from": start + 1 if start else None, "to": end, "page": page,
@@ -66,12 +73,17 @@ def sync_lastfm(run: SourceRun) -> Outcome:
             complete = page >= pages
             if complete:
                 cursor["from"] = newest
-                run.save_cursor(conn, cursor)
+                cursor.pop("window", None)
+            else:
+                cursor["window"] = {"to": end, "page": page + 1, "newest": newest}
+            run.save_cursor(conn, cursor)
         run.progress(page, pages)
         page += 1
+        read += 1
     summary = f"lastfm: {stored} new plays, {run.requests} requests"
     if not complete:
-        return Outcome("partial", summary, f"read {MAX_PAGES} of {pages} pages; the rest next sync")
+        message = f"read up to page {page - 1} of {pages}; the next sync continues from there"
+        return Outcome("partial", summary, message)
     return Outcome("ok", summary)
 
 

@@ -400,3 +400,39 @@ def test_spotify_429_retry_after_is_obeyed(
     assert report["spotify"].status == "ok"
     assert 2.0 in sleeps.calls
     assert rows(store, "SELECT track FROM plays") == [("Jóga",)]
+
+
+def test_lastfm_long_history_is_read_over_several_syncs(
+    fake: FakeUpstream,
+    tmp_path: Path,
+    store: Store,
+    options: HttpOptions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from greenhouse.sources import lastfm
+
+    monkeypatch.setattr(lastfm, "MAX_PAGES", 2)
+    asked: list[dict[str, str]] = []
+
+    def recent(request: Logged) -> Answer:
+        asked.append(request.query)
+        if request.query.get("from"):
+            return Answer(200, lastfm_page([], 1, 1))
+        page = int(request.query["page"])
+        return Answer(200, lastfm_page([scrobble(1764230000 - page * 100, f"t{page}")], page, 3))
+
+    fake.handle("GET", "/lastfm/2.0/", recent)
+    site = make_site(tmp_path, fake, lastfm={"user": "rj"})
+    secrets = Secrets(lastfm_api_key="LASTFM-key-0123456789")
+
+    first = sync_sources(site, store, secrets, ["lastfm"], options=options)
+    assert first["lastfm"].status == "partial"
+    assert len(rows(store, "SELECT * FROM plays")) == 2
+    second = sync_sources(site, store, secrets, ["lastfm"], options=options)
+    assert second["lastfm"].status == "ok"
+    assert [q["page"] for q in asked] == ["1", "2", "3"]
+    assert len({q["to"] for q in asked}) == 1  # the same window throughout
+    third = sync_sources(site, store, secrets, ["lastfm"], options=options)
+    assert third["lastfm"].status == "ok"
+    assert asked[-1]["from"] == str(1764230000 - 100 + 1)
+    assert len(rows(store, "SELECT * FROM plays")) == 3
