@@ -53,11 +53,12 @@ class NullReporter:
 class RichReporter:
     """A ``rich`` progress bar per source; quiet (summaries only) off a terminal."""
 
-    def __init__(self, console: Any = None):
+    def __init__(self, console: Any = None, *, show_skipped: bool = False):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.console = console or Console(stderr=True)
+        self.show_skipped = show_skipped
         self._live = self.console.is_terminal
         self._bars = Progress(
             TextColumn("[bold]{task.description:<8}"),
@@ -100,6 +101,8 @@ class RichReporter:
         if self._started and not self._tasks:
             self._bars.stop()
             self._started = False
+        if status == "skipped" and not self.show_skipped:
+            return
         from rich.markup import escape
 
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(status, "dim")

@@ -135,12 +135,13 @@ def sync_sources(
     """Sync *sources* (default: every configured one) into *store*.
 
     Naming an unconfigured source raises :class:`SourceError` saying what to
-    configure. A failing source is reported (``failed``/``partial``) and the
-    others still run; afterwards :class:`SourceError` (or :class:`AuthError`)
-    is raised for the first failure when *strict* (or ``[build] strict``), or
-    when that source has never succeeded before; its ``report`` attribute
-    holds the :class:`SyncReport` of the whole run. *options* tunes the HTTP
-    client (tests shorten timeouts and sleeps).
+    configure; with *sources* None, unconfigured ones are reported ``skipped``.
+    A failing source is reported (``failed``/``partial``) and the others still
+    run; afterwards :class:`SourceError` (or :class:`AuthError`) is raised for
+    the first failure when *strict* (or ``[build] strict``), or when that
+    source has never succeeded before; its ``report`` attribute holds the
+    :class:`SyncReport` of the whole run. *options* tunes the HTTP client
+    (tests shorten timeouts and sleeps).
     """
     reporter = reporter or NullReporter()
     options = options or HttpOptions()
@@ -173,7 +174,7 @@ def sync_sources(
 
 def _select(site: Site, secrets: Secrets, sources: list[str] | None) -> list[str]:
     if sources is None:
-        return [n for n in SOURCES if missing_configuration(site, secrets, n) is None]
+        return list(SOURCES)  # the unconfigured ones are reported as skipped
     names = list(dict.fromkeys(sources))
     for name in names:
         missing = missing_configuration(site, secrets, name)

@@ -286,7 +286,12 @@ def test_open_meteo_one_row_per_sync(
         },
     )
     report = sync_sources(site, store, Secrets(), options=options)
-    assert [r.name for r in report.sources] == ["github", "weather"]
+    assert [(r.name, r.status) for r in report.sources] == [
+        ("github", "ok"),
+        ("spotify", "skipped"),
+        ("lastfm", "skipped"),
+        ("weather", "ok"),
+    ]
     assert rows(store, "SELECT source, condition, code, temperature FROM weather_obs") == [
         ("open-meteo", condition, code, -1.5)
     ]

@@ -22,7 +22,8 @@ from tests.sources.fake_upstream import Answer, FakeUpstream
 def test_nothing_configured_syncs_nothing(fake: FakeUpstream, tmp_path: Path, store: Store) -> None:
     site = make_site(tmp_path, fake, github={"user": None})
     report = sync_sources(site, store, Secrets())
-    assert report.sources == [] and report.ok
+    assert [r.status for r in report.sources] == ["skipped"] * 4 and report.ok
+    assert "SPOTIFY_CLIENT_ID" in report["spotify"].summary
     assert not fake.log
 
 
@@ -202,9 +203,8 @@ def test_a_registered_source_runs_with_the_others(
     monkeypatch.setitem(sync_module._MISSING, "visitors", lambda site, secrets: None)
     site = make_site(tmp_path, fake, github={"user": None})
     report = sync_sources(site, store, Secrets(), options=options)
-    assert [(r.name, r.status, r.summary) for r in report.sources] == [
-        ("visitors", "ok", "visitors: 0 new events")
-    ]
+    assert report["visitors"].status == "ok"
+    assert report["visitors"].summary == "visitors: 0 new events"
     cursor = store.conn.execute(
         "SELECT cursor FROM sync_state WHERE source = 'visitors'"
     ).fetchone()
