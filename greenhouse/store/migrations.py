@@ -128,6 +128,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "music top items; Link header kept with cached bodies",
+        """
+        -- The owner's top tracks and artists per time range (Spotify), replaced each sync.
+        CREATE TABLE music_top (
+            source VARCHAR NOT NULL,                -- spotify
+            kind VARCHAR NOT NULL,                  -- tracks | artists
+            time_range VARCHAR NOT NULL,            -- short_term | medium_term | long_term
+            rank INTEGER NOT NULL,                  -- 1 = top
+            name VARCHAR NOT NULL,
+            artist VARCHAR,                         -- tracks only
+            genres VARCHAR[],                       -- artists only; may be missing
+            popularity INTEGER,                     -- may be missing
+            fetched_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source, kind, time_range, rank)
+        );
+        -- Response headers a 304 does not repeat but the client needs (GitHub's Link).
+        ALTER TABLE http_cache ADD COLUMN link VARCHAR;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
