@@ -288,5 +288,5 @@ def _check_templates(folder: Path) -> list[Problem]:
 
 
 def today_utc() -> date:
-    """Today's date in UTC (for commands that need a default day)."""
-    return _utcnow().date()
+    """Today's date in UTC, or SOURCE_DATE_EPOCH's day (for commands that need a default day)."""
+    return (source_date() or _utcnow()).date()

@@ -34,7 +34,9 @@ ESSENTIALS = {
     ("site", "author"),
     ("site", "base_url"),
     ("demo", "enabled"),
+    ("demo", "projects"),
 }
+DEMO_PROJECTS = 12  # `init --demo`: enough synthetic plants for a garden that looks alive
 
 
 class ScaffoldError(GreenhouseError):
@@ -118,7 +120,9 @@ class InitResult:
 def starter_files(today: date, demo: bool = False) -> dict[Path, str]:
     """Every file of a new site, relative path → text."""
     return {
-        Path(CONFIG_FILE): config_template({("demo", "enabled"): demo}),
+        Path(CONFIG_FILE): config_template(
+            {("demo", "enabled"): True, ("demo", "projects"): DEMO_PROJECTS} if demo else {}
+        ),
         EXAMPLE_PROJECT: (STARTER / "project.md")
         .read_text(encoding="utf-8")
         .replace("@TODAY@", today.isoformat()),
