@@ -146,3 +146,15 @@ def test_build_base_url_is_validated(demo_site: Path, cli: Any) -> None:
     result = cli("build", "--offline", "--root", demo_site, "--base-url", "ftp://nope")
     assert result.exit_code == 1
     assert "--base-url" in result.output and "http" in result.output
+
+
+def test_a_project_planted_after_the_build_day_builds(tmp_path: Path, cli: Any) -> None:
+    """SOURCE_DATE_EPOCH is 2026-01-01 here; a seed planted later is still a seed, not a crash."""
+    folder = tmp_path / "content/projects"
+    folder.mkdir(parents=True)
+    (folder / "later.md").write_text('+++\ntitle = "Later"\nplanted = 2030-05-01\n+++\n')
+    result = cli("build", "--offline", "--root", tmp_path)
+    assert result.exit_code == 0, result.output
+    garden = json.loads((tmp_path / "build/site/api/v1/garden/index.json").read_text())
+    (plant,) = garden["plants"]
+    assert plant["id"] == "later" and plant["stage"] == "seed"
