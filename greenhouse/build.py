@@ -70,13 +70,19 @@ def build(
     force: bool = False,
     progress: Progress | None = None,
     sync_reporter: object | None = None,
+    base_url: str | None = None,
 ) -> BuildResult:
-    """Build the site under *root* and publish it atomically."""
+    """Build the site under *root* and publish it atomically.
+
+    *base_url* overrides ``[site] base_url`` (CI passes the Pages URL here).
+    """
     from greenhouse.site.publish import build_lock, clean_leftovers
 
     started = time.perf_counter()
     say = progress or (lambda _: None)
     site = load_site(root)
+    if base_url is not None:
+        site = with_base_url(site, base_url)
     content = load_content(site.root)
     out, db_path = paths(site, output, db)
     fixed_now = source_date()
@@ -118,6 +124,15 @@ def build(
     )
 
 
+def with_base_url(site: Site, base_url: str) -> Site:
+    """The site with ``[site] base_url`` replaced, validated like the config file's value."""
+    from greenhouse.config import validate_config
+
+    raw = site.config.model_dump()
+    raw["site"]["base_url"] = base_url
+    return Site(root=site.root, config=validate_config(raw, "--base-url"))
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -149,6 +164,7 @@ def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out:
     digest.update(f"{__version__}|{now.isoformat()}|{store.data_version()}|{out}".encode())
     config_file = site.root / CONFIG_FILE
     digest.update(config_file.read_bytes() if config_file.exists() else b"")
+    digest.update(site.config.site.base_url.encode())  # --base-url overrides the file
     for project in content.projects:
         digest.update(f"{project.path.name}:{project.source_hash}".encode())
     skills = site.root / "content" / "skills.toml"
@@ -270,5 +286,5 @@ def _check_templates(folder: Path) -> list[Problem]:
 
 
 def today_utc() -> date:
-    """Today's date in UTC (for commands that need a default day)."""
-    return _utcnow().date()
+    """Today's date in UTC, or SOURCE_DATE_EPOCH's day (for commands that need a default day)."""
+    return (source_date() or _utcnow()).date()

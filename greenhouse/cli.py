@@ -100,6 +100,12 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even when nothing changed.")
     ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="Override [site] base_url (CI passes the GitHub Pages URL)."
+        ),
+    ] = None,
 ) -> None:
     """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
     from greenhouse.build import build as run_build
@@ -113,6 +119,7 @@ def build(
         strict=strict or None,
         force=force,
         progress=progress,
+        base_url=base_url,
     )
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
@@ -144,6 +151,113 @@ def check(root: RootOption = Path(".")) -> None:
     typer.echo(
         f"OK: {site.root / 'greenhouse.toml'} and {len(content.projects)} project files, "
         f"{len(content.skills)} skills."
+    )
+
+
+@app.command()
+@friendly
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of the new site (created if missing).", show_default=".")
+    ] = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that already exist.")
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Enable generated demo activity ([demo] enabled = true)."),
+    ] = False,
+) -> None:
+    """Scaffold a new site: commented config, example content, .gitignore, nightly CI workflow."""
+    from greenhouse.build import today_utc
+    from greenhouse.scaffold import init_site
+
+    result = init_site(directory, today_utc(), force=force, demo=demo)
+    for path in result.files:
+        typer.echo(f"  wrote {path.relative_to(result.root)}")
+    typer.echo(
+        f"New site in {result.root}. Next: edit greenhouse.toml, then "
+        f"`greenhouse build --offline --root {directory}`."
+    )
+
+
+@app.command()
+@friendly
+def plant(
+    name: Annotated[
+        str, typer.Argument(help="The project's name (its title; the slug is made from it).")
+    ],
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="Attach the repository OWNER/NAME.")
+    ] = None,
+    root: RootOption = Path("."),
+) -> None:
+    """Plant a new project seed: write content/projects/<slug>.md."""
+    from greenhouse.build import today_utc
+    from greenhouse.scaffold import plant_seed
+
+    path = plant_seed(root, name, today_utc(), repo=repo)
+    typer.echo(f"Planted {path}")
+
+
+auth_app = typer.Typer(name="auth", help="Sign in to upstream services.", no_args_is_help=True)
+app.add_typer(auth_app)
+
+
+@auth_app.command("spotify")
+@friendly
+def auth_spotify(
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Loopback port of the redirect URI (0: any free port).",
+        ),
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the sign-in URL instead of opening it.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds to wait for the sign-in.")
+    ] = 300.0,
+    root: RootOption = Path("."),
+) -> None:
+    """Obtain a Spotify refresh token through a browser sign-in on localhost."""
+    import webbrowser
+
+    from greenhouse.config import Secrets, load_site
+    from greenhouse.sources.spotify_auth import sign_in
+
+    site = load_site(root)
+    env = Secrets.from_env()
+
+    def show(url: str) -> None:
+        typer.echo("Sign in to Spotify at:")
+        typer.echo(f"  {url}")
+        sys.stdout.flush()
+        if not no_browser:
+            webbrowser.open(url)
+
+    grant = sign_in(
+        site.config.spotify.accounts_url,
+        env.spotify_client_id,
+        env.spotify_client_secret,
+        show,
+        port=port,
+        timeout=timeout,
+    )
+    typer.echo("")
+    typer.echo("Your Spotify refresh token (shown once; store it now):")
+    typer.echo(f"  {grant.refresh_token}")
+    typer.echo("")
+    typer.echo("For the nightly workflow, store it as a repository secret:")
+    typer.echo("  gh secret set SPOTIFY_REFRESH_TOKEN")
+    typer.echo("(paste the token when asked), and locally: export SPOTIFY_REFRESH_TOKEN=…")
+    typer.echo(
+        "Spotify refresh tokens expire six months after this sign-in: "
+        "run `greenhouse auth spotify` again then."
     )
 
 

@@ -223,16 +223,17 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
         for table in ("repos", "activity", "engagement", "plays", "weather_obs", "contributions"):
             conn.execute(f"DELETE FROM {table} WHERE source = 'demo'")
         conn.execute("DELETE FROM repo_languages WHERE full_name LIKE ?", [DEMO_OWNER + "/%"])
-        conn.executemany(
-            "INSERT OR REPLACE INTO repos (full_name, name, description, homepage, html_url, language, topics, "
-            "license, stars, forks, is_fork, is_archived, is_private, created_at, pushed_at, activity_status, "
-            "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            repo_rows,
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO repo_languages VALUES (?, ?, ?)",
-            [(r.full_name, r.language, 10000 + _seed(r.full_name) % 90000) for r in repos],
-        )
+        if repo_rows:  # none when there are no synthetic projects and no content repos
+            conn.executemany(
+                "INSERT OR REPLACE INTO repos (full_name, name, description, homepage, html_url, language, topics, "
+                "license, stars, forks, is_fork, is_archived, is_private, created_at, pushed_at, activity_status, "
+                "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                repo_rows,
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO repo_languages VALUES (?, ?, ?)",
+                [(r.full_name, r.language, 10000 + _seed(r.full_name) % 90000) for r in repos],
+            )
         if repos:
             _bulk(
                 conn,

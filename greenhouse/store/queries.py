@@ -47,7 +47,8 @@ def activity_span(store: Store, specs: Sequence[PlantSpec], today: date) -> date
     """The first day worth simulating: the earliest planting or recorded activity."""
     row = store.one("SELECT min(day) FROM activity")
     first = [s.planted_on for s in specs] + ([row[0]] if row and row[0] else [])
-    return min(first) if first else today
+    # A project planted "tomorrow" (a time zone ahead, or a typo) must not empty the span.
+    return min([*first, today])
 
 
 def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: date) -> Activity:
