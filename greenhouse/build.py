@@ -148,13 +148,35 @@ def _garden_time(store: Store) -> datetime:
 
 
 def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
-    try:
-        from greenhouse.sources.sync import sync_sources
-    except ImportError:  # sync arrives with the sources; a site with none configured needs nothing
-        return
     from greenhouse.config import Secrets
+    from greenhouse.sources.sync import sync_sources
 
-    sync_sources(site, store, Secrets.from_env(), None, strict=strict, reporter=reporter)
+    sync_sources(site, store, Secrets.from_env(), None, strict=strict, reporter=reporter)  # type: ignore[arg-type]
+
+
+def sync(
+    root: Path | str = ".",
+    sources: list[str] | None = None,
+    *,
+    db: Path | str | None = None,
+    strict: bool | None = None,
+    reporter: object | None = None,
+) -> object:
+    """``greenhouse sync``: pull the selected sources into the store; returns the SyncReport."""
+    from greenhouse.config import Secrets
+    from greenhouse.sources.sync import sync_sources
+
+    site = load_site(root)
+    _, db_path = paths(site, None, db)
+    with Store.open(db_path) as store:
+        return sync_sources(
+            site,
+            store,
+            Secrets.from_env(),
+            sources or None,
+            strict=site.config.build.strict if strict is None else strict,
+            reporter=reporter,  # type: ignore[arg-type]
+        )
 
 
 def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:

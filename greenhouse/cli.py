@@ -109,6 +109,7 @@ def build(
 ) -> None:
     """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
     from greenhouse.build import build as run_build
+    from greenhouse.sources.progress import RichReporter
 
     progress = _stage_printer()
     result = run_build(
@@ -120,6 +121,7 @@ def build(
         force=force,
         progress=progress,
         base_url=base_url,
+        sync_reporter=None if offline else RichReporter(),
     )
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
@@ -139,6 +141,36 @@ def _stage_printer() -> Callable[[str], None]:
 
     console = Console(stderr=True)
     return lambda stage: console.print(f"[dim]… {stage}[/dim]")
+
+
+@app.command()
+@friendly
+def sync(
+    root: RootOption = Path("."),
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Only this source (github, spotify, lastfm, weather, visitors); repeatable.",
+        ),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when any source fails or stops early.")
+    ] = False,
+) -> None:
+    """Pull GitHub, music, weather and visitor events into the DuckDB file, incrementally."""
+    from greenhouse.build import sync as run_sync
+    from greenhouse.sources.progress import RichReporter
+
+    report = run_sync(root, source, db=db, strict=strict or None, reporter=RichReporter())
+    ran = [r for r in getattr(report, "sources", []) if r.status != "skipped"]
+    if not ran:
+        typer.echo(
+            "No source is configured; see docs/sources.md (the garden still grows from content)."
+        )
 
 
 @app.command()

