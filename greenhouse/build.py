@@ -243,6 +243,7 @@ def _render(
         queries.freshness(store),
         dashboard=None,
         progress=say,
+        snapshots=_stored_snapshots(store),
     )
     with staging(out) as folder:
         bundle = Bundle(folder)
@@ -254,10 +255,32 @@ def _render(
             ) from None
         say("publish")
         swap_in(folder, out)
+    _store_snapshots(store, renderer.snapshots_written)
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
     return len(garden.plants), bundle.files, bundle.bytes, demo, stages
+
+
+def _stored_snapshots(store: Store) -> dict[str, tuple[str, bytes]]:
+    rows = store.conn.execute("SELECT taken_on, fingerprint, body FROM snapshots").fetchall()
+    return {day.isoformat(): (fingerprint, body.encode("utf-8")) for day, fingerprint, body in rows}
+
+
+def _store_snapshots(store: Store, written: dict[str, tuple[str, bytes]]) -> None:
+    """Keep this build's snapshots for the next one (a cache: it doesn't bump the data version)."""
+    conn = store.conn
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute("DELETE FROM snapshots")
+        conn.executemany(
+            "INSERT INTO snapshots VALUES (?, ?, ?)",
+            [(day, fp, body.decode("utf-8")) for day, (fp, body) in sorted(written.items())],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:

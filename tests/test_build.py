@@ -323,3 +323,31 @@ def test_xss_in_content_stays_text(demo_site: Path) -> None:
     garden = json.loads((site / "api/v1/garden/index.json").read_text())
     evil = next(p for p in garden["plants"] if p["id"] == "evil")
     assert evil["name"] == "<img src=x onerror=alert(1)>"
+
+
+def test_unchanged_history_snapshots_are_reused_byte_for_byte(
+    demo_site: Path, tmp_path: Path
+) -> None:
+    import greenhouse.site.render as render
+
+    reused: list[int] = []
+    original = render.Renderer._history
+
+    def spy(self: render.Renderer, garden, bundle) -> None:  # type: ignore[no-untyped-def]
+        original(self, garden, bundle)
+        reused.append(self.snapshots_reused)
+
+    render.Renderer._history = spy  # type: ignore[method-assign]
+    try:
+        build(demo_site, offline=True)
+        first = tree_digest(demo_site / "build" / "site")
+        build(demo_site, offline=True, force=True)
+    finally:
+        render.Renderer._history = original  # type: ignore[method-assign]
+    history = demo_site / "build/site/api/v1/garden/history"
+    snapshots = len(list(history.glob("*.json"))) - 1
+    assert reused == [0, snapshots] and snapshots > 10
+    assert tree_digest(demo_site / "build" / "site") == first
+    # and a fresh store (nothing to reuse) gives the same bytes
+    build(demo_site, offline=True, output=tmp_path / "fresh", db=tmp_path / "fresh.duckdb")
+    assert tree_digest(tmp_path / "fresh") == first

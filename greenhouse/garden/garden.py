@@ -7,6 +7,7 @@ no file, so the same inputs always give the same garden.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -68,6 +69,24 @@ class History:
             for i in range(len(self.ids))
             if self.planted[i] <= column
         ]
+
+    def fingerprint(self, k: int) -> str:
+        """What snapshot *k* depends on: an unchanged one can reuse an earlier build's document."""
+        column = int(self.day_index[k])
+        planted = self.planted <= column
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(
+            repr(
+                (self.max_height, [i for i, p in zip(self.ids, planted, strict=True) if p])
+            ).encode()
+        )
+        for values in (self.growth, self.health, self.stage):
+            digest.update(np.ascontiguousarray(values[planted, k]).tobytes())
+        return digest.hexdigest()
+
+    def planted_count(self, k: int) -> int:
+        """How many plants snapshot *k* holds."""
+        return int(np.count_nonzero(self.planted <= self.day_index[k]))
 
     def series(self, row: int) -> list[dict[str, object]]:
         """One plant's points on every snapshot day since it was planted."""

@@ -125,6 +125,7 @@ class Renderer:
         freshness: Mapping[str, Mapping[str, Any]],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
+        snapshots: Mapping[str, tuple[str, bytes]] | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -136,6 +137,10 @@ class Renderer:
         self.freshness = freshness
         self.dashboard = dashboard
         self.progress = progress or (lambda _: None)
+        # History snapshots of earlier builds: date -> (fingerprint, encoded plants list).
+        self.snapshot_cache = dict(snapshots or {})
+        self.snapshots_written: dict[str, tuple[str, bytes]] = {}
+        self.snapshots_reused = 0
 
     # -- documents -------------------------------------------------------
 
@@ -227,15 +232,37 @@ class Renderer:
 
     def _history(self, garden: GardenState, bundle: Bundle) -> None:
         items = []
-        for k, day in enumerate(garden.history.days):
+        history = garden.history
+        for k, day in enumerate(history.days):
             name = day.isoformat()
-            plants = garden.history.snapshot(k)
-            bundle.json(f"api/v1/garden/history/{name}.json", self._doc(date=name, plants=plants))
+            fingerprint = history.fingerprint(k)
+            cached = self.snapshot_cache.get(name)
+            if cached is not None and cached[0] == fingerprint:
+                encoded = cached[1]  # unchanged since an earlier build: reuse, don't re-encode
+                self.snapshots_reused += 1
+            else:
+                encoded = dumps(history.snapshot(k))
+            self.snapshots_written[name] = (fingerprint, encoded)
+            # The same bytes dumps() gives the whole document: keys in sorted order.
+            document = b"".join(
+                [
+                    b'{"date":',
+                    dumps(name),
+                    b',"generated_at":',
+                    dumps(self.stamp),
+                    b',"plants":',
+                    encoded,
+                    b',"schema_version":',
+                    dumps(api.SCHEMA_VERSION),
+                    b"}",
+                ]
+            )
+            bundle.write(f"api/v1/garden/history/{name}.json", document)
             items.append(
                 {
                     "date": name,
                     "url": self.links.absolute(f"api/v1/garden/history/{name}.json"),
-                    "plants": len(plants),
+                    "plants": history.planted_count(k),
                 }
             )
         bundle.json(

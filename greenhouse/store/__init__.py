@@ -52,6 +52,7 @@ class Store:
             )
         except duckdb.Error as exc:
             raise StoreError(_explain_open_error(path, exc)) from None
+        conn.execute("SET enable_progress_bar = false")  # our own progress display, never DuckDB's
         store = cls(conn, path)
         try:
             version = store.schema_version()
