@@ -131,6 +131,12 @@ class LiveConfig(Section):
     redis_url: str | None = Field(None, description="Redis URL shared by several sidecars (redis://…).")
     log_format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    instance_id: str = Field(
+        "main",
+        pattern=r"^[a-z0-9-]{1,32}$",
+        description="Stable name of this sidecar: its event-log folder and the suffix of its event ids "
+        "(give each of several instances its own).",
+    )
 
 
 class AnalyticsConfig(Section):
