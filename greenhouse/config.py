@@ -131,6 +131,12 @@ class LiveConfig(Section):
     redis_url: str | None = Field(None, description="Redis URL shared by several sidecars (redis://…).")
     log_format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    heartbeat_interval: float = Field(
+        10.0, gt=0, description="Seconds between the presence heartbeats each instance publishes to Redis."
+    )
+    presence_expiry: float = Field(
+        30.0, gt=0, description="Seconds after its last heartbeat before an instance's visitors are dropped."
+    )
     instance_id: str = Field(
         "main",
         pattern=r"^[a-z0-9-]{1,32}$",

@@ -111,7 +111,10 @@ def referrer_domain(referrer: object) -> str | None:
     if not isinstance(referrer, str) or not referrer or len(referrer) > 2048:
         return None
     try:
-        host = urlsplit(referrer if "//" in referrer else "//" + referrer).hostname
+        parts = urlsplit(referrer)
+        if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+            return None
+        host = (parts if parts.netloc else urlsplit("//" + referrer)).hostname
     except ValueError:
         return None
     if not host:

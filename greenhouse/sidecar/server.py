@@ -57,8 +57,6 @@ class Tuning:
     """Intervals and thresholds not worth a config key, injectable by tests and the bench."""
 
     flush_interval: float = 1.0
-    heartbeat: float = 10.0
-    presence_expiry: float = 30.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     open_timeout: float = 10.0
@@ -171,8 +169,8 @@ class Sidecar:
                 on_interaction=self._remote_interaction,
                 on_garden_updated=self._remote_garden_updated,
                 on_change=self._mark_presence,
-                heartbeat=self.tuning.heartbeat,
-                expiry=self.tuning.presence_expiry,
+                heartbeat=self.config.heartbeat_interval,
+                expiry=self.config.presence_expiry,
             )
             self.bus.start()
         self._tasks.append(asyncio.create_task(self._presence_loop()))
@@ -286,7 +284,7 @@ class Sidecar:
         local = self.presence.snapshot()
         if self.bus is None:
             return local
-        return merge(local, self.bus.remotes, time.monotonic(), self.tuning.presence_expiry)
+        return merge(local, self.bus.remotes, time.monotonic(), self.config.presence_expiry)
 
     async def _presence_loop(self) -> None:
         # Coalescing: however many joins, moves and leaves happen, clients get
