@@ -17,6 +17,7 @@ into the error frame and the reject metrics.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Container, Mapping
@@ -120,7 +121,11 @@ def referrer_domain(referrer: object) -> str | None:
     if not host:
         return None
     host = host.rstrip(".").lower()
-    return host if _HOSTNAME.match(host) else None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host if _HOSTNAME.match(host) else None
+    return None  # an address is no site name, and may be someone's own
 
 
 def _frame(kind: str, **fields: Any) -> str:

@@ -52,6 +52,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger, held at WARNING whatever the configured level.
+
+    Its debug output dumps every request header (user agent, X-Forwarded-For,
+    the bearer token), which must never reach a log.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (logging's name)
+        return level >= logging.WARNING and self.logger.isEnabledFor(level)
+
+
 @dataclass
 class Tuning:
     """Intervals and thresholds not worth a config key, injectable by tests and the bench."""
@@ -140,7 +151,7 @@ class Sidecar:
                         sidecar.metrics.reject("handshake_timeout")
                     raise
 
-        ws_logger = logging.getLogger("greenhouse.sidecar.websockets")
+        ws_logger = QuietLogger(logging.getLogger("greenhouse.sidecar.websockets"), {})
         self.server = await serve(
             self._handle,
             host,

@@ -142,3 +142,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Process:
+    """``python -m greenhouse.sidecar`` in a subprocess, on a free port of 127.0.0.1."""
+
+    def __init__(self, root: Path, token: str = TOKEN):
+        import os
+        import subprocess
+        import sys
+
+        env = {**os.environ, "PYTHONPATH": str(REPO), "GREENHOUSE_LIVE_TOKEN": token}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "greenhouse.sidecar", "--root", str(root), "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:"), line + self.stderr()
+        self.url = line.split()[-1]
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+    def stop(self, signum: int) -> int:
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=20)

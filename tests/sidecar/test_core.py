@@ -40,6 +40,8 @@ def test_view_keeps_only_the_referrer_host():
         ("example.org/page", "example.org"),
         ("not a url at all", None),
         ("javascript:alert(1)", None),
+        ("http://192.0.2.7/admin", None),
+        ("http://[2001:db8::1]/", None),
         (42, None),
         ("", None),
         ("https://" + "a" * 300 + ".com/", None),
