@@ -148,33 +148,52 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Process:
-    """``python -m greenhouse.sidecar`` in a subprocess, on a free port of 127.0.0.1."""
+    """``python -m greenhouse.sidecar`` in a subprocess, on a free port of 127.0.0.1.
 
-    def __init__(self, root: Path, token: str = TOKEN):
+    Its stderr (the logs) goes to *log*, a file outside the site folder.
+    """
+
+    def __init__(self, root: Path, log: Path, token: str = TOKEN):
         import os
         import subprocess
         import sys
 
         env = {**os.environ, "PYTHONPATH": str(REPO), "GREENHOUSE_LIVE_TOKEN": token}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "greenhouse.sidecar", "--root", str(root), "--host", "127.0.0.1", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
+        self.log = log
+        with log.open("ab") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "greenhouse.sidecar", "--root", str(root), "--host", "127.0.0.1", "--port", "0"],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                text=True,
+            )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), line + self.stderr()
+        assert line.startswith("listening on http://127.0.0.1:"), line + log.read_text()
         self.url = line.split()[-1]
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
+        """What the process logged so far."""
+        return self.log.read_text()
 
     def stop(self, signum: int) -> int:
+        """Send *signum* and wait for the exit status."""
         self.proc.send_signal(signum)
-        return self.proc.wait(timeout=20)
+        return self.wait()
+
+    def wait(self) -> int:
+        """Wait for the exit status and release the pipe."""
+        status = self.proc.wait(timeout=20)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return status
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait()
