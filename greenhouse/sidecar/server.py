@@ -52,7 +52,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
     """websockets' logger, held at WARNING whatever the configured level.
 
     Its debug output dumps every request header (user agent, X-Forwarded-For,

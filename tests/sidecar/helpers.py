@@ -162,7 +162,17 @@ class Process:
         self.log = log
         with log.open("ab") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "greenhouse.sidecar", "--root", str(root), "--host", "127.0.0.1", "--port", "0"],
+                [
+                    sys.executable,
+                    "-m",
+                    "greenhouse.sidecar",
+                    "--root",
+                    str(root),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                ],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env=env,

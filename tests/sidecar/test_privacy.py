@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.sidecar.helpers import TOKEN, aio, client, export_all, http_get, make_site, recv, recv_until, running, until
+from tests.sidecar.helpers import (
+    TOKEN,
+    client,
+    export_all,
+    http_get,
+    make_site,
+    recv,
+    recv_until,
+    running,
+    until,
+)
 
 SECRET_IP = "198.51.100.23"
 OTHER_IP = "203.0.113.99"
@@ -35,7 +45,9 @@ async def session(tmp_path: Path, trusted: list[str]) -> tuple[list[dict], str]:
         headers = {"X-Forwarded-For": SECRET_IP}
         async with client(sidecar, ua=SECRET_UA, headers=headers) as ws:
             await recv(ws)
-            await ws.send(json.dumps({"type": "view", "project": "fern", "referrer": f"http://{SECRET_IP}/x"}))
+            await ws.send(
+                json.dumps({"type": "view", "project": "fern", "referrer": f"http://{SECRET_IP}/x"})
+            )
             await ws.send(json.dumps({"type": "interact", "project": "fern", "action": "share"}))
             await ws.send("{not json " + SECRET_UA)
             await recv_until(ws, "error")
@@ -49,7 +61,9 @@ async def session(tmp_path: Path, trusted: list[str]) -> tuple[list[dict], str]:
             await ws.send(json.dumps({"type": "view", "project": "moss"}))
             await recv_until(ws, "presence")
         with pytest.raises(InvalidStatus):
-            async with client(sidecar, origin="https://evil.example", ua=SECRET_UA, headers=headers):
+            async with client(
+                sidecar, origin="https://evil.example", ua=SECRET_UA, headers=headers
+            ):
                 pass
         await until(lambda: sidecar.metrics.connections == 0)
         await until(lambda: sidecar.events.pending == 0 and sidecar.events.durable[1] >= 5)
@@ -67,7 +81,9 @@ def test_no_raw_ip_or_user_agent_anywhere(tmp_path, caplog, trusted):
     # Everything the server side logged, at DEBUG (the test's own clients excepted).
     client_side = ("websockets.client", "httpx", "httpcore", "hpack")
     server_log = "\n".join(
-        f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records if not r.name.startswith(client_side)
+        f"{r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if not r.name.startswith(client_side)
     )
     for needle in NEEDLES:
         assert needle not in server_log

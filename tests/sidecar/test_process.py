@@ -21,7 +21,11 @@ async def get_events(url: str, after: str | None = None) -> list[dict]:
     async with httpx.AsyncClient(base_url=url, timeout=5) as http:
         while True:
             query = {"limit": "3", **({"after": after} if after else {})}
-            answer = (await http.get("/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"})).json()
+            answer = (
+                await http.get(
+                    "/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"}
+                )
+            ).json()
             if not answer["events"]:
                 return events
             events += answer["events"]

@@ -24,7 +24,9 @@ from tests.sidecar.helpers import (
     write_garden,
 )
 
-OTHER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"
+OTHER_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"
+)
 
 
 def view(project: str | None, **extra: object) -> str:
@@ -34,21 +36,20 @@ def view(project: str | None, **extra: object) -> str:
 @aio
 async def test_welcome_and_presence_across_clients(tmp_path):
     site = make_site(tmp_path, presence_interval=0.05)
-    async with running(site) as sidecar:
-        async with client(sidecar) as alice:
-            assert await recv(alice) == {"type": "welcome", "visitors": 1, "projects": {}}
-            async with client(sidecar, ua=OTHER_UA) as bob:
-                welcome = await recv(bob)
-                assert welcome["type"] == "welcome" and welcome["visitors"] == 2
-                await alice.send(view("fern"))
-                await bob.send(view("fern"))
-                both = await recv_until(alice, "presence", lambda f: f["projects"].get("fern") == 2)
-                assert both["visitors"] == 2
-                await bob.send(view("moss"))
-                moved = await recv_until(alice, "presence", lambda f: "moss" in f["projects"])
-                assert moved["projects"] == {"fern": 1, "moss": 1}
-            gone = await recv_until(alice, "presence", lambda f: f["visitors"] == 1)
-            assert gone["projects"] == {"fern": 1}
+    async with running(site) as sidecar, client(sidecar) as alice:
+        assert await recv(alice) == {"type": "welcome", "visitors": 1, "projects": {}}
+        async with client(sidecar, ua=OTHER_UA) as bob:
+            welcome = await recv(bob)
+            assert welcome["type"] == "welcome" and welcome["visitors"] == 2
+            await alice.send(view("fern"))
+            await bob.send(view("fern"))
+            both = await recv_until(alice, "presence", lambda f: f["projects"].get("fern") == 2)
+            assert both["visitors"] == 2
+            await bob.send(view("moss"))
+            moved = await recv_until(alice, "presence", lambda f: "moss" in f["projects"])
+            assert moved["projects"] == {"fern": 1, "moss": 1}
+        gone = await recv_until(alice, "presence", lambda f: f["visitors"] == 1)
+        assert gone["projects"] == {"fern": 1}
 
 
 @aio
@@ -91,13 +92,21 @@ async def test_presence_is_coalesced_not_sent_per_event(tmp_path):
             await ws.close()
         # 6 joins and 54 moves, yet at most one frame per interval (+1 for timing slack).
         assert 1 <= len(frames) <= 4, frames
-        assert frames[-1] == {"type": "presence", "visitors": 7, "projects": {"fern": 2, "moss": 2, "ivy": 2}}
+        assert frames[-1] == {
+            "type": "presence",
+            "visitors": 7,
+            "projects": {"fern": 2, "moss": 2, "ivy": 2},
+        }
 
 
 @aio
 async def test_interactions_are_broadcast_and_recorded(tmp_path):
     site = make_site(tmp_path)
-    async with running(site) as sidecar, client(sidecar) as alice, client(sidecar, ua=OTHER_UA) as bob:
+    async with (
+        running(site) as sidecar,
+        client(sidecar) as alice,
+        client(sidecar, ua=OTHER_UA) as bob,
+    ):
         await recv(alice)
         await recv(bob)
         await alice.send(json.dumps({"type": "interact", "project": "moss", "action": "water"}))
@@ -105,7 +114,9 @@ async def test_interactions_are_broadcast_and_recorded(tmp_path):
         assert got == {"type": "interaction", "project": "moss", "action": "water"}
         await until(lambda: sidecar.events.durable[1] >= 1)
         events, _ = await export_all(sidecar)
-        assert [(e["type"], e["project"], e["action"]) for e in events] == [("interact", "moss", "water")]
+        assert [(e["type"], e["project"], e["action"]) for e in events] == [
+            ("interact", "moss", "water")
+        ]
 
 
 @aio
@@ -138,7 +149,11 @@ BAD_FRAMES = [
 @aio
 async def test_bad_messages_get_an_error_frame_and_the_connection_lives_on(tmp_path, frame, code):
     site = make_site(tmp_path, max_message_bytes=8192, presence_interval=0.05)
-    async with running(site) as sidecar, client(sidecar) as ws, client(sidecar, ua=OTHER_UA) as bystander:
+    async with (
+        running(site) as sidecar,
+        client(sidecar) as ws,
+        client(sidecar, ua=OTHER_UA) as bystander,
+    ):
         await recv(ws)
         await recv(bystander)
         await ws.send(frame)
@@ -186,7 +201,11 @@ async def test_invalid_utf8_closes_1007(tmp_path):
 @aio
 async def test_flood_gets_an_error_then_a_1008_close(tmp_path):
     site = make_site(tmp_path, messages_per_second=1.0, message_burst=3)
-    async with running(site) as sidecar, client(sidecar) as ws, client(sidecar, ua=OTHER_UA) as calm:
+    async with (
+        running(site) as sidecar,
+        client(sidecar) as ws,
+        client(sidecar, ua=OTHER_UA) as calm,
+    ):
         await recv(ws)
         await recv(calm)
         for _ in range(3):
@@ -258,17 +277,18 @@ async def test_a_slow_handshake_is_dropped(tmp_path):
 async def test_slow_readers_do_not_make_the_server_hold_memory(tmp_path):
     site = make_site(tmp_path)
     limit = 64 * 1024
-    async with running(site, slow_reader_bytes=limit) as sidecar:
-        async with client(sidecar, max_queue=1) as sleeper:  # never reads
-            await until(lambda: len(sidecar.visits) == 1)
-            (visit,) = sidecar.visits.values()
-            big = json.dumps({"type": "interaction", "pad": "x" * 16000})
-            for _ in range(2000):  # 32 MB: far beyond socket buffers
-                sidecar.fanout(big)
-                await asyncio.sleep(0)
-            assert visit.ws.transport.get_write_buffer_size() <= limit + 17000
-            assert sidecar.metrics.dropped_frames > 0
-            del sleeper
+    async with (
+        running(site, slow_reader_bytes=limit) as sidecar,
+        client(sidecar, max_queue=1),  # and never reads
+    ):
+        await until(lambda: len(sidecar.visits) == 1)
+        (visit,) = sidecar.visits.values()
+        big = json.dumps({"type": "interaction", "pad": "x" * 16000})
+        for _ in range(2000):  # 32 MB: far beyond socket buffers
+            sidecar.fanout(big)
+            await asyncio.sleep(0)
+        assert visit.ws.transport.get_write_buffer_size() <= limit + 17000
+        assert sidecar.metrics.dropped_frames > 0
 
 
 @aio
@@ -297,7 +317,10 @@ async def test_export_needs_the_token(tmp_path):
     async with running(site) as sidecar:
         assert (await http_get(sidecar, "/api/events")).status_code == 401
         assert (await http_get(sidecar, "/api/events", token="wrong")).status_code == 401
-        assert (await http_get(sidecar, "/api/events", token=TOKEN)).json() == {"events": [], "next": None}
+        assert (await http_get(sidecar, "/api/events", token=TOKEN)).json() == {
+            "events": [],
+            "next": None,
+        }
         assert (await http_get(sidecar, "/api/events?after=junk", token=TOKEN)).status_code == 400
         assert (await http_get(sidecar, "/api/events?limit=0", token=TOKEN)).status_code == 400
     async with running(site, token=None) as sidecar:
@@ -316,7 +339,11 @@ async def test_export_pages_without_skips_or_duplicates_across_a_restart(tmp_pat
             await ws.send(view(plant, referrer="https://lobste.rs/s/abc"))
         await until(lambda: sidecar.events.durable[1] == 12)
         while True:
-            answer = (await http_get(sidecar, "/api/events?limit=5" + (f"&after={cursor}" if cursor else ""), TOKEN)).json()
+            answer = (
+                await http_get(
+                    sidecar, "/api/events?limit=5" + (f"&after={cursor}" if cursor else ""), TOKEN
+                )
+            ).json()
             if not answer["events"]:
                 break
             seen += answer["events"]
@@ -361,7 +388,7 @@ async def test_opted_out_visitors_are_shown_but_never_recorded(tmp_path, header)
 @aio
 async def test_bots_are_neither_counted_nor_recorded(tmp_path):
     site = make_site(tmp_path, presence_interval=0.05)
-    headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0"
+    headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0"
     async with running(site) as sidecar:
         async with client(sidecar, ua=headless) as bot, client(sidecar) as human:
             assert (await recv(bot))["visitors"] == 0
@@ -385,7 +412,9 @@ async def test_visitor_keys_rotate_at_midnight_with_an_injected_clock(tmp_path):
     sidecar_kwargs = {"clock": lambda: now[0]}
     from greenhouse.sidecar import Tuning, start
 
-    sidecar = await start(site, "127.0.0.1", 0, token=TOKEN, tuning=Tuning(flush_interval=0.05), **sidecar_kwargs)
+    sidecar = await start(
+        site, "127.0.0.1", 0, token=TOKEN, tuning=Tuning(flush_interval=0.05), **sidecar_kwargs
+    )
     try:
         async with client(sidecar) as ws:
             await recv(ws)
