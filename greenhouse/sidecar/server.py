@@ -68,8 +68,8 @@ class Tuning:
     """Intervals and thresholds not worth a config key, injectable by tests and the bench."""
 
     flush_interval: float = 1.0
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
     open_timeout: float = 10.0
     close_timeout: float = 5.0
     slow_reader_bytes: int = 256 * 1024
