@@ -308,10 +308,9 @@ def main() -> None:
         ]
     import websockets
 
-    print(
-        f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.processor() or platform.machine()} "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, websockets {websockets.__version__}"
-    )
+    machine = platform.processor() or platform.machine()
+    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {machine} {os.cpu_count()} CPUs")
+    print(f"# Python {platform.python_version()}, websockets {websockets.__version__}")
     for result in results:
         print(json.dumps(result))
 
