@@ -32,7 +32,7 @@ from typing import Any
 log = logging.getLogger("greenhouse.sidecar")
 
 SEGMENT = re.compile(r"^(\d{8})\.jsonl$")
-CURSOR = re.compile(r"^(\d{8})-(\d{10})(?:-[a-z0-9-]{1,32})?$")
+CURSOR = re.compile(r"^(\d{8})-(\d{10})(?:-([a-z0-9-]{1,32}))?$")
 MAX_PENDING = 100_000
 
 Clock = Callable[[], datetime]
@@ -58,7 +58,9 @@ class EventLog:
         self.instance = instance
         self.clock = clock
         self.retention_days = retention_days
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queue
+        self._write_lock = threading.Lock()  # one flush at a time, so lines stay in id order
+        self._resume: dict[str, tuple[str, int]] = {}  # cursor -> (day, byte offset after it)
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._day = ""
         self._seq = 0
@@ -129,6 +131,10 @@ class EventLog:
         batch stays queued for the next attempt (so no line is half-written or
         written twice).
         """
+        with self._write_lock:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch:
@@ -177,15 +183,26 @@ class EventLog:
     # -- reading ---------------------------------------------------------------------
 
     def read(self, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-        """Up to *limit* durable events after the cursor, and the next cursor."""
+        """Up to *limit* durable events after the cursor, and the next cursor.
+
+        A cursor of another instance is refused. The byte offset after each
+        page's last event is remembered, so paging through a day is linear.
+        """
         start = parse_cursor(after) if after else ("", 0)
+        owner = CURSOR.match(after).group(3) if after else None  # type: ignore[union-attr]
+        if owner is not None and owner != self.instance:
+            raise CursorError(f"cursor belongs to another instance than {self.instance!r}")
+        resume = self._resume.get(after or "")
         durable = self.durable
         events: list[dict[str, Any]] = []
+        next_offset = (start[0], 0)
         for day, path in self.segments():
             if day < start[0] or len(events) >= limit:
                 continue
             with path.open("rb") as f:
-                for raw in f:
+                if resume is not None and resume[0] == day:
+                    f.seek(resume[1])
+                for raw in iter(f.readline, b""):
                     if not raw.endswith(b"\n"):
                         break
                     record = json.loads(raw)
@@ -195,9 +212,16 @@ class EventLog:
                     if key > durable:
                         break
                     events.append(record)
+                    next_offset = (day, f.tell())
                     if len(events) >= limit:
                         break
-        return events, (events[-1]["id"] if events else after)
+        if not events:
+            return events, after
+        cursor = events[-1]["id"]
+        if len(self._resume) >= 64:
+            self._resume.clear()
+        self._resume[cursor] = next_offset
+        return events, cursor
 
     # -- retention -------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 Clock = Callable[[], datetime]
 
@@ -45,7 +45,7 @@ class DailySalt:
         self._salt = bytearray()
 
     def _current(self) -> bytearray:
-        today = self._clock().date()
+        today = self._clock().astimezone(UTC).date()
         if today != self._day:
             # Overwrite before dropping: the old salt must not survive the day.
             for i in range(len(self._salt)):

@@ -63,6 +63,7 @@ class RedisBus:
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._beat = asyncio.Event()
+        self._sending: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Run the bus in the background (reconnecting forever)."""
@@ -84,7 +85,9 @@ class RedisBus:
         if self._client is None or not self.connected:
             return
         message = json.dumps({"instance": self.instance, **payload})
-        asyncio.create_task(self._send(channel, message))
+        task = asyncio.create_task(self._send(channel, message))
+        self._sending.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, channel: str, message: str) -> None:
         client = self._client

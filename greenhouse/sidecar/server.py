@@ -74,6 +74,7 @@ class Tuning:
     close_timeout: float = 5.0
     slow_reader_bytes: int = 256 * 1024
     flood_strikes: int = 5
+    interactions_per_second: float = 20.0
     watch_garden: bool = True
 
 
@@ -124,6 +125,13 @@ class Sidecar:
         self.generated_at: str | None = None
         self._garden_digest: str | None = None
         self._numbers = itertools.count(1)
+        # One budget for all interaction fan-outs: many visitors (or bots) within
+        # their own limits must not make the server broadcast without end.
+        self._interaction_budget = TokenBucket(
+            tuning.interactions_per_second,
+            max(1, int(tuning.interactions_per_second * 2)),
+            time.monotonic(),
+        )
         self._last_presence: Snapshot | None = None
         self._presence_dirty = True
         self._started = time.monotonic()
@@ -451,6 +459,9 @@ class Sidecar:
 
     def _interact(self, visit: Visit, interact: protocol.Interact) -> None:
         self._record(visit, "interact", interact.project, action=interact.action)
+        if not self._interaction_budget.take(time.monotonic()):
+            self.metrics.reject("interaction_budget")
+            return
         self.fanout(protocol.interaction_frame(interact.project, interact.action))
         if self.bus is not None:
             self.bus.publish_interaction(interact.project, interact.action)

@@ -147,7 +147,13 @@ def test_a_failed_flush_keeps_the_batch_and_writes_nothing_half(tmp_path, monkey
     assert [e["visitor"] for e in page_all(log, None, 10)] == ["v1", "v2"]
 
 
-def test_bad_cursors_are_refused():
+def test_bad_cursors_are_refused(tmp_path):
     with pytest.raises(CursorError):
         parse_cursor("yesterday")
+    log = EventLog(tmp_path, "live-1", Clock(datetime(2026, 5, 4, tzinfo=UTC)), retention_days=30)
+    log.open()
+    with pytest.raises(CursorError):
+        log.read("20260504-0000000001-live-2", 10)
+    assert log.read("20260504-0000000001-live-1", 10) == ([], "20260504-0000000001-live-1")
+    assert log.read("20260504-0000000001", 10) == ([], "20260504-0000000001")
     assert parse_cursor("20260504-0000000012-main") == ("20260504", 12)

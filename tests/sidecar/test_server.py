@@ -120,6 +120,21 @@ async def test_interactions_are_broadcast_and_recorded(tmp_path):
 
 
 @aio
+async def test_interaction_fanout_has_a_global_budget(tmp_path):
+    site = make_site(tmp_path)
+    async with (
+        running(site, interactions_per_second=0.5) as sidecar,
+        client(sidecar) as ws,
+    ):  # burst 1
+        await recv(ws)
+        for action in ["like", "water", "share"]:
+            await ws.send(json.dumps({"type": "interact", "project": "fern", "action": action}))
+        assert (await recv_until(ws, "interaction"))["action"] == "like"
+        await until(lambda: sidecar.metrics.rejects["interaction_budget"] == 2)
+        await until(lambda: sidecar.events.durable[1] == 3)  # every interaction is still recorded
+
+
+@aio
 async def test_origin_allowlist_is_checked_at_the_handshake(tmp_path):
     site = make_site(tmp_path)
     async with running(site) as sidecar:
