@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import watchfiles
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -75,6 +76,8 @@ class Tuning:
     slow_reader_bytes: int = 256 * 1024
     flood_strikes: int = 5
     interactions_per_second: float = 20.0
+    garden_fetch_attempts: int = 6
+    garden_fetch_retry: float = 10.0
     watch_garden: bool = True
 
 
@@ -148,6 +151,9 @@ class Sidecar:
         """Recover the event log, load the garden, listen, start the background tasks."""
         self.events.open()
         self.load_garden()
+        if not self._bundle_is_local():
+            log.info("garden: no local bundle; fetching %s", self.garden_url)
+            self._spawn(self._refresh_remote(announce=False))
         sidecar = self
 
         class Connection(ServerConnection):
@@ -212,9 +218,10 @@ class Sidecar:
         if self.server is not None:
             self.server.close(close_connections=True)
             await self.server.wait_closed()
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.bus is not None:
@@ -227,16 +234,18 @@ class Sidecar:
 
     # -- the garden ------------------------------------------------------------------
 
-    def load_garden(self) -> bool:
-        """Reload the published plant ids; True when the garden changed."""
-        path = self.bundle / GARDEN_INDEX
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raw = b""
-        except OSError as exc:
-            log.warning("garden: cannot read %s: %s", GARDEN_INDEX, exc.strerror)
-            return False
+    def load_garden(self, raw: bytes | None = None) -> bool:
+        """Reload the published plant ids (from the local bundle unless *raw* is
+        given); True when the garden changed."""
+        if raw is None:
+            path = self.bundle / GARDEN_INDEX
+            try:
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                raw = b""
+            except OSError as exc:
+                log.warning("garden: cannot read %s: %s", GARDEN_INDEX, exc.strerror)
+                return False
         digest = hashlib.sha256(raw).hexdigest()
         if digest == self._garden_digest:
             return False
@@ -268,6 +277,41 @@ class Sidecar:
         log.info("garden: %d plants", len(projects))
         return True
 
+    @property
+    def garden_url(self) -> str:
+        """Where the published garden is fetched when the bundle is not on this machine."""
+        return self.site.config.site.base_url + GARDEN_INDEX.as_posix()
+
+    def _bundle_is_local(self) -> bool:
+        return (self.bundle / GARDEN_INDEX).is_file()
+
+    async def _fetch_garden(self) -> bool | None:
+        """Load the garden from the site's public URL; None when that failed."""
+        try:
+            async with httpx.AsyncClient(timeout=10, follow_redirects=True) as http:
+                answer = await http.get(self.garden_url, headers={"Cache-Control": "no-cache"})
+                answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("garden: cannot fetch %s: %s", self.garden_url, type(exc).__name__)
+            return None
+        return self.load_garden(answer.content)
+
+    async def _refresh_remote(self, announce: bool) -> None:
+        # A static host may take a while to serve the new bundle after CI
+        # announced it: retry until the garden changes, then announce anyway.
+        for attempt in range(self.tuning.garden_fetch_attempts):
+            if attempt:
+                await asyncio.sleep(self.tuning.garden_fetch_retry)
+            if await self._fetch_garden():
+                break
+        if announce:
+            self.garden_updated(publish=True)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
     async def _watch_garden(self) -> None:
         # Watch the bundle's parent: publishing may swap the whole bundle folder.
         root = self.bundle.parent
@@ -290,7 +334,14 @@ class Sidecar:
             self.bus.publish_garden_updated(self.generated_at)
 
     def _remote_garden_updated(self, generated_at: str | None) -> None:
-        self.load_garden()
+        if self._bundle_is_local():
+            self.load_garden()
+            self.fanout(protocol.garden_updated_frame(generated_at or self.generated_at))
+        else:
+            self._spawn(self._fetch_then_tell(generated_at))
+
+    async def _fetch_then_tell(self, generated_at: str | None) -> None:
+        await self._fetch_garden()
         self.fanout(protocol.garden_updated_frame(generated_at or self.generated_at))
 
     # -- presence and fan-out --------------------------------------------------------
@@ -555,9 +606,12 @@ class Sidecar:
         if route == ("POST", "/api/published"):
             if not self._authorized(request):
                 return self._unauthorized(ws)
+            log.info("garden: publication announced through the hook")
+            if not self._bundle_is_local():
+                self._spawn(self._refresh_remote(announce=True))
+                return self._json(ws, http.HTTPStatus.ACCEPTED, {"status": "fetching"})
             self.load_garden()
             self.garden_updated(publish=True)
-            log.info("garden: publication announced through the hook")
             return self._json(
                 ws, http.HTTPStatus.ACCEPTED, {"status": "announced", "plants": len(self.projects)}
             )
