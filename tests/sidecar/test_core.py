@@ -268,3 +268,36 @@ def test_browsers_are_not_bots_and_get_a_device_class():
         "mobile",
         "desktop",
     ]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["join", "move", "leave"]),
+            st.integers(0, 5),
+            st.sampled_from(["alice", "bob", "carol"]),
+            st.sampled_from([None, "fern", "moss"]),
+        ),
+        max_size=60,
+    )
+)
+def test_presence_matches_a_naive_count(steps):
+    presence = Presence()
+    where: dict[int, tuple[str, str | None]] = {}
+    for op, conn, visitor, project in steps:
+        if op == "join" and conn not in where:
+            presence.join(conn, visitor)
+            where[conn] = (visitor, None)
+        elif op == "move" and conn in where:
+            presence.move(conn, project)
+            where[conn] = (where[conn][0], project)
+        elif op == "leave":
+            presence.leave(conn)
+            where.pop(conn, None)
+    visitors = {v for v, _ in where.values()}
+    projects: dict[str, int] = {}
+    for plant in ("fern", "moss"):
+        viewers = {v for v, p in where.values() if p == plant}
+        if viewers:
+            projects[plant] = len(viewers)
+    assert presence.snapshot() == Snapshot(len(visitors), projects)
