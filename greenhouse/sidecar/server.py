@@ -15,6 +15,7 @@ import http
 import itertools
 import json
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -189,7 +190,7 @@ class Sidecar:
         if self.config.redis_url:
             self.bus = RedisBus(
                 self.config.redis_url,
-                instance=f"{self.config.instance_id}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:8]}",
+                instance=f"{self.config.instance_id}-{secrets.token_hex(4)}",  # new each process
                 local=self.presence.snapshot,
                 on_interaction=self._remote_interaction,
                 on_garden_updated=self._remote_garden_updated,
@@ -321,11 +322,17 @@ class Sidecar:
         def relevant(_change: watchfiles.Change, path: str) -> bool:
             return path == bundle or path.startswith(bundle + "/")
 
-        async for _changes in watchfiles.awatch(
-            root, watch_filter=relevant, stop_event=self._stop, debounce=200
-        ):
-            if self.load_garden():
-                self.garden_updated(publish=True)
+        try:
+            async for _changes in watchfiles.awatch(
+                root, watch_filter=relevant, stop_event=self._stop, debounce=200
+            ):
+                if self.load_garden():
+                    self.garden_updated(publish=True)
+        except Exception as exc:  # an inotify limit, a vanished folder...
+            log.warning(
+                "garden: watching the bundle stopped (%s); POST /api/published still works",
+                type(exc).__name__,
+            )
 
     def garden_updated(self, publish: bool) -> None:
         """Tell every client (and, if *publish*, every instance) that a new garden is out."""
@@ -366,10 +373,13 @@ class Sidecar:
             if not self._presence_dirty:
                 continue
             self._presence_dirty = False
-            snapshot = self.current_presence()
-            if snapshot != self._last_presence:
-                self._last_presence = snapshot
-                self.fanout(protocol.presence_frame(snapshot.visitors, snapshot.projects))
+            try:
+                snapshot = self.current_presence()
+                if snapshot != self._last_presence:
+                    self._last_presence = snapshot
+                    self.fanout(protocol.presence_frame(snapshot.visitors, snapshot.projects))
+            except Exception:  # never let one bad tick stop presence for good
+                log.exception("presence: update failed")
 
     def fanout(self, text: str) -> int:
         """Send one text frame to every open connection; returns how many got it.
