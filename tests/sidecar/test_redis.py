@@ -85,7 +85,7 @@ async def test_a_killed_instance_disappears_from_presence(tmp_path, redis_server
                 )
                 assert gone["visitors"] == 1
                 # heartbeat + expiry (0.2 + 1.0 s here; 10 + 30 s by default) + slack.
-                assert loop.time() - killed_at < 1.2 + 1.0
+                assert loop.time() - killed_at < 1.2 + 3.0
 
 
 @aio

@@ -74,29 +74,25 @@ async def test_presence_is_coalesced_not_sent_per_event(tmp_path):
         connections = [await c.__aenter__() for c in others]
         for ws in connections:
             await recv(ws)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for _ in range(3):
             for ws, plant in zip(connections, ["fern", "moss", "ivy"] * 2, strict=True):
                 await ws.send(view(plant))
                 await ws.send(view(None))
                 await ws.send(view(plant))
+        final = {"type": "presence", "visitors": 7, "projects": {"fern": 2, "moss": 2, "ivy": 2}}
         frames = []
-        try:
-            async with asyncio.timeout(1.3):
-                while True:
-                    frame = json.loads(await watcher.recv())
-                    if frame["type"] == "presence":
-                        frames.append(frame)
-        except TimeoutError:
-            pass
+        async with asyncio.timeout(10):
+            while not frames or frames[-1] != final:
+                frame = json.loads(await watcher.recv())
+                if frame["type"] == "presence":
+                    frames.append(frame)
+        elapsed = loop.time() - started
         for ws in connections:
             await ws.close()
-        # 6 joins and 54 moves, yet at most one frame per interval (+1 for timing slack).
-        assert 1 <= len(frames) <= 4, frames
-        assert frames[-1] == {
-            "type": "presence",
-            "visitors": 7,
-            "projects": {"fern": 2, "moss": 2, "ivy": 2},
-        }
+        # 6 joins and 54 moves, yet at most one frame per interval (+2 for the edges).
+        assert len(frames) <= elapsed / 0.4 + 2 < 30, (len(frames), elapsed)
 
 
 @aio
