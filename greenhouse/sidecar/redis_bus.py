@@ -1,7 +1,7 @@
 """Several sidecars sharing presence and interactions through Redis pub/sub.
 
 Each instance publishes a heartbeat with its local presence every
-``heartbeat`` seconds (and soon after it changes) on ``greenhouse:presence``;
+``heartbeat`` seconds (and within ``coalesce`` seconds after it changes) on ``greenhouse:presence``;
 everyone keeps the latest heartbeat per instance and drops it after
 ``expiry`` seconds of silence, so a crashed instance's visitors disappear
 within ``heartbeat + expiry``. Interactions and ``garden_updated`` travel on
@@ -47,6 +47,7 @@ class RedisBus:
         on_change: Callable[[], None],
         heartbeat: float = 10.0,
         expiry: float = 30.0,
+        coalesce: float = 0.25,
         monotonic: Callable[[], float] = time.monotonic,
     ):
         self.url = url
@@ -57,6 +58,7 @@ class RedisBus:
         self.on_change = on_change
         self.heartbeat = heartbeat
         self.expiry = expiry
+        self.coalesce = coalesce
         self.monotonic = monotonic
         self.remotes: dict[str, tuple[Snapshot, float]] = {}
         self.connected = False
@@ -188,8 +190,8 @@ class RedisBus:
             self._beat.clear()
             try:
                 await asyncio.wait_for(self._beat.wait(), self.heartbeat)
-                # Coalesce bursts of changes into one early heartbeat.
-                await asyncio.sleep(min(0.1, self.heartbeat))
+                # Coalesce bursts of local changes into one early heartbeat.
+                await asyncio.sleep(min(self.coalesce, self.heartbeat))
             except TimeoutError:
                 pass
 

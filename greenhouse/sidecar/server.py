@@ -194,9 +194,10 @@ class Sidecar:
                 local=self.presence.snapshot,
                 on_interaction=self._remote_interaction,
                 on_garden_updated=self._remote_garden_updated,
-                on_change=self._mark_presence,
+                on_change=self._mark_remote_presence,
                 heartbeat=self.config.heartbeat_interval,
                 expiry=self.config.presence_expiry,
+                coalesce=self.config.presence_interval,
             )
             self.bus.start()
         self._tasks.append(asyncio.create_task(self._presence_loop()))
@@ -354,6 +355,13 @@ class Sidecar:
     # -- presence and fan-out --------------------------------------------------------
 
     def _mark_presence(self) -> None:
+        """Local presence changed: send it to clients and, early, to other instances."""
+        self._presence_dirty = True
+        if self.bus is not None:
+            self.bus.presence_changed()
+
+    def _mark_remote_presence(self) -> None:
+        # Not passed back to the bus: instances must not echo each other's beats.
         self._presence_dirty = True
 
     def current_presence(self) -> Snapshot:

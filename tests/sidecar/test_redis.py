@@ -58,6 +58,29 @@ async def test_two_instances_share_presence_and_interactions(tmp_path, redis_ser
 
 
 @aio
+async def test_local_changes_reach_other_instances_before_the_next_heartbeat(
+    tmp_path, redis_server
+):
+    slow_beat = {"heartbeat_interval": 30.0, "presence_expiry": 90.0, "presence_interval": 0.05}
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **slow_beat)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **slow_beat)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await asyncio.sleep(0.3)
+            for plant in ["moss", "ivy", "fern"]:  # a burst: coalesced into one early beat
+                await bob.send(view(plant))
+            seen = await recv_until(
+                alice, "presence", lambda f: f["projects"] == {"fern": 1}, timeout=5
+            )
+            assert seen["visitors"] == 2
+
+
+@aio
 async def test_a_killed_instance_disappears_from_presence(tmp_path, redis_server):
     site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
     site_c = make_site(tmp_path / "c", redis_url=redis_server.url, instance_id="c", **FAST_BUS)
