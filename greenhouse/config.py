@@ -176,6 +176,22 @@ class LiveConfig(Section):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."
     )
+    heartbeat_interval: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between the presence heartbeats each instance publishes to Redis.",
+    )
+    presence_expiry: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds after its last heartbeat before an instance's visitors are dropped.",
+    )
+    instance_id: str = Field(
+        "main",
+        pattern=r"^[a-z0-9-]{1,32}$",
+        description="Stable name of this sidecar: its event-log folder and the suffix of its event ids "
+        "(give each of several instances its own).",
+    )
 
 
 class AnalyticsConfig(Section):
