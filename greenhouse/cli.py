@@ -175,6 +175,24 @@ def sync(
 
 @app.command()
 @friendly
+def sidecar(
+    root: RootOption = Path("."),
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: [live] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on (default: [live] port; 0: any).")
+    ] = None,
+) -> None:
+    """Run the live presence server (websocket /ws/garden, /healthz, /metrics, /api/events)."""
+    from greenhouse.config import load_site
+    from greenhouse.sidecar import run
+
+    run(load_site(root), host=host, port=port)
+
+
+@app.command()
+@friendly
 def check(root: RootOption = Path(".")) -> None:
     """Validate config and content without building; lists every problem at once."""
     from greenhouse.build import check as run_check

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -83,32 +83,48 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
 
 def _matched(
     store: Store, keys: list[tuple[str, int]], sql: str, params: list[object]
-) -> dict[str, np.ndarray]:
+) -> Iterator[dict[str, np.ndarray]]:
+    """Run *sql* against a ``keys`` table (key -> plant row), a block of plants at a time.
+
+    Blocks keep DuckDB's result and the fetched columns small whatever the
+    size of the garden.
+    """
     if not keys:
-        return {"row": np.array([], dtype=np.int64)}
+        return
     frame = {
         "key": np.array([k for k, _ in keys], dtype=object),
         "row": np.array([i for _, i in keys], dtype=np.int32),
     }
     store.conn.register("keys", frame)
     try:
-        return store.conn.execute(sql, params).fetchnumpy()
+        rows = max(i for _, i in keys) + 1
+        for first in range(0, rows, PLANT_BLOCK):
+            yield store.conn.execute(
+                sql + " AND k.row >= ? AND k.row < ?", [*params, first, first + PLANT_BLOCK]
+            ).fetchnumpy()
     finally:
         store.conn.unregister("keys")
 
 
+PLANT_BLOCK = 200
+
+
 def _scatter(
-    activity: Activity, rows: dict[str, np.ndarray], offset: int, channels: Sequence[str]
+    activity: Activity,
+    blocks: Iterator[dict[str, np.ndarray]],
+    offset: int,
+    channels: Sequence[str],
 ) -> None:
-    if not len(rows["row"]):
-        return
-    plant = rows["row"].astype(np.int64)
-    day = rows["d"].astype(np.int64) - offset
-    for channel in channels:
-        assert channel in CHANNELS
-        np.add.at(
-            getattr(activity, channel), (plant, day), np.asarray(rows[channel], dtype=np.float32)
-        )
+    for rows in blocks:
+        if not len(rows["row"]):
+            continue
+        plant = rows["row"].astype(np.int64)
+        day = rows["d"].astype(np.int64) - offset
+        for channel in channels:
+            assert channel in CHANNELS
+            # One row per (plant, day) in each table (its primary key), so plain assignment.
+            values = np.clip(np.asarray(rows[channel], dtype=np.int64), 0, np.iinfo(np.uint16).max)
+            getattr(activity, channel)[plant, day] = values
 
 
 def load_plays(store: Store, since: datetime) -> list[Play]:
