@@ -139,9 +139,7 @@ def _utcnow() -> datetime:
 
 def _garden_time(store: Store) -> datetime:
     """The moment the garden shows: the latest sync, else the start of today (UTC)."""
-    from greenhouse.store.queries import data_time
-
-    latest = data_time(store)
+    latest = store.data_time()
     if latest is not None:
         return latest
     return datetime.combine(_utcnow().date(), datetime.min.time())
@@ -180,7 +178,7 @@ def sync(
 
 
 def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:
-    from greenhouse.site.render import THEME
+    from greenhouse.site import THEME
 
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{__version__}|{now.isoformat()}|{store.data_version()}|{out}".encode())
@@ -243,7 +241,7 @@ def _render(
         queries.freshness(store),
         dashboard=None,
         progress=say,
-        snapshots=_stored_snapshots(store),
+        snapshots=(stored := _stored_snapshots(store)),
     )
     with staging(out) as folder:
         bundle = Bundle(folder)
@@ -255,7 +253,7 @@ def _render(
             ) from None
         say("publish")
         swap_in(folder, out)
-    _store_snapshots(store, renderer.snapshots_written)
+    _store_snapshots(store, stored, renderer.snapshots_written)
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
@@ -267,16 +265,29 @@ def _stored_snapshots(store: Store) -> dict[str, tuple[str, bytes]]:
     return {day.isoformat(): (fingerprint, body.encode("utf-8")) for day, fingerprint, body in rows}
 
 
-def _store_snapshots(store: Store, written: dict[str, tuple[str, bytes]]) -> None:
-    """Keep this build's snapshots for the next one (a cache: it doesn't bump the data version)."""
+def _store_snapshots(
+    store: Store, before: dict[str, tuple[str, bytes]], written: dict[str, tuple[str, bytes]]
+) -> None:
+    """Keep this build's snapshots for the next one: only those that changed are written.
+
+    A cache, not data: it does not bump the data version (which would make
+    the next build think something changed).
+    """
+    gone = [day for day in before if day not in written]
+    changed = [
+        (day, fp, body.decode("utf-8"))
+        for day, (fp, body) in sorted(written.items())
+        if before.get(day, ("",))[0] != fp
+    ]
+    if not gone and not changed:
+        return
     conn = store.conn
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute("DELETE FROM snapshots")
-        conn.executemany(
-            "INSERT INTO snapshots VALUES (?, ?, ?)",
-            [(day, fp, body.decode("utf-8")) for day, (fp, body) in sorted(written.items())],
-        )
+        if gone:
+            conn.executemany("DELETE FROM snapshots WHERE taken_on = ?", [(d,) for d in gone])
+        if changed:
+            conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", changed)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

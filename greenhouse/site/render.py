@@ -26,9 +26,7 @@ from greenhouse.config import Config
 from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
-from greenhouse.site import api
-
-THEME = Path(__file__).parent / "theme"
+from greenhouse.site import THEME, api
 
 
 @dataclass(frozen=True)

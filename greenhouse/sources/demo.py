@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported only when demo rows are (re)generated
+    import numpy as np
 
 from greenhouse.config import DemoConfig
 from greenhouse.content import Project, slugify
@@ -77,6 +79,8 @@ def _seed(*parts: object) -> int:
 
 def demo_repos(projects: Sequence[Project], config: DemoConfig, today: date) -> list[DemoRepo]:
     """The repositories of the demo: content projects with a repo, then synthetic ones."""
+    import numpy as np
+
     names = [
         p.meta.repo for p in projects if p.meta.repo and p.meta.repo.startswith(DEMO_OWNER + "/")
     ]
@@ -109,6 +113,8 @@ def demo_repos(projects: Sequence[Project], config: DemoConfig, today: date) -> 
 
 def _history(repo: DemoRepo, config: DemoConfig, today: date) -> dict[str, np.ndarray]:
     """Daily commits, stars, releases, issues, views and interactions of one repo."""
+    import numpy as np
+
     days = config.days
     rng = np.random.default_rng(_seed(config.seed, repo.full_name, "history"))
     day_dates = np.arange(days) - (days - 1)  # offsets from today: -(days-1) .. 0
@@ -170,6 +176,8 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
     key = generation_key(projects, config, today)
     if store.get_meta("demo_key") == key:
         return False
+    import numpy as np
+
     repos = demo_repos(projects, config, today)
     start = today - timedelta(days=config.days - 1)
     start_ordinal = (start - EPOCH).days
@@ -269,6 +277,8 @@ def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, tod
 
 
 def _bulk(conn: object, name: str, columns: dict[str, list[np.ndarray]], sql: str) -> None:
+    import numpy as np
+
     frame = {k: np.concatenate(v) if v else np.array([]) for k, v in columns.items()}
     conn.register("src", frame)  # type: ignore[attr-defined]
     try:
@@ -295,6 +305,8 @@ def _plays(
     config: DemoConfig, today: date
 ) -> list[tuple[datetime, str, str, float | None, float | None]]:
     """A few weeks of listening (only recent plays: the APIs never give more)."""
+    import numpy as np
+
     rng = np.random.default_rng(_seed(config.seed, "plays"))
     rows = []
     for back in range(min(config.days, 60)):
@@ -320,6 +332,8 @@ def _plays(
 
 
 def _weather(config: DemoConfig, today: date) -> list[tuple[datetime, str, float, float, float]]:
+    import numpy as np
+
     rng = np.random.default_rng(_seed(config.seed, "weather"))
     rows = []
     for back in range(min(config.days, 120), -1, -1):

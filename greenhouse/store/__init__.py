@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,11 @@ class Store:
         """A counter bumped by every write transaction (part of the build fingerprint)."""
         row = self.one("SELECT value FROM meta WHERE key = 'data_version'")
         return int(row[0]) if row else 0
+
+    def data_time(self) -> datetime | None:
+        """The moment the data describes: the latest successful sync of any source."""
+        row = self.one("SELECT max(last_success) FROM sync_state")
+        return row[0] if row and row[0] else None
 
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` table."""

@@ -159,8 +159,7 @@ def freshness(store: Store) -> dict[str, dict[str, object]]:
 
 def data_time(store: Store) -> datetime | None:
     """The moment the data describes: the latest successful sync of any source."""
-    row = store.one("SELECT max(last_success) FROM sync_state")
-    return row[0] if row and row[0] else None
+    return store.data_time()
 
 
 def is_demo(store: Store) -> bool:
