@@ -125,7 +125,7 @@
     if (!plants.length) { minx = minz = -5; maxx = maxz = 5; }
     cam.cx = (minx + maxx) / 2; cam.cz = (minz + maxz) / 2;
     cam.r = M.max(8, M.sqrt(M.pow(maxx - minx, 2) + M.pow(maxz - minz, 2)) / 2 + 6);
-    cam.dist = cam.r * 2.3;
+    cam.dist = cam.r * 1.75;
     var rnd = rand(7);
     for (var i = 0; i < 220; i++) {
       var a = rnd() * 6.283, d = M.sqrt(rnd()) * cam.r * 0.97;
@@ -244,11 +244,11 @@
 
   function drawPlant(p, t, s) {
     var spec = SPECIES[p.species], dormant = p.stage === "dormant";
-    var h = (1.4 + 3.4 * p.height) * s, leaf = mix(spec[0], "#a89f6c", (1 - p.health) * 0.45);
+    var h = (2.6 + 6.5 * p.height) * s, leaf = mix(spec[0], "#a89f6c", (1 - p.health) * 0.45);
     if (dormant) leaf = mix(spec[0], "#8a7a62", 0.75);
     var L = mix(leaf, "#ffffff", 0.12), D = mix(leaf, "#0b1a0b", 0.3), F = spec[1];
     // soil patch
-    ctx.fillStyle = "rgba(80,55,30,0.35)"; ctx.beginPath(); ctx.ellipse(0, 0, s * 1.2, s * 0.5, 0, 0, 6.283); ctx.fill();
+    ctx.fillStyle = "rgba(80,55,30,0.35)"; ctx.beginPath(); ctx.ellipse(0, 0, s * 1.8, s * 0.7, 0, 0, 6.283); ctx.fill();
     var sway = reduced ? 0 : M.sin(t * (0.8 + energy) + p.phase) * wind * 0.06;
     ctx.save();
     if (dormant) { ctx.transform(1, 0, 0.35, 0.8, 0, 0); } // leaning, drooping, shrunken
