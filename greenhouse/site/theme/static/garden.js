@@ -83,7 +83,52 @@
   })();
 
   var article = doc.querySelector("article[data-project]");
-  if (article) live.view(article.dataset.project);
+  if (article) { live.view(article.dataset.project); chart(article); }
+
+  // project page: a readout under the growth chart, from the project's API document
+  function chart(el) {
+    var svg = el.querySelector(".chart svg"), out = el.querySelector(".readout");
+    if (!svg || !out) return;
+    fetch(el.dataset.api).then(function (r) { return r.json(); }).then(function (d) {
+      var points = d.history || [], mark = doc.createElementNS("http://www.w3.org/2000/svg", "line");
+      if (!points.length) return;
+      mark.setAttribute("vector-effect", "non-scaling-stroke"); mark.setAttribute("y1", "0"); mark.setAttribute("y2", "1");
+      function at(ev) {
+        var r = svg.getBoundingClientRect(), i = M.round((ev.clientX - r.left) / r.width * (points.length - 1));
+        var p = points[M.max(0, M.min(points.length - 1, i))];
+        mark.setAttribute("x1", String(i)); mark.setAttribute("x2", String(i)); svg.appendChild(mark);
+        out.textContent = p.date + ": " + p.stage + ", growth " + M.round(p.growth * 100) + "%, health " + M.round(p.health * 100) + "%";
+      }
+      svg.addEventListener("pointermove", at);
+      svg.addEventListener("pointerleave", function () { mark.remove(); out.textContent = ""; });
+    }).catch(function () { /* the static chart stays */ });
+  }
+  var sky = doc.querySelector("svg.constellation");
+  if (sky && !reduced) constellation(sky);
+
+  // skills page: the constellation turns slowly about its vertical axis (skipped for reduced motion)
+  function constellation(svg) {
+    var stars = svg.querySelectorAll("g.star"), lines = svg.querySelectorAll("line");
+    fetch(svg.dataset.api).then(function (r) { return r.json(); }).then(function (d) {
+      var nodes = d.nodes || [], edges = d.edges || [], index = {}, a = 0;
+      if (nodes.length !== stars.length || edges.length !== lines.length) return;
+      nodes.forEach(function (n, i) { index[n.id] = i; });
+      function turn() {
+        var c = M.cos(a), s = M.sin(a), xs = nodes.map(function (n) { return n.position.x * c + n.position.y * s; });
+        nodes.forEach(function (n, i) {
+          var depth = (n.position.y * c - n.position.x * s) / 12, g = stars[i];
+          g.querySelector("circle").setAttribute("cx", xs[i].toFixed(3));
+          g.querySelector("text").setAttribute("x", xs[i].toFixed(3));
+          g.setAttribute("opacity", (0.75 + 0.25 * M.max(-1, M.min(1, -depth))).toFixed(2));
+        });
+        edges.forEach(function (e, i) { lines[i].setAttribute("x1", xs[index[e.source]].toFixed(3)); lines[i].setAttribute("x2", xs[index[e.target]].toFixed(3)); });
+        a += 0.003;
+        requestAnimationFrame(turn);
+      }
+      turn();
+    }).catch(function () { /* the still constellation stays */ });
+  }
+
   var sceneBox = doc.getElementById("scene");
   if (!sceneBox) return;
   live.view(null);
@@ -95,9 +140,9 @@
   canvas.setAttribute("aria-hidden", "true");
   tip.className = "tip"; tip.hidden = true; tip.setAttribute("aria-hidden", "true");
   var links = {}, plants = [], byId = {}, weather = SKY.sunny, wind = 0.3, energy = 0.5, valence = 0.5;
-  var cam = { yaw: -0.6, pitch: 0.5, dist: 80, cx: 0, cz: 0, r: 30 };
+  var cam = { yaw: -0.6, pitch: 0.6, dist: 80, cx: 0, cz: 0, r: 30 };
   var W = 0, H = 0, dpr = 1, focus = null, hover = null, sparks = {}, tufts = [], drops = [], clouds = [];
-  var dirty = true, idle = 0, t0 = performance.now();
+  var dirty = true, idle = 0, t0 = performance.now(), hills = [];
   sceneBox.querySelectorAll("a.plant").forEach(function (a) { links[a.dataset.id] = a; });
 
   function rand(seed) { return function () { seed = (seed * 16807) % 2147483647; return (seed - 1) / 2147483646; }; }
@@ -131,6 +176,7 @@
       var a = rnd() * 6.283, d = M.sqrt(rnd()) * cam.r * 0.97;
       tufts.push([cam.cx + M.cos(a) * d, cam.cz + M.sin(a) * d, rnd()]);
     }
+    for (i = 0; i < 26; i++) hills.push(rnd());
     for (i = 0; i < weather[6]; i++) clouds.push([rnd(), 0.05 + rnd() * 0.3, 0.6 + rnd() * 0.8]);
     var n = M.round(160 * M.max(weather[3], weather[4]));
     for (i = 0; i < n; i++) drops.push([rnd(), rnd(), 0.5 + rnd()]);
@@ -278,8 +324,14 @@
     if (state.weather === "sunny") blob(W * 0.82, H * 0.16, 28, 12, "#fff4c2", "#ffe58a");
     clouds.forEach(function (c) {
       var x = ((c[0] + (reduced ? 0 : t * 0.004 * wind * c[2])) % 1.2 - 0.1) * W, y = c[1] * H, r = 26 * c[2];
-      var col = mix(weather[1], "#ffffff", 0.4), dark = mix(weather[0], weather[1], 0.5);
+      var col = mix(weather[1], "#ffffff", weather[2] < 0.9 ? 0 : 0.4), dark = mix(weather[0], weather[1], 0.35);
       blob(x, y, r, 7, col, dark); blob(x + r, y + 4, r * 0.8, 7, col, dark); blob(x - r, y + 6, r * 0.7, 7, col, dark);
+    });
+    // distant hills, two low-poly layers fading into the sky
+    [[0.34, 0.3], [0.42, 0.5]].forEach(function (layer, k) {
+      var pts = [0, H], y0 = H * layer[0];
+      for (var i = 0; i <= 12; i++) pts.push(i / 12 * W, y0 - (hills[i + k * 13] || 0) * H * 0.08);
+      pts.push(W, H); poly(pts, mix(weather[1], "#4f6f4a", layer[1]));
     });
     // the garden island: a thick disc of soil with grass on top
     var rim = [], top = [];
@@ -289,7 +341,9 @@
     }
     poly(rim, "#6b4f33");
     var grass = state.weather === "snowy" ? "#e8eef0" : mix("#6fae4f", "#8a8f5a", 1 - valence);
-    poly(top, grass);
+    var ys = top.filter(function (v, j) { return j % 2; }), gy = ctx.createLinearGradient(0, M.min.apply(M, ys), 0, M.max.apply(M, ys));
+    gy.addColorStop(0, mix(grass, "#2f4f2a", 0.25)); gy.addColorStop(1, mix(grass, "#d8f0a0", 0.25));
+    poly(top, gy);
     ctx.lineWidth = 1.2;
     tufts.forEach(function (g) {
       var q = project(g[0], 0, g[1]), k = q[2];
