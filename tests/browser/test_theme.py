@@ -122,8 +122,16 @@ def garden_doc(bundle: Path) -> dict[str, Any]:
 
 def until(page: Any, expression: str, timeout: float = 10000) -> None:
     """Poll a JS expression from outside (the pages' CSP forbids eval-based waiting)."""
+    from playwright.sync_api import Error
+
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as exc:  # a reload in between: ask the new page
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         time.sleep(0.05)
 
