@@ -140,7 +140,9 @@ class DevServer:
 
     def changed(self, paths: Iterable[Path]) -> None:
         """React to changed files: copy static assets straight in, otherwise rebuild."""
-        paths = list(paths)
+        paths = [p for p in paths if not p.is_dir()]  # a new folder alone changes nothing
+        if not paths:
+            return
         statics = [self._static_target(p) for p in paths]
         if self.live.error is None and statics and all(t is not None for t in statics):
             for source, target in zip(paths, statics, strict=True):

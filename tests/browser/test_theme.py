@@ -394,10 +394,18 @@ def test_serve_reloads_and_shows_build_errors(browser: Any, tmp_path: Path) -> N
         sprig.write_text(good.replace("A just-planted idea", "A freshly edited idea"))
         until(
             page,
-            "document.querySelector('.lede').textContent.includes('freshly edited')",
+            "(document.querySelector('.lede') || {}).textContent?.includes('freshly edited')",
             timeout=15000,
         )
         print(f"serve: edit to reloaded page in {time.monotonic() - started:.2f}s")
+
+        # a stylesheet alone is swapped in place, without a reload
+        page.evaluate("window.__stayed = true")
+        styles = site / "site_templates" / "static"
+        styles.mkdir(parents=True)
+        (styles / "garden.css").write_text("body{background:rgb(1, 2, 3)}\n")
+        until(page, "getComputedStyle(document.body).backgroundColor === 'rgb(1, 2, 3)'")
+        assert page.evaluate("window.__stayed === true")
 
         sprig.write_text("+++\ntitle = \n+++\nbroken\n")
         overlay = page.locator("#greenhouse-error")
@@ -408,7 +416,7 @@ def test_serve_reloads_and_shows_build_errors(browser: Any, tmp_path: Path) -> N
 
         sprig.write_text(good)
         overlay.wait_for(state="detached", timeout=15000)
-        until(page, "document.querySelector('.lede').textContent.includes('just-planted')")
+        until(page, "(document.querySelector('.lede') || {}).textContent?.includes('just-planted')")
         page.close()
     finally:
         proc.send_signal(signal.SIGINT)
@@ -418,6 +426,7 @@ def test_serve_reloads_and_shows_build_errors(browser: Any, tmp_path: Path) -> N
             proc.kill()
             proc.wait()
         if proc.stdout:
+            print(proc.stdout.read())  # shown when the test fails
             proc.stdout.close()
 
 
