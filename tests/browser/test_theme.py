@@ -194,6 +194,10 @@ def test_click_on_a_plant_opens_its_page(browser: Any, demo_url: str) -> None:
     frames = page.evaluate("window.__garden.frames")
     page.wait_for_timeout(300)
     assert page.evaluate("window.__garden.frames") == frames  # no animation when reduced
+    # keyboard: the map links stay focusable and focus lights the plant up in the scene
+    first_id = page.locator("#scene svg a.plant").first.get_attribute("data-id")
+    page.locator(f"#scene svg a.plant[data-id='{first_id}']").focus()
+    until(page, f"window.__garden.focus === {json.dumps(first_id)}")
     screen = page.evaluate("window.__garden.screen")
     box = page.locator("#scene canvas").bounding_box()
     assert box is not None

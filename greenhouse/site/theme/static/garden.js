@@ -32,12 +32,11 @@
     var api = { names: {}, onWatch: function () {}, onSpark: function () {}, view: function () {}, interact: function () {} };
     if (!url || !window.WebSocket) return api;
     var ws = null, tries = 0, current = null, first = true;
-    function send(msg) { if (!quiet && ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
+    function send(msg) { if (quiet || !ws || ws.readyState !== 1) return false; ws.send(JSON.stringify(msg)); return true; }
     function sendView() {
       var msg = { type: "view", project: current };
       if (first && doc.referrer) { try { msg.referrer = new URL(doc.referrer).host; } catch (e) { /* no host */ } }
-      first = false;
-      send(msg);
+      if (send(msg)) first = false; // the referrer goes with the first view actually sent
     }
     function show(visitors, projects) {
       if (!out) return;
@@ -387,7 +386,7 @@
     ctx.fillStyle = valence > 0.5 ? "rgba(255,170,60," + (valence - 0.5) * 0.16 + ")" : "rgba(60,90,170," + (0.5 - valence) * 0.16 + ")";
     ctx.fillRect(0, 0, W, H);
     if (state.weather === "stormy" && !reduced && M.sin(t * 0.7) > 0.995) { ctx.fillStyle = "rgba(255,255,255,0.35)"; ctx.fillRect(0, 0, W, H); }
-    state.screen = screen; state.drawn = order.length; state.frames++;
+    state.screen = screen; state.drawn = order.length; state.frames++; state.focus = focus;
     state.camera = { yaw: cam.yaw, pitch: cam.pitch, dist: cam.dist };
     if (state.firstFrame === null) { state.firstFrame = now; canvas.dataset.ready = "1"; }
     dirty = false;
