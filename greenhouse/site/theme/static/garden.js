@@ -198,7 +198,7 @@
   function project(x, y, z) {
     var dx = x - cam.cx, dz = z - cam.cz, c = M.cos(cam.yaw), s = M.sin(cam.yaw);
     var rx = dx * c - dz * s, rz = dx * s + dz * c, cp = M.cos(cam.pitch), sp = M.sin(cam.pitch);
-    var d = rz * cp - y * sp + cam.dist, u = rz * sp + y * cp, f = H * 1.5;
+    var d = rz * cp - y * sp + cam.dist, u = rz * sp + y * cp, f = M.min(H * 1.5, W * 0.95);
     if (d < 1) d = 1;
     return [W / 2 + f * rx / d, H * 0.58 - f * u / d, f / d, d];
   }
