@@ -42,7 +42,8 @@ def error_report(exc: GreenhouseError, context: int = 3) -> dict[str, Any]:
     message = str(exc)
     if isinstance(exc, TemplateError):
         file, line, source = exc.file, exc.line, exc.source
-        message = str(exc.args[0]) if exc.args else message
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        message = message.removeprefix(where)  # the overlay shows the place on its own line
     problems = getattr(exc, "problems", None)
     if problems:
         first = problems[0]
