@@ -141,7 +141,14 @@ class DevServer:
 
     def changed(self, paths: Iterable[Path]) -> None:
         """React to changed files: copy static assets straight in, otherwise rebuild."""
-        paths = [p for p in paths if not p.is_dir()]  # a new folder alone changes nothing
+        # A file written into a folder made a moment before can beat the watcher to it,
+        # so a new folder stands for the files already in it; an empty one changes nothing.
+        found: list[Path] = []
+        for path in paths:
+            found.extend(
+                sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+            )
+        paths = list(dict.fromkeys(found))
         if not paths:
             return
         statics = [self._static_target(p) for p in paths]

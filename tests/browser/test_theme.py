@@ -390,6 +390,9 @@ def test_serve_reloads_and_shows_build_errors(browser: Any, tmp_path: Path) -> N
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.2)
+        # made early: a file written into a folder created a moment before can beat inotify
+        styles = site / "site_templates" / "static"
+        styles.mkdir(parents=True)
         page = browser.new_page()
         page.goto(url + "projects/sprig/")
         sprig = site / "content/projects/sprig.md"
@@ -405,8 +408,6 @@ def test_serve_reloads_and_shows_build_errors(browser: Any, tmp_path: Path) -> N
 
         # a stylesheet alone is swapped in place, without a reload
         page.evaluate("window.__stayed = true")
-        styles = site / "site_templates" / "static"
-        styles.mkdir(parents=True)
         (styles / "garden.css").write_text("body{background:rgb(1, 2, 3)}\n")
         until(page, "getComputedStyle(document.body).backgroundColor === 'rgb(1, 2, 3)'")
         assert page.evaluate("window.__stayed === true")
