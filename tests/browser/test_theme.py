@@ -86,16 +86,20 @@ class Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser closing a page mid-download is not a failure worth a traceback."""
+
+
 @pytest.fixture(scope="module")
 def static_server() -> Iterator[Any]:
     """Serve a bundle folder on 127.0.0.1 (port 0); call with a folder, get its URL."""
-    servers: list[ThreadingHTTPServer] = []
+    servers: list[LocalServer] = []
 
     def start(folder: Path) -> str:
-        httpd = ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-        )
-        httpd.daemon_threads = True
+        httpd = LocalServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         servers.append(httpd)
         return f"http://127.0.0.1:{httpd.server_address[1]}/"
