@@ -311,6 +311,29 @@ def auth_spotify(
     )
 
 
+@app.command()
+@friendly
+def serve(
+    root: RootOption = Path("."),
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Sync the sources before each build (default: offline).")
+    ] = False,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the site in the default browser.")
+    ] = False,
+) -> None:
+    """Build, serve locally, rebuild on change and reload the browser."""
+    from greenhouse.site.serve import serve as run_serve
+
+    try:
+        run_serve(root, port, host, open_browser, offline=not sync, say=typer.echo)
+    except OSError as exc:
+        _err(f"error: cannot listen on {host}:{port}: {exc.strerror}")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

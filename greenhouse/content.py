@@ -212,7 +212,7 @@ def _load_project(path: Path, problems: list[Problem]) -> Project | None:
     try:
         data: dict[str, Any] = tomllib.loads(front)
     except tomllib.TOMLDecodeError as exc:
-        toml_line: int | None = getattr(exc, "lineno", None)
+        toml_line = _toml_line(exc)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
         problems.append(
             Problem(path, f"invalid TOML front matter: {msg}", toml_line + 1 if toml_line else None)
@@ -263,7 +263,7 @@ def _load_skills(path: Path, problems: list[Problem]) -> list[SkillEntry]:
         return []
     except tomllib.TOMLDecodeError as exc:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
-        problems.append(Problem(path, f"invalid TOML: {msg}", getattr(exc, "lineno", None)))
+        problems.append(Problem(path, f"invalid TOML: {msg}", _toml_line(exc)))
         return []
     try:
         return SkillsFile.model_validate(data).skills
@@ -318,3 +318,12 @@ def render_markdown(text: str) -> str:
 
     html = _markdown.render(text)
     return nh3.clean(html, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    """The line of a TOML error (``lineno`` arrived in Python 3.14; older ones say it in text)."""
+    line: int | None = getattr(exc, "lineno", None)
+    if line is None:
+        found = re.search(r"at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else None
+    return line

@@ -363,7 +363,8 @@ class Renderer:
                     state=state,
                     weather=weather,
                     series=(series := garden.history.series(state.row)),
-                    chart=_chart_points(series),
+                    chart=_chart_points(series, "growth"),
+                    health_chart=_chart_points(series, "health"),
                 ),
             )
         bundle.write(
@@ -418,9 +419,9 @@ def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
     return [(k, chosen[k]) for k in sorted(chosen)]
 
 
-def _chart_points(series: list[dict[str, Any]]) -> str:
-    """SVG polyline points of a growth series (x: snapshot index, y: 1 - growth)."""
-    return " ".join(f"{i},{1 - float(p['growth']):.4f}" for i, p in enumerate(series))
+def _chart_points(series: list[dict[str, Any]], key: str) -> str:
+    """SVG polyline points of a history series (x: snapshot index, y: 1 - value)."""
+    return " ".join(f"{i},{1 - float(p[key]):.4f}" for i, p in enumerate(series))
 
 
 def gzip_size(data: bytes) -> int:

@@ -1,0 +1,329 @@
+"""``greenhouse serve``: build, serve the bundle locally, rebuild on change, reload the browser.
+
+The bundle is served at its ``base_url`` path on localhost, so links behave as
+they will once published. Every HTML page gets one extra ``<script>`` (only
+here, never in the bundle on disk) that listens to a server-sent-events stream
+at ``/__greenhouse/events``: a rebuild makes the page reload, a change to
+stylesheets alone swaps them in place, and a failed build shows an overlay with
+the file, line and lines around it while the last good site keeps being served.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import shutil
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from greenhouse.config import CONFIG_FILE, load_site
+from greenhouse.errors import GreenhouseError, TemplateError
+from greenhouse.site.render import THEME as _THEME
+from greenhouse.site.render import Links
+
+EVENTS = "/__greenhouse/events"
+CLIENT = "/__greenhouse/reload.js"
+CLIENT_FILE = Path(__file__).with_name("livereload.js")
+THEME = _THEME.resolve()
+Say = Callable[[str], None]
+
+
+def error_report(exc: GreenhouseError, context: int = 3) -> dict[str, Any]:
+    """A build failure as the overlay shows it: message, file, line and the lines around it."""
+    file: str | None = None
+    line: int | None = None
+    source: str | None = None
+    message = str(exc)
+    if isinstance(exc, TemplateError):
+        file, line, source = exc.file, exc.line, exc.source
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        message = message.removeprefix(where)  # the overlay shows the place on its own line
+    problems = getattr(exc, "problems", None)
+    if problems:
+        first = problems[0]
+        file, line = str(first.file), first.line
+        message = first.message if len(problems) == 1 else message
+    if source is None and file and line:
+        try:
+            source = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            source = None
+    lines: list[tuple[int, str]] = []
+    if source is not None and line:
+        text = source.splitlines()
+        lo, hi = max(1, line - context), min(len(text), line + context)
+        lines = [(n, text[n - 1]) for n in range(lo, hi + 1)]
+    return {"message": message, "file": file, "line": line, "lines": lines}
+
+
+class LiveState:
+    """What every browser tab should know: the site version and the current build error."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.kind = "page"
+        self.error: dict[str, Any] | None = None
+        self.closed = False
+        self.changed = threading.Condition()
+
+    def publish(self, kind: str | None = None, error: dict[str, Any] | None = None) -> None:
+        """Announce a new site (``kind`` 'page' or 'css') or a failed build (``error``)."""
+        with self.changed:
+            if error is None:
+                self.version += 1
+                self.kind = kind or "page"
+            self.error = error
+            self.changed.notify_all()
+
+    def message(self) -> str:
+        """The current state as one JSON event."""
+        return json.dumps({"version": self.version, "kind": self.kind, "error": self.error})
+
+    def close(self) -> None:
+        """Wake every stream so its thread can end."""
+        with self.changed:
+            self.closed = True
+            self.changed.notify_all()
+
+
+class DevServer:
+    """The bundle on localhost, rebuilt by a watcher thread."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        port: int = 8000,
+        host: str = "127.0.0.1",
+        *,
+        offline: bool = True,
+        say: Say | None = None,
+    ):
+        self.site = load_site(root)
+        self.root = self.site.root
+        self.offline = offline
+        self.say = say or (lambda _: None)
+        self.base_path = Links(self.site.config.site.base_url).base_path
+        self.output = self.site.path(self.site.config.build.output)
+        self.live = LiveState()
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.httpd.daemon_threads = True
+        self.threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        """Where the site is served."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}{self.base_path}"
+
+    def rebuild(self, first: bool = False) -> bool:
+        """Build (forced after the first time); publish the result or the error."""
+        from greenhouse.build import build
+
+        with self.lock:
+            started = time.perf_counter()
+            try:
+                result = build(self.root, offline=self.offline, force=not first)
+            except GreenhouseError as exc:
+                self.say(f"build failed: {exc}")
+                self.live.publish(error=error_report(exc))
+                return False
+            self.say(f"rebuilt {result.plants} plants in {time.perf_counter() - started:.2f}s")
+            self.live.publish("page")
+            return True
+
+    def changed(self, paths: Iterable[Path]) -> None:
+        """React to changed files: copy static assets straight in, otherwise rebuild."""
+        # A file written into a folder made a moment before can beat the watcher to it,
+        # so a new folder stands for the files already in it; an empty one changes nothing.
+        found: list[Path] = []
+        for path in paths:
+            found.extend(
+                sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+            )
+        paths = list(dict.fromkeys(found))
+        if not paths:
+            return
+        statics = [self._static_target(p) for p in paths]
+        if self.live.error is None and statics and all(t is not None for t in statics):
+            for source, target in zip(paths, statics, strict=True):
+                assert target is not None
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+            css = all(p.suffix == ".css" for p in paths)
+            self.say("stylesheet swapped" if css else "static files copied")
+            self.live.publish("css" if css else "page")
+            return
+        self.rebuild()
+
+    def _static_target(self, path: Path) -> Path | None:
+        """The bundle path of a theme or site static file that still exists, else None."""
+        for folder in (THEME / "static", self.root / "site_templates" / "static"):
+            if path.is_file() and path.is_relative_to(folder):
+                override = self.root / "site_templates" / "static" / path.relative_to(folder)
+                if folder == THEME / "static" and override.exists():
+                    return None  # the site's own file wins; nothing to copy
+                return self.output / "static" / path.relative_to(folder)
+        return None
+
+    def watched(self, path: Path) -> bool:
+        """Whether a change to *path* affects the site."""
+        if path.is_relative_to(THEME):
+            return True
+        if path == self.root / CONFIG_FILE:
+            return True
+        return any(path.is_relative_to(self.root / d) for d in ("content", "site_templates"))
+
+    def watch(self) -> None:
+        """Rebuild on every batch of changes until stopped."""
+        import watchfiles
+
+        for changes in watchfiles.watch(
+            self.root,
+            THEME,
+            watch_filter=lambda _change, name: self.watched(Path(name)),
+            debounce=60,
+            step=20,
+            stop_event=self.stop_event,
+            raise_interrupt=False,
+        ):
+            self.changed(Path(name) for _change, name in sorted(changes))
+
+    def start(self) -> None:
+        """Build once, then serve and watch in background threads."""
+        self.rebuild(first=True)
+        for target in (self.httpd.serve_forever, self.watch):
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop serving and watching."""
+        self.stop_event.set()
+        self.live.close()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+def serve(
+    root: Path | str = ".",
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    open_browser: bool = False,
+    *,
+    offline: bool = True,
+    say: Say | None = None,
+) -> None:
+    """Build and serve the site, rebuilding and reloading on change, until interrupted."""
+    server = DevServer(root, port, host, offline=offline, say=say)
+    server.start()
+    (say or (lambda _: None))(f"Serving {server.url} (Ctrl+C to stop)")
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        while not server.stop_event.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _handler(server: DevServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the terminal shows builds, not every request."""
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0].split("#", 1)[0]
+            if path == EVENTS:
+                return self._events()
+            if path == CLIENT:
+                return self._send(200, CLIENT_FILE.read_bytes(), "text/javascript")
+            base = server.base_path
+            if path + "/" == base:
+                return self._redirect(base)
+            if not path.startswith(base):
+                return self._not_found()
+            relative = path[len(base) :]
+            if ".." in relative.split("/"):
+                return self._not_found()
+            file = server.output / relative
+            if file.is_dir():
+                if not path.endswith("/"):
+                    return self._redirect(path + "/")
+                file = file / "index.html"
+            if not file.is_file():
+                return self._not_found()
+            self._file(200, file)
+
+        def _file(self, status: int, file: Path) -> None:
+            data = file.read_bytes()
+            kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+            if file.suffix == ".html":
+                tag = f'<script src="{CLIENT}?v={server.live.version}" defer></script>\n</body>'
+                data = data.replace(b"</body>", tag.encode(), 1)
+                kind = "text/html; charset=utf-8"
+            elif kind.startswith("text/") or kind in {"application/json", "application/xml"}:
+                kind += "; charset=utf-8"
+            self._send(status, data, kind)
+
+        def _not_found(self) -> None:
+            page = server.output / "404.html"
+            if page.is_file():
+                return self._file(404, page)
+            self._send(404, b"not found", "text/plain")
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(HTTPStatus.FOUND)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _send(self, status: int, data: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _events(self) -> None:
+            live = server.live
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            seen = None
+            try:
+                while not live.closed:
+                    with live.changed:
+                        current = live.message()
+                        if current == seen:
+                            live.changed.wait(timeout=15)
+                            current = live.message()
+                    if live.closed:
+                        break
+                    if current == seen:
+                        self.wfile.write(b": ping\n\n")
+                    else:
+                        self.wfile.write(b"retry: 500\ndata: " + current.encode() + b"\n\n")
+                        seen = current
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
