@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
-from conftest import FIXED_EPOCH, REPO, need_in_ci
 
 from greenhouse.build import build
+from tests.conftest import FIXED_EPOCH, REPO, need_in_ci
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
