@@ -7,6 +7,7 @@ no file, so the same inputs always give the same garden.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class PlantState:
     row: int  # this plant's row in the garden's history arrays
 
 
-@dataclass(frozen=True)
+@dataclass
 class History:
     """Growth, health and stage of every plant on every snapshot day: ``(plants, snapshots)`` arrays.
 
@@ -58,16 +59,20 @@ class History:
     def snapshot(self, k: int) -> list[dict[str, object]]:
         """The plants (already planted) on snapshot *k*."""
         column = int(self.day_index[k])
+        rows = np.flatnonzero(self.planted <= column)
+        growth = _rounded(self.growth[rows, k], 4)
+        health = _rounded(self.health[rows, k], 4)
+        height = _rounded(self.growth[rows, k].astype(np.float64) * self.max_height, 3)
+        stages = self.stage[rows, k].tolist()
         return [
             {
                 "id": self.ids[i],
-                "stage": model.STAGES[int(self.stage[i, k])],
-                "growth": round(float(self.growth[i, k]), 4),
-                "health": round(float(self.health[i, k]), 4),
-                "height": round(float(self.growth[i, k]) * self.max_height, 3),
+                "stage": model.STAGES[stage],
+                "growth": g,
+                "health": h,
+                "height": t,
             }
-            for i in range(len(self.ids))
-            if self.planted[i] <= column
+            for i, stage, g, h, t in zip(rows.tolist(), stages, growth, health, height, strict=True)
         ]
 
     def fingerprint(self, k: int) -> str:
@@ -90,16 +95,25 @@ class History:
 
     def series(self, row: int) -> list[dict[str, object]]:
         """One plant's points on every snapshot day since it was planted."""
+        keep = np.flatnonzero(self.day_index >= self.planted[row])
+        growth = _rounded(self.growth[row, keep], 4)
+        health = _rounded(self.health[row, keep], 4)
+        stages = self.stage[row, keep].tolist()
+        dates = self.dates
         return [
-            {
-                "date": day.isoformat(),
-                "stage": model.STAGES[int(self.stage[row, k])],
-                "growth": round(float(self.growth[row, k]), 4),
-                "health": round(float(self.health[row, k]), 4),
-            }
-            for k, day in enumerate(self.days)
-            if self.planted[row] <= self.day_index[k]
+            {"date": dates[k], "stage": model.STAGES[st], "growth": g, "health": h}
+            for k, st, g, h in zip(keep.tolist(), stages, growth, health, strict=True)
         ]
+
+    @functools.cached_property
+    def dates(self) -> list[str]:
+        """The snapshot days as ISO dates."""
+        return [day.isoformat() for day in self.days]
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float]:
+    """Round a whole array at once (the documents carry 3–4 decimals)."""
+    return np.round(values.astype(np.float64), digits).tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

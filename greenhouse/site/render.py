@@ -292,13 +292,27 @@ class Renderer:
             bundle.json(f"api/v1/projects/page/{page}.json", doc)
             if page == 1:
                 bundle.json("api/v1/projects/index.json", doc)
+        weather = garden.weather
         for state in garden.plants:
+            series = garden.history.series(state.row)  # once per plant: its JSON and its page
+            bundle.write(
+                f"projects/{state.spec.id}/index.html",
+                self.page(
+                    "project.html",
+                    plant=docs[state.spec.id],
+                    state=state,
+                    weather=weather,
+                    series=series,
+                    chart=_chart_points(series, "growth"),
+                    health_chart=_chart_points(series, "health"),
+                ),
+            )
             bundle.json(
                 f"api/v1/projects/{state.spec.id}.json",
                 self._doc(
                     plant=docs[state.spec.id],
                     body_html=state.spec.body_html,
-                    history=garden.history.series(state.row),
+                    history=series,
                     analytics={
                         "views_30d": state.metrics["views_30d"],
                         "interactions_30d": state.metrics["interactions_30d"],
@@ -354,19 +368,6 @@ class Renderer:
             ),
         )
         by_id = {s.spec.id: s for s in garden.plants}
-        for state in garden.plants:
-            bundle.write(
-                f"projects/{state.spec.id}/index.html",
-                self.page(
-                    "project.html",
-                    plant=docs[state.spec.id],
-                    state=state,
-                    weather=weather,
-                    series=(series := garden.history.series(state.row)),
-                    chart=_chart_points(series, "growth"),
-                    health_chart=_chart_points(series, "health"),
-                ),
-            )
         bundle.write(
             "skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id)
         )
@@ -421,7 +422,7 @@ def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
 
 def _chart_points(series: list[dict[str, Any]], key: str) -> str:
     """SVG polyline points of a history series (x: snapshot index, y: 1 - value)."""
-    return " ".join(f"{i},{1 - float(p[key]):.4f}" for i, p in enumerate(series))
+    return " ".join([f"{i},{1 - p[key]:.4f}" for i, p in enumerate(series)])
 
 
 def gzip_size(data: bytes) -> int:
