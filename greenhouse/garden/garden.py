@@ -113,7 +113,7 @@ class History:
 
 def _rounded(values: np.ndarray, digits: int) -> list[float]:
     """Round a whole array at once (the documents carry 3–4 decimals)."""
-    return np.round(values.astype(np.float64), digits).tolist()  # type: ignore[no-any-return]
+    return np.round(values.astype(np.float64), digits).tolist()
 
 
 @dataclass(frozen=True)
