@@ -106,7 +106,7 @@ def _doc(model: type[BaseModel]) -> str:
 def workflow_text(pip_spec: str | None = None) -> str:
     """The nightly GitHub Actions workflow; *pip_spec* is what it installs."""
     text = (STARTER / "workflow.yml").read_text(encoding="utf-8")
-    return text.replace("@GREENHOUSE_SPEC@", pip_spec or f"greenhouse=={__version__}")
+    return text.replace("@GREENHOUSE_SPEC@", pip_spec or f"greenhouse-garden=={__version__}")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def test_wheel_installs_and_builds_a_site(tmp_path: Path) -> None:
         tmp_path,
         env,
     )
-    (wheel,) = wheels.glob("greenhouse-*.whl")
+    (wheel,) = wheels.glob("greenhouse_garden-*.whl")
 
     venv = tmp_path / "venv"
     # Reuse the dependencies installed here (fast, no network) when they are importable.
