@@ -1,0 +1,114 @@
+"""Who is in the garden right now, with no I/O.
+
+Presence counts distinct visitor keys: a visitor with two tabs on the same
+plant counts once there. Several sidecars each count their own connections
+and add up the others' latest heartbeats (see :mod:`.redis_bus`); a
+heartbeat older than the expiry is dropped, so a crashed instance's visitors
+fade out on their own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Presence counts: the total and per project (projects with nobody are absent)."""
+
+    visitors: int = 0
+    projects: Mapping[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        """The wire form, as carried in heartbeats."""
+        return {"visitors": self.visitors, "projects": dict(self.projects)}
+
+    @classmethod
+    def from_json(cls, value: object) -> Snapshot | None:
+        """Parse a heartbeat's presence; None when it is malformed."""
+        if not isinstance(value, dict):
+            return None
+        visitors, projects = value.get("visitors"), value.get("projects")
+        if not isinstance(visitors, int) or not isinstance(projects, dict):
+            return None
+        if not all(
+            isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in projects.items()
+        ):
+            return None
+        return cls(max(0, visitors), dict(projects))
+
+
+class Presence:
+    """The local garden: which connection (of which visitor) looks at what."""
+
+    def __init__(self) -> None:
+        self._where: dict[Hashable, tuple[str, str | None]] = {}
+        self._connections: Counter[str] = Counter()
+        self._viewers: dict[str | None, Counter[str]] = {}
+
+    def connections_of(self, visitor: str) -> int:
+        """Open connections of one visitor key (for the per-visitor cap)."""
+        return self._connections[visitor]
+
+    def join(self, connection: Hashable, visitor: str) -> None:
+        """A connection opens; it looks at the overview until it says otherwise."""
+        self._connections[visitor] += 1
+        self._where[connection] = (visitor, None)
+        self._add(visitor, None)
+
+    def move(self, connection: Hashable, project: str | None) -> None:
+        """A connection now looks at *project* (None: the overview)."""
+        visitor, before = self._where[connection]
+        if before == project:
+            return
+        self._remove(visitor, before)
+        self._where[connection] = (visitor, project)
+        self._add(visitor, project)
+
+    def leave(self, connection: Hashable) -> None:
+        """A connection closes."""
+        entry = self._where.pop(connection, None)
+        if entry is None:
+            return
+        visitor, project = entry
+        self._remove(visitor, project)
+        self._connections[visitor] -= 1
+        if self._connections[visitor] <= 0:
+            del self._connections[visitor]
+
+    def _add(self, visitor: str, project: str | None) -> None:
+        self._viewers.setdefault(project, Counter())[visitor] += 1
+
+    def _remove(self, visitor: str, project: str | None) -> None:
+        viewers = self._viewers[project]
+        viewers[visitor] -= 1
+        if viewers[visitor] <= 0:
+            del viewers[visitor]
+        if not viewers:
+            del self._viewers[project]
+
+    def forget_projects(self, known: set[str] | frozenset[str]) -> None:
+        """After a new garden is published, viewers of removed plants move to the overview."""
+        for connection, (_visitor, project) in list(self._where.items()):
+            if project is not None and project not in known:
+                self.move(connection, None)
+
+    def snapshot(self) -> Snapshot:
+        """The local counts."""
+        projects = {p: len(v) for p, v in self._viewers.items() if p is not None}
+        return Snapshot(len(self._connections), projects)
+
+
+def merge(
+    local: Snapshot, remotes: Mapping[str, tuple[Snapshot, float]], now: float, expiry: float
+) -> Snapshot:
+    """Local presence plus every remote instance heard from within *expiry* seconds."""
+    visitors = local.visitors
+    projects: Counter[str] = Counter(local.projects)
+    for snapshot, seen in remotes.values():
+        if now - seen <= expiry:
+            visitors += snapshot.visitors
+            projects.update(snapshot.projects)
+    return Snapshot(visitors, dict(projects))

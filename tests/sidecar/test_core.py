@@ -1,0 +1,303 @@
+"""The I/O-free core: protocol validation, presence, token bucket, privacy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from greenhouse.sidecar import protocol
+from greenhouse.sidecar.limits import TokenBucket
+from greenhouse.sidecar.presence import Presence, Snapshot, merge
+from greenhouse.sidecar.privacy import DailySalt, client_ip, device, is_bot, opted_out
+
+PROJECTS = frozenset({"fern", "moss"})
+
+
+def test_view_and_interact_parse():
+    assert protocol.parse_message('{"type":"view","project":null}', PROJECTS) == protocol.View(None)
+    assert protocol.parse_message('{"type":"view","project":"fern"}', PROJECTS) == protocol.View(
+        "fern"
+    )
+    got = protocol.parse_message('{"type":"interact","project":"moss","action":"water"}', PROJECTS)
+    assert got == protocol.Interact("moss", "water")
+
+
+def test_view_keeps_only_the_referrer_host():
+    text = json.dumps(
+        {"type": "view", "project": None, "referrer": "https://News.Example.com/a/b?q=secret#x"}
+    )
+    assert protocol.parse_message(text, PROJECTS) == protocol.View(None, "news.example.com")
+
+
+@pytest.mark.parametrize(
+    ("referrer", "expected"),
+    [
+        ("https://user:pw@host.example:8080/path", "host.example"),
+        ("example.org/page", "example.org"),
+        ("not a url at all", None),
+        ("javascript:alert(1)", None),
+        ("http://192.0.2.7/admin", None),
+        ("http://[2001:db8::1]/", None),
+        (42, None),
+        ("", None),
+        ("https://" + "a" * 300 + ".com/", None),
+    ],
+)
+def test_referrer_domain(referrer, expected):
+    assert protocol.referrer_domain(referrer) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{not json", "bad_json"),
+        ("[1, 2]", "bad_message"),
+        ('"view"', "bad_message"),
+        ('{"type": 5}', "bad_message"),
+        ('{"project": "fern"}', "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "view", "project": 5}', "bad_message"),
+        ('{"type": "view", "project": ["fern"]}', "bad_message"),
+        ('{"type": "view", "project": "rose"}', "unknown_project"),
+        ('{"type": "view", "project": "../etc"}', "unknown_project"),
+        ('{"type": "interact", "project": null, "action": "like"}', "bad_message"),
+        ('{"type": "interact", "project": "fern", "action": "burn"}', "bad_action"),
+        ('{"type": "interact", "project": "fern", "action": {"x": 1}}', "bad_message"),
+        ('{"type": "view", "project": ' + "[" * 5000 + "]" * 5000 + "}", "too_deep"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_code(text, code):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.parse_message(text, PROJECTS)
+    assert caught.value.code == code
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_is_refused(text):
+    try:
+        result = protocol.parse_message(text, PROJECTS)
+    except protocol.ProtocolError as exc:
+        assert exc.code in {
+            "bad_json",
+            "bad_message",
+            "unknown_type",
+            "unknown_project",
+            "bad_action",
+            "too_deep",
+        }
+    else:
+        assert isinstance(result, protocol.View | protocol.Interact)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+    )
+)
+def test_any_json_value_parses_or_is_refused(value):
+    for message in (
+        value,
+        {"type": "view", "project": value},
+        {"type": "interact", "project": "fern", "action": value},
+    ):
+        with contextlib.suppress(protocol.ProtocolError):
+            protocol.parse_message(json.dumps(message), PROJECTS)
+
+
+def test_frames_are_compact_json():
+    assert json.loads(protocol.presence_frame(3, {"moss": 1, "fern": 2})) == {
+        "type": "presence",
+        "visitors": 3,
+        "projects": {"fern": 2, "moss": 1},
+    }
+    assert json.loads(protocol.error_frame("bad_json", "no")) == {
+        "type": "error",
+        "code": "bad_json",
+        "message": "no",
+    }
+
+
+def test_token_bucket_refills_at_its_rate():
+    bucket = TokenBucket(rate=2.0, burst=3, now=0.0)
+    assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(0.49) is False
+    assert bucket.take(0.5) is True
+    assert bucket.take(100.0) and bucket.take(100.0) and bucket.take(100.0)
+    assert bucket.take(100.0) is False  # never more than the burst saved up
+
+
+def test_presence_counts_distinct_visitors_per_project():
+    presence = Presence()
+    presence.join("tab1", "alice")
+    presence.join("tab2", "alice")
+    presence.join("tab3", "bob")
+    presence.move("tab1", "fern")
+    presence.move("tab2", "fern")
+    presence.move("tab3", "fern")
+    assert presence.snapshot() == Snapshot(2, {"fern": 2})
+    assert presence.connections_of("alice") == 2
+    presence.move("tab2", "moss")
+    assert presence.snapshot() == Snapshot(2, {"fern": 2, "moss": 1})
+    presence.leave("tab1")
+    presence.leave("tab3")
+    assert presence.snapshot() == Snapshot(1, {"moss": 1})
+    presence.leave("tab2")
+    presence.leave("tab2")  # twice is harmless
+    assert presence.snapshot() == Snapshot(0, {})
+    assert presence.connections_of("alice") == 0
+
+
+def test_presence_forgets_unpublished_projects():
+    presence = Presence()
+    presence.join("c", "v")
+    presence.move("c", "fern")
+    presence.forget_projects(frozenset({"moss"}))
+    assert presence.snapshot() == Snapshot(1, {})
+
+
+def test_merge_adds_live_remotes_and_drops_silent_ones():
+    local = Snapshot(1, {"fern": 1})
+    remotes = {
+        "b": (Snapshot(2, {"fern": 1, "moss": 1}), 100.0),
+        "c": (Snapshot(5, {"ivy": 5}), 60.0),
+    }
+    assert merge(local, remotes, now=110.0, expiry=30.0) == Snapshot(3, {"fern": 2, "moss": 1})
+
+
+def test_snapshot_json_round_trip_and_garbage():
+    snap = Snapshot(2, {"fern": 1})
+    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    for garbage in (
+        None,
+        [],
+        {"visitors": "2", "projects": {}},
+        {"visitors": 1, "projects": {"x": -1}},
+    ):
+        assert Snapshot.from_json(garbage) is None
+
+
+class FakeClock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_salt_keys_are_stable_within_a_day_and_rotate_at_utc_midnight():
+    clock = FakeClock(datetime(2026, 3, 1, 23, 59, 58, tzinfo=UTC))
+    salt = DailySalt(clock)
+    before = salt.visitor("192.0.2.1", "UA")
+    assert salt.visitor("192.0.2.1", "UA") == before
+    assert salt.visitor("192.0.2.2", "UA") != before
+    assert salt.visitor("192.0.2.1", "UA2") != before
+    old = salt._salt
+    clock.now += timedelta(seconds=3)
+    after = salt.visitor("192.0.2.1", "UA")
+    assert after != before
+    assert bytes(old) == bytes(32), "the old salt is overwritten, not just dropped"
+    assert len(after) == 32 and int(after, 16) >= 0
+
+
+def test_two_processes_key_the_same_visitor_differently():
+    clock = FakeClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert DailySalt(clock).visitor("192.0.2.1", "UA") != DailySalt(clock).visitor(
+        "192.0.2.1", "UA"
+    )
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies():
+    assert client_ip("203.0.113.9", "198.51.100.1", []) == "203.0.113.9"
+    assert client_ip("203.0.113.9", "198.51.100.1", ["10.0.0.0/8"]) == "203.0.113.9"
+    assert client_ip("10.0.0.5", "198.51.100.1", ["10.0.0.0/8"]) == "198.51.100.1"
+    # A client-supplied value at the left cannot win over the hop the proxy saw.
+    assert client_ip("10.0.0.5", "1.2.3.4, 198.51.100.1", ["10.0.0.0/8"]) == "198.51.100.1"
+    assert client_ip("10.0.0.5", "198.51.100.1, 10.0.0.7", ["10.0.0.0/8"]) == "198.51.100.1"
+    assert client_ip("10.0.0.5", "garbage", ["10.0.0.5"]) == "10.0.0.5"
+    assert client_ip("::1", "2001:db8::1", ["::1"]) == "2001:db8::1"
+
+
+def test_opt_out_headers():
+    assert opted_out({"DNT": "1"})
+    assert opted_out({"Sec-GPC": "1"})
+    assert not opted_out({"DNT": "0"})
+    assert not opted_out({})
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+        "Mozilla/5.0 (compatible; bingbot/2.0)",
+        "Baiduspider",
+        "python-requests/2.31",
+        "Python/3.11 websockets/17.4",
+        "curl/8.0",
+        "",
+    ],
+)
+def test_bots(ua):
+    assert is_bot(ua)
+
+
+def test_browsers_are_not_bots_and_get_a_device_class():
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
+    ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+    android_tablet = (
+        "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    )
+    android_phone = "Mozilla/5.0 (Linux; Android 13; Pixel 7) Chrome/120 Mobile Safari/537.36"
+    desktop = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    )
+    for ua in (iphone, ipad, android_tablet, android_phone, desktop):
+        assert not is_bot(ua)
+    assert [device(u) for u in (iphone, ipad, android_tablet, android_phone, desktop)] == [
+        "mobile",
+        "tablet",
+        "tablet",
+        "mobile",
+        "desktop",
+    ]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["join", "move", "leave"]),
+            st.integers(0, 5),
+            st.sampled_from(["alice", "bob", "carol"]),
+            st.sampled_from([None, "fern", "moss"]),
+        ),
+        max_size=60,
+    )
+)
+def test_presence_matches_a_naive_count(steps):
+    presence = Presence()
+    where: dict[int, tuple[str, str | None]] = {}
+    for op, conn, visitor, project in steps:
+        if op == "join" and conn not in where:
+            presence.join(conn, visitor)
+            where[conn] = (visitor, None)
+        elif op == "move" and conn in where:
+            presence.move(conn, project)
+            where[conn] = (where[conn][0], project)
+        elif op == "leave":
+            presence.leave(conn)
+            where.pop(conn, None)
+    visitors = {v for v, _ in where.values()}
+    projects: dict[str, int] = {}
+    for plant in ("fern", "moss"):
+        viewers = {v for v, p in where.values() if p == plant}
+        if viewers:
+            projects[plant] = len(viewers)
+    assert presence.snapshot() == Snapshot(len(visitors), projects)

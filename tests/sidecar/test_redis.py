@@ -1,0 +1,138 @@
+"""Several sidecars sharing presence and interactions through a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+
+import pytest
+
+from tests.sidecar.helpers import Process, aio, client, make_site, recv, recv_until, running, until
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
+
+OTHER_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Version/17.0 Safari/605.1.15"
+)
+FAST_BUS = {"heartbeat_interval": 0.2, "presence_expiry": 1.0, "presence_interval": 0.05}
+
+
+def view(project: str | None) -> str:
+    return json.dumps({"type": "view", "project": project})
+
+
+@aio
+async def test_two_instances_share_presence_and_interactions(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await alice.send(view("fern"))
+            await bob.send(view("moss"))
+            want = {"fern": 1, "moss": 1}
+            seen_a = await recv_until(alice, "presence", lambda f: f["projects"] == want)
+            seen_b = await recv_until(bob, "presence", lambda f: f["projects"] == want)
+            assert seen_a["visitors"] == seen_b["visitors"] == 2
+            await bob.send(json.dumps({"type": "interact", "project": "moss", "action": "water"}))
+            assert await recv_until(alice, "interaction") == {
+                "type": "interaction",
+                "project": "moss",
+                "action": "water",
+            }
+        health = a.health()
+        assert health["redis"] == "connected"
+    # Each instance wrote only its own events, under its own id suffix.
+    for instance, kinds in (("a", ["view", "leave"]), ("b", ["view", "interact", "leave"])):
+        folder = tmp_path / instance / "build/live-events" / instance
+        events = [
+            json.loads(line) for p in folder.glob("*.jsonl") for line in p.read_text().splitlines()
+        ]
+        assert [e["type"] for e in events] == kinds
+        assert all(e["id"].endswith(f"-{instance}") for e in events)
+
+
+@aio
+async def test_local_changes_reach_other_instances_before_the_next_heartbeat(
+    tmp_path, redis_server
+):
+    slow_beat = {"heartbeat_interval": 30.0, "presence_expiry": 90.0, "presence_interval": 0.05}
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **slow_beat)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **slow_beat)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await asyncio.sleep(0.3)
+            for plant in ["moss", "ivy", "fern"]:  # a burst: coalesced into one early beat
+                await bob.send(view(plant))
+            seen = await recv_until(
+                alice, "presence", lambda f: f["projects"] == {"fern": 1}, timeout=5
+            )
+            assert seen["visitors"] == 2
+
+
+@aio
+async def test_a_killed_instance_disappears_from_presence(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_c = make_site(tmp_path / "c", redis_url=redis_server.url, instance_id="c", **FAST_BUS)
+    from websockets.asyncio.client import connect
+
+    with Process(site_c.root, tmp_path / "c.log") as crashing:
+        async with running(site_a) as a, client(a) as alice:
+            await recv(alice)
+            async with connect(
+                f"ws://127.0.0.1:{crashing.port}/ws/garden",
+                origin="https://gardener.example",
+                user_agent_header=OTHER_UA,
+            ) as carol:
+                await carol.recv()
+                await carol.send(view("ivy"))
+                await recv_until(
+                    alice, "presence", lambda f: f["projects"] == {"ivy": 1}, timeout=10
+                )
+                crashing.proc.send_signal(signal.SIGKILL)
+                crashing.wait()
+                loop = asyncio.get_running_loop()
+                killed_at = loop.time()
+                gone = await recv_until(
+                    alice, "presence", lambda f: f["projects"] == {}, timeout=10
+                )
+                assert gone["visitors"] == 1
+                # heartbeat + expiry (0.2 + 1.0 s here; 10 + 30 s by default) + slack.
+                assert loop.time() - killed_at < 1.2 + 3.0
+
+
+@aio
+async def test_redis_going_away_degrades_to_local_presence_and_recovers(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await bob.send(view("moss"))
+            await recv_until(alice, "presence", lambda f: f["projects"] == {"moss": 1})
+            redis_server.stop()
+            local = await recv_until(alice, "presence", lambda f: f["projects"] == {}, timeout=10)
+            assert local["visitors"] == 1
+            assert a.health()["redis"] == "disconnected"
+            await alice.send(view("fern"))  # the instance keeps working alone
+            await recv_until(alice, "presence", lambda f: f["projects"] == {"fern": 1})
+            redis_server.start()
+            both = await recv_until(
+                alice, "presence", lambda f: f["projects"] == {"fern": 1, "moss": 1}, timeout=15
+            )
+            assert both["visitors"] == 2
+            assert a.health()["redis"] == "connected"
