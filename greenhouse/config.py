@@ -155,7 +155,6 @@ class LiveConfig(Section):
         5.0, gt=0, description="Token-bucket refill rate per connection."
     )
     message_burst: int = Field(20, ge=1, description="Token-bucket size per connection.")
-<<<<<<< HEAD
     max_connections_per_visitor: int = Field(
         8, ge=1, description="Open connections allowed per visitor key."
     )
@@ -176,26 +175,22 @@ class LiveConfig(Section):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level."
-=======
-    max_connections_per_visitor: int = Field(8, ge=1, description="Open connections allowed per visitor key.")
-    idle_timeout: float = Field(300.0, gt=0, description="Seconds without a message before a connection is closed.")
-    presence_interval: float = Field(0.25, gt=0, description="Seconds between coalesced presence updates.")
-    retention_days: int = Field(30, ge=1, description="Days raw visit events are kept by the sidecar.")
-    redis_url: str | None = Field(None, description="Redis URL shared by several sidecars (redis://…).")
-    log_format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    )
     heartbeat_interval: float = Field(
-        10.0, gt=0, description="Seconds between the presence heartbeats each instance publishes to Redis."
+        10.0,
+        gt=0,
+        description="Seconds between the presence heartbeats each instance publishes to Redis.",
     )
     presence_expiry: float = Field(
-        30.0, gt=0, description="Seconds after its last heartbeat before an instance's visitors are dropped."
+        30.0,
+        gt=0,
+        description="Seconds after its last heartbeat before an instance's visitors are dropped.",
     )
     instance_id: str = Field(
         "main",
         pattern=r"^[a-z0-9-]{1,32}$",
         description="Stable name of this sidecar: its event-log folder and the suffix of its event ids "
         "(give each of several instances its own).",
->>>>>>> sidecar
     )
 
 
