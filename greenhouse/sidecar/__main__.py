@@ -24,11 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        site = load_site(args.root)
+        run(load_site(args.root), args.host, args.port)
     except GreenhouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    run(site, args.host, args.port)
     return 0
 
 

@@ -33,7 +33,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from greenhouse.config import LiveConfig, Secrets, Site
+from greenhouse.config import CONFIG_FILE, LiveConfig, Secrets, Site
+from greenhouse.errors import ConfigError, Problem
 from greenhouse.sidecar import protocol
 from greenhouse.sidecar.eventlog import CursorError, EventLog
 from greenhouse.sidecar.limits import TokenBucket
@@ -149,12 +150,17 @@ class Sidecar:
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self, host: str, port: int) -> None:
-        """Recover the event log, load the garden, listen, start the background tasks."""
-        self.events.open()
+        """Recover the event log, load the garden, listen, start the background tasks.
+
+        Raises :class:`ConfigError` when the event folder or the address cannot be used.
+        """
+        config_file = self.site.root / CONFIG_FILE
+        try:
+            self.events.open()
+        except OSError as exc:
+            where = f"cannot use the event folder {self.events.directory}: {exc.strerror or exc}"
+            raise ConfigError(Problem(config_file, where, field="live.event_dir")) from None
         self.load_garden()
-        if not self._bundle_is_local():
-            log.info("garden: no local bundle; fetching %s", self.garden_url)
-            self._spawn(self._refresh_remote(announce=False))
         sidecar = self
 
         class Connection(ServerConnection):
@@ -167,24 +173,11 @@ class Sidecar:
                     raise
 
         ws_logger = QuietLogger(logging.getLogger("greenhouse.sidecar.websockets"), {})
-        self.server = await serve(
-            self._handle,
-            host,
-            port,
-            create_connection=Connection,
-            process_request=self._process_request,
-            process_response=self._process_response,
-            compression=None,
-            max_size=self.config.max_message_bytes,
-            max_queue=4,
-            write_limit=32 * 1024,
-            open_timeout=self.tuning.open_timeout,
-            ping_interval=self.tuning.ping_interval,
-            ping_timeout=self.tuning.ping_timeout,
-            close_timeout=self.tuning.close_timeout,
-            server_header=None,
-            logger=ws_logger,
-        )
+        try:
+            self.server = await self._listen(host, port, Connection, ws_logger)
+        except OSError as exc:
+            where = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            raise ConfigError(Problem(config_file, where, field="live.port")) from None
         sock = next(iter(self.server.sockets))
         self.host, self.port = sock.getsockname()[:2]
         if self.config.redis_url:
@@ -204,7 +197,32 @@ class Sidecar:
         self._tasks.append(asyncio.create_task(self._flush_loop()))
         if self.tuning.watch_garden:
             self._tasks.append(asyncio.create_task(self._watch_garden()))
+        if not self._bundle_is_local():
+            log.info("garden: no local bundle; fetching %s", self.garden_url)
+            self._spawn(self._refresh_remote(announce=False))
         log.info("sidecar listening on %s", self.url)
+
+    async def _listen(
+        self, host: str, port: int, connection: type[ServerConnection], logger: Any
+    ) -> Server:
+        return await serve(
+            self._handle,
+            host,
+            port,
+            create_connection=connection,
+            process_request=self._process_request,
+            process_response=self._process_response,
+            compression=None,
+            max_size=self.config.max_message_bytes,
+            max_queue=4,
+            write_limit=32 * 1024,
+            open_timeout=self.tuning.open_timeout,
+            ping_interval=self.tuning.ping_interval,
+            ping_timeout=self.tuning.ping_timeout,
+            close_timeout=self.tuning.close_timeout,
+            server_header=None,
+            logger=logger,
+        )
 
     @property
     def url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,28 @@ def test_a_bad_config_is_one_line_and_exit_status_1(tmp_path: Path):
         and "live.port" in done.stderr
         and "Traceback" not in done.stderr
     )
+
+
+def test_a_busy_port_is_one_line_and_exit_status_1(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "greenhouse.sidecar",
+                "--root",
+                str(tmp_path),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "[live.port]" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
