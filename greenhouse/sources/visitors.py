@@ -126,6 +126,8 @@ def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | Non
         events, following = _page(client, base, after)
         if not events:
             return None
+        if following is not None and following == after:
+            return None  # a cursor that does not move: stop rather than loop
         with run.store.transaction() as conn:
             create_staging(conn)
             insert_many(

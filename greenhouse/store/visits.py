@@ -109,16 +109,15 @@ def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
               AND type IN ('view', 'interact', 'leave')
               AND (type <> 'interact' OR action IN ('like', 'water', 'share', 'open_repo'))
         )
-        SELECT id, least(ts, ?::TIMESTAMP) AS ts, ts > ?::TIMESTAMP AS clamped,
+        -- Only stamps beyond the allowed skew are clamped; small skews stay as sent.
+        -- DISTINCT ON (a hash aggregate) keeps one copy of an id repeated in the batch.
+        SELECT DISTINCT ON (id) id,
+               CASE WHEN ts > ?::TIMESTAMP THEN ?::TIMESTAMP ELSE ts END AS ts,
+               ts > ?::TIMESTAMP AS clamped,
                visitor, type, project, action, referrer, device, duration
         FROM parsed WHERE ts IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY id ORDER BY ts) = 1
         """,
-        [MAX_DWELL_SECONDS, now, now + FUTURE_SKEW],
-    )
-    # Only future stamps beyond the allowed skew are clamped; small skews stay as sent.
-    conn.execute(
-        "UPDATE visit_clean SET ts = CASE WHEN clamped THEN ?::TIMESTAMP ELSE ts END", [now]
+        [MAX_DWELL_SECONDS, now + FUTURE_SKEW, now, now + FUTURE_SKEW],
     )
     valid = _count(conn, "SELECT count(*) FROM visit_clean")
     clamped = _count(conn, "SELECT count(*) FROM visit_clean WHERE clamped")
