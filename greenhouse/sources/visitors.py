@@ -133,7 +133,7 @@ def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | Non
             insert_many(
                 conn,
                 f"INSERT INTO visit_staging ({', '.join(FIELDS)})",
-                [_row(e) for e in events],
+                _unique_rows(events),
             )
             total.add(ingest_staged(conn, run.now()))
             after = following
@@ -178,6 +178,15 @@ def _page(client: PoliteClient, base: str, after: str | None) -> tuple[list[Any]
             ) from None
         return [e for e in events if isinstance(e, dict)], following
     raise SourceError(SOURCE, "no answer")  # pragma: no cover - the loop returns or raises
+
+
+def _unique_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Staging rows of a page, an id repeated within the page kept once (the first)."""
+    rows: dict[Any, tuple[Any, ...]] = {}
+    for event in events:
+        row = _row(event)
+        rows.setdefault(row[0], row)
+    return list(rows.values())
 
 
 def _row(event: dict[str, Any]) -> tuple[Any, ...]:

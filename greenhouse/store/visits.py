@@ -9,8 +9,11 @@ export page, or straight from the event-log files through DuckDB's
    timestamps more than :data:`FUTURE_SKEW` ahead of the sync are clamped to
    the sync time (a sidecar clock running fast), events of days already
    expired are dropped (their day's aggregates cannot be recomputed any more);
-2. appends the ones whose id is new (an anti-join: the same event ingested
-   twice is stored once);
+2. appends the ones whose id is not stored yet (an anti-join: the same event
+   ingested twice is stored once). Ids are unique within one batch: the
+   sidecar's log never repeats one, and export pages are deduplicated by the
+   caller (a hash de-duplication of a million-row batch would cost more than
+   everything else here);
 3. recomputes every aggregate of the days it touched from the raw events, and
    the ``engagement`` rows (source ``visitors``) the growth model reads.
 
@@ -110,36 +113,42 @@ def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
               AND (type <> 'interact' OR action IN ('like', 'water', 'share', 'open_repo'))
         )
         -- Only stamps beyond the allowed skew are clamped; small skews stay as sent.
-        -- DISTINCT ON (a hash aggregate) keeps one copy of an id repeated in the batch.
-        SELECT DISTINCT ON (id) id,
-               CASE WHEN ts > ?::TIMESTAMP THEN ?::TIMESTAMP ELSE ts END AS ts,
+        SELECT id, CASE WHEN ts > ?::TIMESTAMP THEN ?::TIMESTAMP ELSE ts END AS ts,
                ts > ?::TIMESTAMP AS clamped,
                visitor, type, project, action, referrer, device, duration
         FROM parsed WHERE ts IS NOT NULL
         """,
         [MAX_DWELL_SECONDS, now + FUTURE_SKEW, now, now + FUTURE_SKEW],
     )
-    valid = _count(conn, "SELECT count(*) FROM visit_clean")
-    clamped = _count(conn, "SELECT count(*) FROM visit_clean WHERE clamped")
-    expired = _count(conn, "SELECT count(*) FROM visit_clean WHERE ts::DATE < ?", [floor])
-    conn.execute(
+    row = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE clamped), count(*) FILTER (WHERE ts::DATE < ?) "
+        "FROM visit_clean",
+        [floor],
+    ).fetchone()
+    valid, clamped, expired = (int(v) for v in row) if row else (0, 0, 0)
+    inserted = conn.execute(
         """
-        CREATE OR REPLACE TEMP TABLE visit_new AS
-        SELECT c.id, c.ts, c.ts::DATE AS day, c.visitor, c.type, c.project, c.action,
+        INSERT INTO visit_events
+        SELECT c.id, c.ts, c.ts::DATE, c.visitor, c.type, c.project, c.action,
                c.referrer, c.device, c.duration
         FROM visit_clean c
         WHERE c.ts::DATE >= ?
           AND NOT EXISTS (SELECT 1 FROM visit_events e WHERE e.id = c.id)
         """,
         [floor],
-    )
-    stored = _count(conn, "SELECT count(*) FROM visit_new")
-    conn.execute("INSERT INTO visit_events SELECT * FROM visit_new")
-    conn.execute("CREATE OR REPLACE TEMP TABLE visit_days AS SELECT DISTINCT day FROM visit_new")
-    days = _count(conn, "SELECT count(*) FROM visit_days")
-    if days:
+    ).fetchone()
+    stored = int(inserted[0]) if inserted else 0
+    days = 0
+    if stored:
+        # Days of the batch (a superset of those that changed: recomputing one more is harmless).
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE visit_days AS "
+            "SELECT DISTINCT ts::DATE AS day FROM visit_clean WHERE ts::DATE >= ?",
+            [floor],
+        )
+        days = _count(conn, "SELECT count(*) FROM visit_days")
         aggregate_days(conn)
-    for table in ("visit_clean", "visit_new", "visit_days", "visit_staging"):
+    for table in ("visit_clean", "visit_days", "visit_staging"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     return Ingested(
         received=received,
@@ -158,16 +167,18 @@ def aggregate_days(conn: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TEMP TABLE visit_scope AS
         WITH e AS (
-            SELECT * FROM visit_events WHERE day IN (SELECT day FROM visit_days)
+            SELECT ts, day, visitor, type, project, action, referrer, device, duration
+            FROM visit_events WHERE day IN (SELECT day FROM visit_days)
         ), ordered AS (
             SELECT *,
                    lag(ts) OVER w AS prev_ts,
                    lead(ts) OVER w AS next_ts,
                    lead(type) OVER w AS next_type
             FROM e
-            WINDOW w AS (PARTITION BY day, visitor ORDER BY ts, id)
+            -- ties (same millisecond) give the same visits and dwell in any order
+            WINDOW w AS (PARTITION BY day, visitor ORDER BY ts)
         )
-        SELECT *,
+        SELECT ts, day, visitor, type, project, action, referrer, device,
                prev_ts IS NULL OR ts - prev_ts > ? AS visit_start,
                CASE
                    WHEN type = 'leave' THEN duration
