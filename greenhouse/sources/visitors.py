@@ -91,20 +91,18 @@ def ingest_folder(run: SourceRun, folder: Path, total: Ingested) -> None:
         )
         if not files:
             continue
+        # ignore_errors skips a torn last line (the sidecar writing right now);
+        # it is read whole by the next sync, its id being newer than the cursor.
         source = (
-            "SELECT * FROM read_json(?, columns = "
+            "(SELECT * FROM read_json(?, columns = "
             + _struct(JSON_COLUMNS)
-            + ", format = 'newline_delimited', ignore_errors = true) WHERE id > ?"
+            + ", format = 'newline_delimited', ignore_errors = true) WHERE id > ?)"
         )
         with run.store.transaction() as conn:
-            # A torn last line (the sidecar writing right now) is skipped by
-            # ignore_errors; it is read whole by the next sync, its id being newer.
-            conn.execute("DROP TABLE IF EXISTS visit_staging")
-            conn.execute(f"CREATE TEMP TABLE visit_staging AS {source}", [files, last])
-            newest = conn.execute("SELECT max(id) FROM visit_staging").fetchone()
-            total.add(ingest_staged(conn, run.now()))
-            if newest and newest[0]:
-                after[instance.name] = str(newest[0])
+            batch = ingest_staged(conn, run.now(), source, [files, last])
+            total.add(batch)
+            if batch.newest:
+                after[instance.name] = batch.newest
             run.save_cursor(conn, {**cursor, "instances": after})
         run.progress(total.received)
 

@@ -65,11 +65,16 @@ class Ingested:
     clamped: int = 0
     expired: int = 0
     days: int = 0
+    #: The largest well-formed id read (the next cursor of a local log), or "".
+    newest: str = ""
 
     def add(self, other: Ingested) -> None:
         """Accumulate another batch's counts."""
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name == "newest":
+                self.newest = max(self.newest, other.newest)
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def create_staging(conn: duckdb.DuckDBPyConnection, source_sql: str | None = None) -> None:
@@ -87,13 +92,19 @@ def pruned_before(conn: duckdb.DuckDBPyConnection) -> date | None:
     return date.fromisoformat(row[0][0]) if row else None
 
 
-def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
-    """Move ``visit_staging`` into ``visit_events`` and refresh the touched days.
+def ingest_staged(
+    conn: duckdb.DuckDBPyConnection,
+    now: datetime,
+    source: str = "visit_staging",
+    params: list[object] | None = None,
+) -> Ingested:
+    """Move the events of *source* into ``visit_events`` and refresh the touched days.
 
-    Runs inside the caller's transaction; *now* is the sync time (naive UTC).
+    *source* is a table or a table function (``read_json(?, …)`` with
+    *params*): it is read once. Runs inside the caller's transaction; *now* is
+    the sync time (naive UTC).
     """
     floor = pruned_before(conn) or date(1970, 1, 1)
-    received = _count(conn, "SELECT count(*) FROM visit_staging")
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE visit_clean AS
@@ -105,34 +116,41 @@ def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
                         THEN lower(referrer) END AS referrer,
                    CASE WHEN device IN ('desktop', 'mobile', 'tablet') THEN device END AS device,
                    CASE WHEN type = 'leave' THEN least(greatest(coalesce(duration, 0), 0), ?) END
-                       AS duration
-            FROM visit_staging
-            WHERE regexp_full_match(id, '[0-9]{8}-[0-9]{10}-[a-z0-9-]{1,32}')
-              AND regexp_full_match(visitor, '[0-9a-f]{32}')
-              AND type IN ('view', 'interact', 'leave')
-              AND (type <> 'interact' OR action IN ('like', 'water', 'share', 'open_repo'))
+                       AS duration,
+                   coalesce(regexp_full_match(id, '[0-9]{8}-[0-9]{10}-[a-z0-9-]{1,32}'), false)
+                       AS id_ok,
+                   coalesce(regexp_full_match(visitor, '[0-9a-f]{32}')
+                       AND type IN ('view', 'interact', 'leave')
+                       AND (type <> 'interact' OR action IN ('like', 'water', 'share', 'open_repo')),
+                       false) AS fields_ok
+            FROM {source}
         )
         -- Only stamps beyond the allowed skew are clamped; small skews stay as sent.
         SELECT id, CASE WHEN ts > ?::TIMESTAMP THEN ?::TIMESTAMP ELSE ts END AS ts,
                ts > ?::TIMESTAMP AS clamped,
-               visitor, type, project, action, referrer, device, duration
-        FROM parsed WHERE ts IS NOT NULL
-        """,
-        [MAX_DWELL_SECONDS, now + FUTURE_SKEW, now, now + FUTURE_SKEW],
+               visitor, type, project, action, referrer, device, duration, id_ok,
+               id_ok AND fields_ok AND ts IS NOT NULL AS valid
+        FROM parsed
+        """.replace("{source}", source),
+        [MAX_DWELL_SECONDS, *(params or []), now + FUTURE_SKEW, now, now + FUTURE_SKEW],
     )
     row = conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE clamped), count(*) FILTER (WHERE ts::DATE < ?) "
+        "SELECT count(*), count(*) FILTER (WHERE valid), "
+        "count(*) FILTER (WHERE valid AND clamped), "
+        "count(*) FILTER (WHERE valid AND ts::DATE < ?), max(id) FILTER (WHERE id_ok) "
         "FROM visit_clean",
         [floor],
     ).fetchone()
-    valid, clamped, expired = (int(v) for v in row) if row else (0, 0, 0)
+    assert row is not None
+    received, valid, clamped, expired = (int(v or 0) for v in row[:4])
+    newest = str(row[4] or "")
     inserted = conn.execute(
         """
         INSERT INTO visit_events
         SELECT c.id, c.ts, c.ts::DATE, c.visitor, c.type, c.project, c.action,
                c.referrer, c.device, c.duration
         FROM visit_clean c
-        WHERE c.ts::DATE >= ?
+        WHERE c.valid AND c.ts::DATE >= ?
           AND NOT EXISTS (SELECT 1 FROM visit_events e WHERE e.id = c.id)
         """,
         [floor],
@@ -143,7 +161,7 @@ def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
         # Days of the batch (a superset of those that changed: recomputing one more is harmless).
         conn.execute(
             "CREATE OR REPLACE TEMP TABLE visit_days AS "
-            "SELECT DISTINCT ts::DATE AS day FROM visit_clean WHERE ts::DATE >= ?",
+            "SELECT DISTINCT ts::DATE AS day FROM visit_clean WHERE valid AND ts::DATE >= ?",
             [floor],
         )
         days = _count(conn, "SELECT count(*) FROM visit_days")
@@ -158,6 +176,7 @@ def ingest_staged(conn: duckdb.DuckDBPyConnection, now: datetime) -> Ingested:
         clamped=clamped,
         expired=expired,
         days=days,
+        newest=newest,
     )
 
 
