@@ -24,6 +24,8 @@ from greenhouse.errors import BuildError, ConfigError, Problem
 from greenhouse.store import Store
 
 Progress = Callable[[str], None]
+#: Days covered by the published analytics dashboard.
+DASHBOARD_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,32 @@ def sync(
         )
 
 
+def stats(
+    root: Path | str = ".", *, days: int = 30, db: Path | str | None = None
+) -> dict[str, object]:
+    """``greenhouse stats``: the owner's visitor and garden report, as plain data.
+
+    The store is opened read-only when it is already at this version's schema
+    (a build or sync may be running); an older file is migrated first.
+    """
+    from greenhouse.analytics import stats_report
+    from greenhouse.errors import StoreError
+    from greenhouse.store import SCHEMA_VERSION
+
+    site = load_site(root)
+    out, db_path = paths(site, None, db)
+    now = source_date() or _utcnow()
+    try:
+        store = Store.open(db_path, read_only=True)
+    except StoreError as exc:
+        if "needs migrating" not in str(exc):
+            raise
+        store = Store.open(db_path)
+    with store:
+        assert store.schema_version() == SCHEMA_VERSION
+        return stats_report(store, now, days, out / "api/v1/garden/index.json")
+
+
 def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:
     from greenhouse.site import THEME
 
@@ -233,13 +261,19 @@ def _render(
         observation,
     )
     demo = queries.is_demo(store)
+    dashboard = None
+    if site.config.analytics.publish:
+        from greenhouse.analytics import dashboard as build_dashboard
+
+        analytics = site.config.analytics
+        dashboard = build_dashboard(store, today, DASHBOARD_DAYS, analytics.min_count)
     renderer = Renderer(
         site.config,
         site.root / "site_templates",
         now,
         demo,
         queries.freshness(store),
-        dashboard=None,
+        dashboard=dashboard,
         progress=say,
         snapshots=(stored := _stored_snapshots(store)),
     )

@@ -250,6 +250,33 @@ def plant(
     typer.echo(f"Planted {path}")
 
 
+@app.command()
+@friendly
+def stats(
+    root: RootOption = Path("."),
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3650, help="Days of visits to report.")
+    ] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")
+    ] = None,
+) -> None:
+    """Visitor analytics and garden health in the terminal (read-only)."""
+    import json
+
+    from greenhouse.analytics import print_report
+    from greenhouse.build import stats as run_stats
+
+    report = run_stats(root, days=days, db=db)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+
+    print_report(report, Console())
+
+
 auth_app = typer.Typer(name="auth", help="Sign in to upstream services.", no_args_is_help=True)
 app.add_typer(auth_app)
 

@@ -219,9 +219,11 @@ class DashboardDoc(Doc):
 
     model_config = ConfigDict(extra="allow")
 
-    days: int
-    min_count: int
-    totals: dict[str, int]
+    days: int = Field(description="Days covered, ending on the garden's date.")
+    min_count: int = Field(description="Counts from 1 to min_count - 1 are published as null.")
+    totals: dict[str, int | None] = Field(
+        description="visitors (daily unique, summed), visits, views, interactions; null when hidden."
+    )
     daily: list[dict[str, object]]
     projects: list[dict[str, object]]
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -43,6 +44,8 @@ class SourceRun:
     scrub: Scrubber = field(default_factory=Scrubber)
     warnings: list[str] = field(default_factory=list)
     clients: list[PoliteClient] = field(default_factory=list)
+    #: The site folder, for relative paths in the config (``[live] event_dir``).
+    root: Path | None = None
 
     def now(self) -> datetime:
         """The current time, naive UTC (the store's convention), from the injectable clock."""

@@ -25,6 +25,7 @@ from greenhouse.sources.lastfm import sync_lastfm
 from greenhouse.sources.progress import NullReporter, Reporter
 from greenhouse.sources.run import Outcome, SourceRun
 from greenhouse.sources.spotify import sync_spotify
+from greenhouse.sources.visitors import sync_visitors, visitors_missing
 from greenhouse.sources.weather import sync_weather
 from greenhouse.store import Store
 
@@ -159,7 +160,7 @@ def sync_sources(
             reporter.finish(name, "skipped", f"{name}: not configured")
             continue
         had_data = _last_success(store, name) is not None
-        run = SourceRun(name, store, site.config, secrets, options, reporter, scrub)
+        run = SourceRun(name, store, site.config, secrets, options, reporter, scrub, root=site.root)
         source_report, error = _run_one(run)
         report.sources.append(source_report)
         reporter.finish(name, source_report.status, source_report.summary)
@@ -276,3 +277,6 @@ def freshness(store: Store, now: datetime | None = None) -> dict[str, dict[str, 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
+
+
+register_source("visitors", sync_visitors, visitors_missing)

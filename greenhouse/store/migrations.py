@@ -148,6 +148,75 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE http_cache ADD COLUMN link VARCHAR;
         """,
     ),
+    (
+        "visit events and their daily aggregates",
+        """
+        -- Raw visit events from the sidecar, kept [analytics] retention_days.
+        -- No primary key on purpose: ingestion deduplicates by id with an
+        -- anti-join, which is ~6x cheaper than maintaining an index on a
+        -- million ids (tests/bench/README.md). Only the keyed hash of a visitor
+        -- is stored, never an address or a user agent.
+        CREATE TABLE visit_events (
+            id VARCHAR NOT NULL,                    -- <YYYYMMDD>-<sequence>-<instance>
+            ts TIMESTAMP NOT NULL,                  -- UTC; clamped to the sync time if in the future
+            day DATE NOT NULL,
+            visitor VARCHAR NOT NULL,               -- the day's keyed hash (32 hex digits)
+            type VARCHAR NOT NULL,                  -- view | interact | leave
+            project VARCHAR,                        -- plant id; NULL = the overview
+            action VARCHAR,                         -- like | water | share | open_repo
+            referrer VARCHAR,                       -- host name only
+            device VARCHAR,                         -- desktop | mobile | tablet
+            duration DOUBLE                         -- seconds, on leave
+        );
+
+        -- Aggregates: recomputed per day from the raw events, kept after they expire.
+        CREATE TABLE visit_daily (
+            day DATE PRIMARY KEY,
+            visitors INTEGER NOT NULL,
+            visits INTEGER NOT NULL,
+            views INTEGER NOT NULL,
+            interactions INTEGER NOT NULL,
+            seconds DOUBLE NOT NULL
+        );
+        CREATE TABLE visit_projects (
+            day DATE NOT NULL,
+            project VARCHAR NOT NULL,               -- '' = the overview
+            views INTEGER NOT NULL,
+            interactions INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            seconds DOUBLE NOT NULL,
+            PRIMARY KEY (day, project)
+        );
+        CREATE TABLE visit_actions (
+            day DATE NOT NULL,
+            project VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            count INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            PRIMARY KEY (day, project, action)
+        );
+        CREATE TABLE visit_referrers (
+            day DATE NOT NULL,
+            referrer VARCHAR NOT NULL,
+            views INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            PRIMARY KEY (day, referrer)
+        );
+        CREATE TABLE visit_devices (
+            day DATE NOT NULL,
+            device VARCHAR NOT NULL,
+            visitors INTEGER NOT NULL,
+            PRIMARY KEY (day, device)
+        );
+        CREATE TABLE visit_hours (
+            day DATE NOT NULL,
+            hour INTEGER NOT NULL,                  -- 0..23 UTC
+            views INTEGER NOT NULL,
+            visitors INTEGER NOT NULL,
+            PRIMARY KEY (day, hour)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

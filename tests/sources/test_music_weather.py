@@ -291,6 +291,7 @@ def test_open_meteo_one_row_per_sync(
         ("spotify", "skipped"),
         ("lastfm", "skipped"),
         ("weather", "ok"),
+        ("visitors", "skipped"),  # no [live] export_url or event_dir
     ]
     assert rows(store, "SELECT source, condition, code, temperature FROM weather_obs") == [
         ("open-meteo", condition, code, -1.5)
