@@ -351,3 +351,21 @@ def test_unchanged_history_snapshots_are_reused_byte_for_byte(
     # and a fresh store (nothing to reuse) gives the same bytes
     build(demo_site, offline=True, output=tmp_path / "fresh", db=tmp_path / "fresh.duckdb")
     assert tree_digest(tmp_path / "fresh") == first
+
+
+def test_real_visits_add_to_demo_attention_and_survive_demo_regeneration(demo_site: Path) -> None:
+    build(demo_site, offline=True)
+    garden = demo_site / "build/site/api/v1/garden/index.json"
+    before = {p["id"]: p["metrics"]["views_30d"] for p in json.loads(garden.read_text())["plants"]}
+    db = demo_site / "build" / "greenhouse.duckdb"
+    with Store.open(db) as store, store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO engagement VALUES ('tidewatch', DATE '2025-12-31', 7, 1, 3, 'visitors')"
+        )
+        conn.execute("DELETE FROM meta WHERE key = 'demo_key'")  # the demo data is regenerated
+    build(demo_site, offline=True)
+    after = {p["id"]: p["metrics"]["views_30d"] for p in json.loads(garden.read_text())["plants"]}
+    assert after["tidewatch"] == before["tidewatch"] + 7
+    assert {k: v for k, v in after.items() if k != "tidewatch"} == {
+        k: v for k, v in before.items() if k != "tidewatch"
+    }

@@ -217,6 +217,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "engagement keyed by source, so demo and real visits never overwrite each other",
+        """
+        CREATE TABLE engagement_by_source (
+            project VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            views INTEGER NOT NULL DEFAULT 0,
+            interactions INTEGER NOT NULL DEFAULT 0,
+            visitors INTEGER NOT NULL DEFAULT 0,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (project, day, source)
+        );
+        INSERT INTO engagement_by_source SELECT project, day, views, interactions, visitors, source
+            FROM engagement;
+        DROP TABLE engagement;
+        ALTER TABLE engagement_by_source RENAME TO engagement;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -73,16 +73,18 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
     seen = _matched(
         store,
         plant_keys,
-        "SELECT k.row, (e.day - DATE '1970-01-01')::INTEGER AS d, e.views, e.interactions "
+        "SELECT k.row, (e.day - DATE '1970-01-01')::INTEGER AS d, sum(e.views) AS views, "
+        "sum(e.interactions) AS interactions "
         "FROM engagement e JOIN keys k ON e.project = k.key WHERE e.day BETWEEN ? AND ?",
         [start, today],
+        " GROUP BY ALL",  # demo and real visits are separate rows of the same day
     )
     _scatter(activity, seen, offset, ("views", "interactions"))
     return activity
 
 
 def _matched(
-    store: Store, keys: list[tuple[str, int]], sql: str, params: list[object]
+    store: Store, keys: list[tuple[str, int]], sql: str, params: list[object], tail: str = ""
 ) -> Iterator[dict[str, np.ndarray]]:
     """Run *sql* against a ``keys`` table (key -> plant row), a block of plants at a time.
 
@@ -100,7 +102,7 @@ def _matched(
         rows = max(i for _, i in keys) + 1
         for first in range(0, rows, PLANT_BLOCK):
             yield store.conn.execute(
-                sql + " AND k.row >= ? AND k.row < ?", [*params, first, first + PLANT_BLOCK]
+                sql + " AND k.row >= ? AND k.row < ?" + tail, [*params, first, first + PLANT_BLOCK]
             ).fetchnumpy()
     finally:
         store.conn.unregister("keys")

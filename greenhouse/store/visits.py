@@ -273,9 +273,8 @@ def aggregate_days(conn: duckdb.DuckDBPyConnection) -> None:
         SELECT project, day, views, interactions, visitors, 'visitors'
         FROM visit_projects
         WHERE project <> '' AND day IN (SELECT day FROM visit_days)
-        ON CONFLICT (project, day) DO UPDATE SET views = excluded.views,
-            interactions = excluded.interactions, visitors = excluded.visitors,
-            source = excluded.source
+        ON CONFLICT (project, day, source) DO UPDATE SET views = excluded.views,
+            interactions = excluded.interactions, visitors = excluded.visitors
         """
     )
     conn.execute("DROP TABLE visit_scope")
