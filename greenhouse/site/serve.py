@@ -135,7 +135,11 @@ class DevServer:
                 self.say(f"build failed: {exc}")
                 self.live.publish(error=error_report(exc))
                 return False
-            self.say(f"rebuilt {result.plants} plants in {time.perf_counter() - started:.2f}s")
+            took = time.perf_counter() - started
+            if result.skipped:
+                self.say(f"site up to date ({took:.2f}s)")
+            else:
+                self.say(f"built {result.plants} plants in {took:.2f}s")
             self.live.publish("page")
             return True
 
