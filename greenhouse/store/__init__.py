@@ -49,7 +49,7 @@ class Store:
             conn = duckdb.connect(
                 str(path),
                 read_only=read_only,
-                config={"threads": 2, "memory_limit": "128MB"},
+                config={"threads": 2, "memory_limit": "256MB"},
             )
         except duckdb.Error as exc:
             raise StoreError(_explain_open_error(path, exc)) from None
