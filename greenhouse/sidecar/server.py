@@ -42,6 +42,7 @@ from greenhouse.sidecar.metrics import Metrics
 from greenhouse.sidecar.presence import Presence, Snapshot, merge
 from greenhouse.sidecar.privacy import DailySalt, client_ip, device, is_bot, opted_out
 from greenhouse.sidecar.redis_bus import RedisBus
+from greenhouse.sidecar.redis_salt import RedisSalt
 
 log = logging.getLogger("greenhouse.sidecar")
 
@@ -120,7 +121,8 @@ class Sidecar:
         self.tuning = tuning
         self.metrics = Metrics()
         self.presence = Presence()
-        self.salt = DailySalt(clock)
+        self.shared_salt = RedisSalt(config.redis_url, clock) if config.redis_url else None
+        self.salt = DailySalt(clock, source=self.shared_salt)
         self.bundle = site.path(site.config.build.output)
         event_dir = site.path(config.event_dir or "build/live-events")
         self.events = EventLog(event_dir, config.instance_id, clock, config.retention_days)
@@ -180,6 +182,8 @@ class Sidecar:
             raise ConfigError(Problem(config_file, where, field="live.port")) from None
         sock = next(iter(self.server.sockets))
         self.host, self.port = sock.getsockname()[:2]
+        if self.shared_salt is not None:
+            self.shared_salt.start()
         if self.config.redis_url:
             self.bus = RedisBus(
                 self.config.redis_url,
@@ -246,6 +250,8 @@ class Sidecar:
                 await task
         if self.bus is not None:
             await self.bus.close()
+        if self.shared_salt is not None:
+            await self.shared_salt.close()
         try:
             await asyncio.to_thread(self.events.flush)
         except OSError as exc:
@@ -444,6 +450,8 @@ class Sidecar:
             request.headers.get("X-Forwarded-For"),
             self.config.trusted_proxies,
         )
+        if self.shared_salt is not None:
+            await self.shared_salt.ensure()  # the day's first visitor waits for the shared salt
         key = self.salt.visitor(ip, user_agent)
         number = next(self._numbers)
         if self.per_visitor[key] >= self.config.max_connections_per_visitor:
@@ -676,6 +684,7 @@ class Sidecar:
             "redis": "off"
             if self.bus is None
             else ("connected" if self.bus.connected else "disconnected"),
+            "salt": "shared" if self.salt.shared else "local",
         }
 
     def _authorized(self, request: Request) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -212,6 +212,45 @@ def test_two_processes_key_the_same_visitor_differently():
     assert DailySalt(clock).visitor("192.0.2.1", "UA") != DailySalt(clock).visitor(
         "192.0.2.1", "UA"
     )
+
+
+class FakeSource:
+    """A salt source holding per-day salts in a dict (None: unavailable)."""
+
+    def __init__(self) -> None:
+        self.salts: dict[date, bytes] = {}
+        self.asked: list[date] = []
+
+    def salt(self, day: date) -> bytes | None:
+        self.asked.append(day)
+        return self.salts.get(day)
+
+
+def test_instances_sharing_a_salt_source_key_a_visitor_alike():
+    clock = FakeClock(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
+    source = FakeSource()
+    source.salts[date(2026, 3, 1)] = b"a" * 32
+    one, two = DailySalt(clock, source=source), DailySalt(clock, source=source)
+    assert one.visitor("192.0.2.1", "UA") == two.visitor("192.0.2.1", "UA")
+    assert one.shared and two.shared
+    assert source.asked[-1] == date(2026, 3, 1)
+    clock.now += timedelta(seconds=2)  # a new UTC day, not in the source yet: local salts
+    assert one.visitor("192.0.2.1", "UA") != two.visitor("192.0.2.1", "UA")
+    assert not one.shared
+    source.salts[date(2026, 3, 2)] = b"b" * 32  # the shared salt arrives and takes over
+    assert one.visitor("192.0.2.1", "UA") == two.visitor("192.0.2.1", "UA")
+    assert one.shared
+
+
+def test_a_local_salt_is_overwritten_when_the_shared_one_arrives():
+    clock = FakeClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    source = FakeSource()
+    salt = DailySalt(clock, source=source)
+    local = salt.visitor("192.0.2.1", "UA")
+    old = salt._salt
+    source.salts[date(2026, 3, 1)] = b"c" * 32
+    assert salt.visitor("192.0.2.1", "UA") != local
+    assert bytes(old) == bytes(32)
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies():
