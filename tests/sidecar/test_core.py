@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from greenhouse.sidecar import protocol
 from greenhouse.sidecar.limits import TokenBucket
-from greenhouse.sidecar.presence import Presence, Snapshot, merge
+from greenhouse.sidecar.presence import Presence, RecentVisitors, Snapshot, merge
 from greenhouse.sidecar.privacy import DailySalt, client_ip, device, is_bot, opted_out
 
 PROJECTS = frozenset({"fern", "moss"})
@@ -172,9 +172,36 @@ def test_merge_adds_live_remotes_and_drops_silent_ones():
     assert merge(local, remotes, now=110.0, expiry=30.0) == Snapshot(3, {"fern": 2, "moss": 1})
 
 
+def test_merge_sums_the_realtime_counts_of_live_instances():
+    local = Snapshot(1, {}, recent=3)
+    remotes = {"b": (Snapshot(0, {}, recent=2), 100.0), "c": (Snapshot(0, {}, recent=7), 60.0)}
+    assert merge(local, remotes, now=110.0, expiry=30.0).recent == 5
+
+
+def test_recent_visitors_counts_distinct_keys_in_the_window():
+    recent = RecentVisitors(window=300.0)
+    recent.seen("a", 0.0)
+    recent.seen("b", 100.0)
+    recent.seen("a", 200.0)  # seen again: counts once, and later
+    assert recent.count(250.0) == 2
+    assert recent.count(450.0) == 1  # b's 100 s is more than 300 s ago
+    assert recent.count(501.0) == 0
+    assert not recent._seen, "pruned, not just ignored"
+
+
+def test_recent_visitors_memory_is_bounded():
+    recent = RecentVisitors(window=300.0, limit=3)
+    for i in range(10):
+        recent.seen(f"v{i}", float(i))
+    assert recent.count(10.0) == 3 and list(recent._seen) == ["v7", "v8", "v9"]
+
+
 def test_snapshot_json_round_trip_and_garbage():
-    snap = Snapshot(2, {"fern": 1})
-    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    snap = Snapshot(2, {"fern": 1}, recent=4)
+    back = Snapshot.from_json(json.loads(json.dumps(snap.to_json())))
+    assert back == snap and back is not None and back.recent == 4
+    assert Snapshot(2, {}, recent=1) == Snapshot(2, {}, recent=9), "recent is not presence"
+    assert Snapshot.from_json({"visitors": 1, "projects": {}}) == Snapshot(1, {})  # older beats
     for garbage in (
         None,
         [],

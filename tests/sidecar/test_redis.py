@@ -215,3 +215,20 @@ async def test_with_redis_down_an_instance_serves_and_records_with_a_local_salt(
     assert [e["type"] for e in events] == ["view", "leave", "view", "leave"]
     assert events[0]["visitor"] == events[1]["visitor"] == local_key
     assert events[2]["visitor"] != local_key
+
+
+@aio
+async def test_realtime_adds_up_the_instances_counts(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await until(
+                lambda: a.realtime()["visitors_5m"] == 2 and b.realtime()["visitors_5m"] == 2
+            )
+            assert a.health()["realtime"]["visitors_5m"] == 2
