@@ -123,7 +123,7 @@ def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | Non
     finally:
         if figures:
             with run.store.transaction() as conn:
-                save_realtime(conn, max(figures, key=lambda f: f.at), run.now())
+                save_realtime(conn, figures[-1], run.now())
 
 
 def _ingest_pages(
@@ -143,7 +143,7 @@ def _ingest_pages(
     for _ in range(MAX_PAGES):
         events, following, figure = _page(client, base, after)
         if figure is not None:
-            figures[:] = [figure]
+            figures.append(figure)
         if not events:
             return None
         if following is not None and following == after:
