@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from greenhouse.store import Store
+from greenhouse.store.visits import load_realtime
 
-#: "Realtime": distinct visitors whose last event is this recent (as of the last sync).
+#: "Realtime" without the sidecar's figure: distinct visitors with an event this recent.
 REALTIME_WINDOW = timedelta(minutes=5)
 #: A source not successful for this long is reported stale.
 STALE_AFTER = timedelta(days=2)
@@ -182,6 +183,28 @@ def realtime(store: Store, now: datetime) -> int:
     return int(row[0]) if row else 0
 
 
+def realtime_report(store: Store, now: datetime) -> dict[str, Any]:
+    """The sidecar's latest realtime figure (kept by the visitors sync through the
+    export endpoint), or else the approximation from the synced events."""
+    figure = load_realtime(store.conn)
+    if figure is not None:
+        at = figure.at.isoformat(timespec="seconds") + "Z"
+        return {
+            "visitors": figure.visitors,
+            "at": at,
+            "source": "sidecar",
+            "note": f"{figure.visitors} visitors in the 5 minutes before {at} (from the sidecar)",
+        }
+    visitors = realtime(store, now)
+    return {
+        "visitors": visitors,
+        "at": None,
+        "source": "events",
+        "note": f"{visitors} distinct visitors in the 5 minutes before the last visitors sync "
+        "(approximated from the synced events)",
+    }
+
+
 def stats_report(
     store: Store, now: datetime, days: int, garden_index: Path | None = None
 ) -> dict[str, Any]:
@@ -189,10 +212,7 @@ def stats_report(
     from greenhouse.sources.sync import freshness
 
     report = collect(store, now.date(), days)
-    report["realtime"] = {
-        "visitors": realtime(store, now),
-        "note": "distinct visitors in the 5 minutes before the last visitors sync",
-    }
+    report["realtime"] = realtime_report(store, now)
     report["garden"] = _garden(garden_index)
     sources = freshness(store, now)
     report["sources"] = sources
@@ -249,7 +269,7 @@ def print_report(report: dict[str, Any], console: Any) -> None:
     )
     console.print(f"  visitors {sparkline([d['visitors'] for d in daily])}")
     console.print(f"  views    {sparkline([d['views'] for d in daily])}")
-    console.print(f"  realtime {report['realtime']['visitors']} ({report['realtime']['note']})")
+    console.print(f"  realtime: {report['realtime']['note']}")
     projects = Table(title="Top projects", title_justify="left")
     for column in ("project", "views", "interactions", "visitors", "time"):
         projects.add_column(column, justify="left" if column == "project" else "right")

@@ -9,21 +9,31 @@ fade out on their own.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+
+#: "Realtime": distinct recorded visitors seen within this many seconds.
+RECENT_WINDOW = 300.0
+#: At most this many visitor keys are remembered for the realtime count.
+RECENT_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Presence counts: the total and per project (projects with nobody are absent)."""
+    """Presence counts: the total and per project (projects with nobody are absent).
+
+    ``recent`` (distinct recorded visitors of the last five minutes) travels
+    with the heartbeats but does not make presence frames differ.
+    """
 
     visitors: int = 0
     projects: Mapping[str, int] = field(default_factory=dict)
+    recent: int = field(default=0, compare=False)
 
     def to_json(self) -> dict[str, object]:
         """The wire form, as carried in heartbeats."""
-        return {"visitors": self.visitors, "projects": dict(self.projects)}
+        return {"visitors": self.visitors, "projects": dict(self.projects), "recent": self.recent}
 
     @classmethod
     def from_json(cls, value: object) -> Snapshot | None:
@@ -37,7 +47,9 @@ class Snapshot:
             isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in projects.items()
         ):
             return None
-        return cls(max(0, visitors), dict(projects))
+        recent = value.get("recent", 0)  # absent from the beats of older instances
+        recent = recent if isinstance(recent, int) and not isinstance(recent, bool) else 0
+        return cls(max(0, visitors), dict(projects), max(0, recent))
 
 
 class Presence:
@@ -105,10 +117,46 @@ def merge(
     local: Snapshot, remotes: Mapping[str, tuple[Snapshot, float]], now: float, expiry: float
 ) -> Snapshot:
     """Local presence plus every remote instance heard from within *expiry* seconds."""
-    visitors = local.visitors
+    visitors, recent = local.visitors, local.recent
     projects: Counter[str] = Counter(local.projects)
     for snapshot, seen in remotes.values():
         if now - seen <= expiry:
             visitors += snapshot.visitors
+            recent += snapshot.recent
             projects.update(snapshot.projects)
-    return Snapshot(visitors, dict(projects))
+    return Snapshot(visitors, dict(projects), recent)
+
+
+class RecentVisitors:
+    """Distinct visitor keys seen in the last *window* seconds (time injected).
+
+    Only recorded visitors are fed in (no bots, no Do-Not-Track or GPC), so
+    the count matches what the event log holds. Memory is bounded: keys
+    older than the window are pruned, and beyond *limit* keys the least
+    recently seen are forgotten (the count then under-reports, at *limit*).
+    """
+
+    def __init__(self, window: float = RECENT_WINDOW, limit: int = RECENT_LIMIT):
+        self.window = window
+        self.limit = limit
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def seen(self, visitor: str, now: float) -> None:
+        """*visitor* did something (or is connected) at *now* (seconds)."""
+        self._seen[visitor] = now
+        self._seen.move_to_end(visitor)
+        while len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+
+    def prune(self, now: float) -> None:
+        """Forget visitors last seen more than the window before *now*."""
+        while self._seen:
+            visitor, when = next(iter(self._seen.items()))
+            if now - when <= self.window:
+                break
+            del self._seen[visitor]
+
+    def count(self, now: float) -> int:
+        """Distinct visitors seen within the window before *now*."""
+        self.prune(now)
+        return len(self._seen)

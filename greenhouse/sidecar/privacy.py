@@ -9,6 +9,12 @@ restart also starts new keys for the rest of the day: a returning visitor is
 then counted twice, which we accept rather than persisting a secret that would
 make the day's keys linkable to IP addresses.
 
+Several instances share the day's salt through an injected :class:`SaltSource`
+(Redis, see :mod:`.redis_salt`), so a visitor has one key whichever instance
+serves them. The source answers from memory; while it has no salt for the day
+(Redis unreachable) a local random salt is used, and the shared one replaces it
+as soon as the source has it.
+
 Neither the IP address nor the user agent leaves this module: callers store
 the key, a coarse device class, and nothing else.
 """
@@ -22,6 +28,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 Clock = Callable[[], datetime]
 
@@ -35,24 +42,62 @@ _TABLET = re.compile(r"ipad|tablet|kindle|silk/|playbook|(android(?!.*mobile))",
 _MOBILE = re.compile(r"mobi|iphone|ipod|android|windows phone|blackberry|opera mini", re.IGNORECASE)
 
 
-class DailySalt:
-    """Keys visitors under a salt that rotates at UTC midnight (clock injected)."""
+class SaltSource(Protocol):
+    """Where a day's shared salt comes from (no I/O here: answers from memory)."""
 
-    def __init__(self, clock: Clock, random_bytes: Callable[[int], bytes] = secrets.token_bytes):
+    def salt(self, day: date) -> bytes | None:
+        """The shared salt of UTC *day*, or None when it is not available (yet)."""
+        ...
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC day of *moment*."""
+    return moment.astimezone(UTC).date()
+
+
+class DailySalt:
+    """Keys visitors under a salt that rotates at UTC midnight (clock injected).
+
+    With a *source*, the day's salt is the shared one whenever the source has
+    it, and a local random one otherwise (replaced once the shared one comes).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        source: SaltSource | None = None,
+    ):
         self._clock = clock
         self._random = random_bytes
+        self._source = source
         self._day: date | None = None
+        self._shared = False
         self._salt = bytearray()
 
+    @property
+    def shared(self) -> bool:
+        """Whether the current salt is the shared one (False: local to this process)."""
+        return self._shared
+
+    def today(self) -> date:
+        """The UTC day of the injected clock."""
+        return utc_day(self._clock())
+
     def _current(self) -> bytearray:
-        today = self._clock().astimezone(UTC).date()
-        if today != self._day:
-            # Overwrite before dropping: the old salt must not survive the day.
-            for i in range(len(self._salt)):
-                self._salt[i] = 0
-            self._salt = bytearray(self._random(32))
+        today = self.today()
+        shared = self._source.salt(today) if self._source is not None else None
+        if today != self._day or (shared is not None and shared != self._salt):
+            self._wipe()
+            self._salt = bytearray(shared) if shared is not None else bytearray(self._random(32))
+            self._shared = shared is not None
             self._day = today
         return self._salt
+
+    def _wipe(self) -> None:
+        # Overwrite before dropping: the old salt must not survive the day.
+        for i in range(len(self._salt)):
+            self._salt[i] = 0
 
     def visitor(self, ip: str, user_agent: str) -> str:
         """The day's key of a visitor: 32 hex digits, meaningless tomorrow."""

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,10 @@ from greenhouse.sidecar import protocol
 from greenhouse.sidecar.eventlog import CursorError, EventLog
 from greenhouse.sidecar.limits import TokenBucket
 from greenhouse.sidecar.metrics import Metrics
-from greenhouse.sidecar.presence import Presence, Snapshot, merge
+from greenhouse.sidecar.presence import Presence, RecentVisitors, Snapshot, merge
 from greenhouse.sidecar.privacy import DailySalt, client_ip, device, is_bot, opted_out
 from greenhouse.sidecar.redis_bus import RedisBus
+from greenhouse.sidecar.redis_salt import RedisSalt
 
 log = logging.getLogger("greenhouse.sidecar")
 
@@ -120,7 +121,9 @@ class Sidecar:
         self.tuning = tuning
         self.metrics = Metrics()
         self.presence = Presence()
-        self.salt = DailySalt(clock)
+        self.recent = RecentVisitors()
+        self.shared_salt = RedisSalt(config.redis_url, clock) if config.redis_url else None
+        self.salt = DailySalt(clock, source=self.shared_salt)
         self.bundle = site.path(site.config.build.output)
         event_dir = site.path(config.event_dir or "build/live-events")
         self.events = EventLog(event_dir, config.instance_id, clock, config.retention_days)
@@ -180,11 +183,13 @@ class Sidecar:
             raise ConfigError(Problem(config_file, where, field="live.port")) from None
         sock = next(iter(self.server.sockets))
         self.host, self.port = sock.getsockname()[:2]
+        if self.shared_salt is not None:
+            self.shared_salt.start()
         if self.config.redis_url:
             self.bus = RedisBus(
                 self.config.redis_url,
                 instance=f"{self.config.instance_id}-{secrets.token_hex(4)}",  # new each process
-                local=self.presence.snapshot,
+                local=self.local_presence,
                 on_interaction=self._remote_interaction,
                 on_garden_updated=self._remote_garden_updated,
                 on_change=self._mark_remote_presence,
@@ -246,6 +251,8 @@ class Sidecar:
                 await task
         if self.bus is not None:
             await self.bus.close()
+        if self.shared_salt is not None:
+            await self.shared_salt.close()
         try:
             await asyncio.to_thread(self.events.flush)
         except OSError as exc:
@@ -382,6 +389,36 @@ class Sidecar:
         # Not passed back to the bus: instances must not echo each other's beats.
         self._presence_dirty = True
 
+    def recent_visitors(self, now: datetime) -> int:
+        """Distinct recorded visitors of this instance in the 5 minutes before *now*.
+
+        Open connections of recorded visitors count as seen now.
+        """
+        moment = now.timestamp()
+        for visit in self.visits.values():
+            if visit.recorded:
+                self.recent.seen(visit.visitor, moment)
+        return self.recent.count(moment)
+
+    def local_presence(self) -> Snapshot:
+        """This instance's presence, with its realtime count (what heartbeats carry)."""
+        return replace(self.presence.snapshot(), recent=self.recent_visitors(self.clock()))
+
+    def realtime(self) -> dict[str, Any]:
+        """``{"visitors_5m", "at"}``: distinct recorded visitors in the 5 minutes before
+        ``at``, summed over the live instances (a visitor on two at once counts twice)."""
+        now = self.clock()
+        total = self.recent_visitors(now)
+        if self.bus is not None:
+            moment = time.monotonic()
+            total += sum(
+                snapshot.recent
+                for snapshot, seen in self.bus.remotes.values()
+                if moment - seen <= self.config.presence_expiry
+            )
+        at = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return {"visitors_5m": total, "at": at}
+
     def current_presence(self) -> Snapshot:
         """Local presence plus every live remote instance."""
         local = self.presence.snapshot()
@@ -444,6 +481,8 @@ class Sidecar:
             request.headers.get("X-Forwarded-For"),
             self.config.trusted_proxies,
         )
+        if self.shared_salt is not None:
+            await self.shared_salt.ensure()  # the day's first visitor waits for the shared salt
         key = self.salt.visitor(ip, user_agent)
         number = next(self._numbers)
         if self.per_visitor[key] >= self.config.max_connections_per_visitor:
@@ -470,6 +509,8 @@ class Sidecar:
         if visit.counted:
             self.presence.join(ws, key)
             self._mark_presence()
+        if visit.recorded:
+            self.recent.seen(key, self.clock().timestamp())
         self.metrics.connections += 1
         self.metrics.connections_total += 1
         log.info(
@@ -591,6 +632,7 @@ class Sidecar:
         }
         if kind == "leave":
             event["duration"] = duration
+        self.recent.seen(event["visitor"], self.clock().timestamp())
         if self.events.append(event) is None:
             self.metrics.reject("event_log_full")
 
@@ -676,6 +718,8 @@ class Sidecar:
             "redis": "off"
             if self.bus is None
             else ("connected" if self.bus.connected else "disconnected"),
+            "salt": "shared" if self.salt.shared else "local",
+            "realtime": self.realtime(),
         }
 
     def _authorized(self, request: Request) -> bool:
@@ -704,7 +748,11 @@ class Sidecar:
             events, next_cursor = self.events.read(after, limit)
         except CursorError as exc:
             return self._json(ws, http.HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        return self._json(ws, http.HTTPStatus.OK, {"events": events, "next": next_cursor})
+        return self._json(
+            ws,
+            http.HTTPStatus.OK,
+            {"events": events, "next": next_cursor, "realtime": self.realtime()},
+        )
 
     @staticmethod
     def _json(ws: ServerConnection, status: http.HTTPStatus, body: dict[str, Any]) -> Response:

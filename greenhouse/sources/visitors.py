@@ -7,7 +7,9 @@ Two ways in, chosen by configuration:
   ``read_json`` in one set-based pass, one cursor (the last id) per instance;
 - ``[live] export_url`` + ``GREENHOUSE_LIVE_TOKEN``: ``GET /api/events``
   page by page, each page committed with its cursor (an interrupted sync
-  resumes after the last committed page).
+  resumes after the last committed page). The export answer also carries
+  the sidecar's realtime figure (distinct visitors in the 5 minutes before
+  its ``at``); the latest one received is kept in ``visit_realtime``.
 
 Either way the events go through :func:`greenhouse.store.visits.ingest_staged`
 (deduplicated by id, aggregates of the touched days recomputed), and raw
@@ -17,6 +19,7 @@ events older than ``[analytics] retention_days`` are deleted at the end.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,11 @@ from greenhouse.sources.run import Outcome, SourceRun, insert_many
 from greenhouse.store.visits import (
     JSON_COLUMNS,
     Ingested,
+    Realtime,
     create_staging,
     expire_events,
     ingest_staged,
+    save_realtime,
 )
 
 SOURCE = "visitors"
@@ -108,7 +113,22 @@ def ingest_folder(run: SourceRun, folder: Path, total: Ingested) -> None:
 
 
 def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | None:
-    """Page through ``/api/events``; returns a note when stopped before the end."""
+    """Page through ``/api/events``; returns a note when stopped before the end.
+
+    The latest realtime figure the pages carried is stored at the end.
+    """
+    figures: list[Realtime] = []
+    try:
+        return _ingest_pages(run, export_url, total, figures)
+    finally:
+        if figures:
+            with run.store.transaction() as conn:
+                save_realtime(conn, figures[-1], run.now())
+
+
+def _ingest_pages(
+    run: SourceRun, export_url: str, total: Ingested, figures: list[Realtime]
+) -> str | None:
     token = run.secrets.live_token
     if not token:
         raise AuthError(
@@ -121,7 +141,9 @@ def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | Non
     cursor = run.cursor()
     after = cursor.get("after")
     for _ in range(MAX_PAGES):
-        events, following = _page(client, base, after)
+        events, following, figure = _page(client, base, after)
+        if figure is not None:
+            figures.append(figure)
         if not events:
             return None
         if following is not None and following == after:
@@ -142,8 +164,11 @@ def ingest_export(run: SourceRun, export_url: str, total: Ingested) -> str | Non
     return f"read {MAX_PAGES} pages; the next sync continues from there"
 
 
-def _page(client: PoliteClient, base: str, after: str | None) -> tuple[list[Any], str | None]:
-    """One export page, retrying an unparsable (truncated) answer a few times."""
+def _page(
+    client: PoliteClient, base: str, after: str | None
+) -> tuple[list[Any], str | None, Realtime | None]:
+    """One export page (and its realtime figure, if well formed), retrying an
+    unparsable (truncated) answer a few times."""
     params: dict[str, Any] = {"limit": PAGE}
     if after:
         params["after"] = after
@@ -174,8 +199,27 @@ def _page(client: PoliteClient, base: str, after: str | None) -> tuple[list[Any]
                 f"{base}/api/events kept answering with an invalid page after {attempt + 1} "
                 "attempts; kept the events ingested so far",
             ) from None
-        return [e for e in events if isinstance(e, dict)], following
+        return [e for e in events if isinstance(e, dict)], following, _realtime(body)
     raise SourceError(SOURCE, "no answer")  # pragma: no cover - the loop returns or raises
+
+
+def _realtime(body: Any) -> Realtime | None:
+    """The ``realtime`` field of an export answer; None when absent or malformed."""
+    value = body.get("realtime") if isinstance(body, dict) else None
+    if not isinstance(value, dict):
+        return None
+    visitors, at = value.get("visitors_5m"), value.get("at")
+    if not isinstance(visitors, int) or isinstance(visitors, bool) or visitors < 0:
+        return None
+    if not isinstance(at, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None  # without a zone the time is ambiguous: better no figure
+    return Realtime(visitors, moment.astimezone(UTC).replace(tzinfo=None))
 
 
 def _unique_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -235,6 +235,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE engagement_by_source RENAME TO engagement;
         """,
     ),
+    (
+        "the sidecar's latest realtime figure, with the time it was observed",
+        """
+        CREATE TABLE visit_realtime (
+            name VARCHAR PRIMARY KEY,               -- 'sidecar': one row
+            visitors INTEGER NOT NULL,              -- distinct visitors in the 5 minutes before…
+            observed_at TIMESTAMP NOT NULL,         -- …this time (UTC, the sidecar's clock)
+            received_at TIMESTAMP NOT NULL          -- the sync that brought it (UTC)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -301,3 +301,30 @@ def expire_events(conn: duckdb.DuckDBPyConnection, today: date, retention_days: 
 def _count(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
     row = conn.execute(sql, params or []).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """The sidecar's realtime figure: distinct visitors in the 5 minutes before ``at``."""
+
+    visitors: int
+    at: datetime  # naive UTC, the sidecar's clock
+
+
+def save_realtime(conn: duckdb.DuckDBPyConnection, figure: Realtime, received_at: datetime) -> None:
+    """Keep *figure* unless a newer observation is stored already."""
+    conn.execute(
+        "INSERT INTO visit_realtime VALUES ('sidecar', ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+        "SET visitors = excluded.visitors, observed_at = excluded.observed_at, "
+        "received_at = excluded.received_at "
+        "WHERE excluded.observed_at >= visit_realtime.observed_at",
+        [figure.visitors, figure.at, received_at],
+    )
+
+
+def load_realtime(conn: duckdb.DuckDBPyConnection) -> Realtime | None:
+    """The latest realtime figure received from the sidecar, if any."""
+    row = conn.execute(
+        "SELECT visitors, observed_at FROM visit_realtime WHERE name = 'sidecar'"
+    ).fetchone()
+    return Realtime(int(row[0]), row[1]) if row else None

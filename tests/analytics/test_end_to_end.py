@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 
@@ -54,6 +55,8 @@ def test_a_real_visit_reaches_the_garden(
         deadline = time.monotonic() + 5
         while sidecar.events.durable[1] < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
+        health = httpx.get(sidecar.url + "/healthz", timeout=5).json()
+        assert health["realtime"]["visitors_5m"] == 1
         toml.write_text(
             toml.read_text().replace("[live]\n", f'[live]\nexport_url = "{sidecar.url}"\n')
         )
@@ -76,6 +79,14 @@ def test_a_real_visit_reaches_the_garden(
     report = json.loads(result.output)
     assert report["totals"]["views"] == 1 and report["totals"]["visitors"] == 1
     assert report["projects"][0]["id"] == plant and report["actions"] == {"water": 1}
+    realtime = report["realtime"]
+    assert realtime["visitors"] == 1 and realtime["source"] == "sidecar"
+    assert (
+        realtime["note"]
+        == f"1 visitors in the 5 minutes before {realtime['at']} (from the sidecar)"
+    )
+    shown = cli("stats", "--root", str(demo_site))
+    assert "(from the sidecar)" in " ".join(shown.output.split())
     # Privacy: nothing of the user agent nor the token landed in the store.
     db = (demo_site / "build/greenhouse.duckdb").read_bytes()
     assert UA.encode() not in db and TOKEN.encode() not in db

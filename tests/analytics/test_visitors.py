@@ -232,6 +232,49 @@ def test_dashboard_absent_unless_published(
     assert (site / "analytics/index.html").is_file()
 
 
+def test_the_export_keeps_the_latest_realtime_figure(tmp_path: Path) -> None:
+    from greenhouse.analytics import realtime_report
+
+    answers = [
+        {"visitors_5m": 3, "at": "2026-11-28T12:00:00Z"},
+        {"visitors_5m": 4, "at": "2026-11-28T12:05:00+00:00"},
+        {"visitors_5m": "many", "at": "2026-11-28T12:10:00Z"},  # malformed: ignored
+        {"visitors_5m": 9, "at": "2026-11-28T11:00:00Z"},  # older than the one kept
+    ]
+    root = site_with(tmp_path / "site")
+
+    def answer(_after: str | None, _n: int) -> tuple[int, str]:
+        return 200, json.dumps({"events": [], "next": None, "realtime": answers.pop(0)})
+
+    with FakeExport(answer) as fake:
+        toml = root / "greenhouse.toml"
+        toml.write_text(toml.read_text() + f'export_url = "{fake.url}"\n')
+        for want in (3, 4, 4, 4):
+            assert sync(root)["visitors"].status == "ok"
+            rows = query(root, "SELECT visitors, observed_at FROM visit_realtime")
+            assert rows[0][0] == want
+    assert rows == [(4, datetime(2026, 11, 28, 12, 5))]
+    with Store.open(root / "build/greenhouse.duckdb", read_only=True) as store:
+        report = realtime_report(store, datetime(2026, 11, 28, 13, 0))
+    assert report == {
+        "visitors": 4,
+        "at": "2026-11-28T12:05:00Z",
+        "source": "sidecar",
+        "note": "4 visitors in the 5 minutes before 2026-11-28T12:05:00Z (from the sidecar)",
+    }
+
+
+def test_without_the_sidecar_figure_realtime_is_approximated(tmp_path: Path) -> None:
+    from greenhouse.analytics import realtime_report
+
+    root = site_with(tmp_path / "site", event_dir="events")
+    write_log(root / "events", [event(1, now_iso(timedelta(minutes=-2)))])
+    assert sync(root, token=None)["visitors"].status == "ok"
+    with Store.open(root / "build/greenhouse.duckdb", read_only=True) as store:
+        report = realtime_report(store, datetime.now(UTC).replace(tzinfo=None))
+    assert report["visitors"] == 1 and report["source"] == "events" and report["at"] is None
+
+
 def test_stats_without_visits_or_build(demo_site: Path, cli: Callable[..., Any]) -> None:
     _build(cli, demo_site)
     result = cli("stats", "--root", str(demo_site))

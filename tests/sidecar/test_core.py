@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from greenhouse.sidecar import protocol
 from greenhouse.sidecar.limits import TokenBucket
-from greenhouse.sidecar.presence import Presence, Snapshot, merge
+from greenhouse.sidecar.presence import Presence, RecentVisitors, Snapshot, merge
 from greenhouse.sidecar.privacy import DailySalt, client_ip, device, is_bot, opted_out
 
 PROJECTS = frozenset({"fern", "moss"})
@@ -172,9 +172,36 @@ def test_merge_adds_live_remotes_and_drops_silent_ones():
     assert merge(local, remotes, now=110.0, expiry=30.0) == Snapshot(3, {"fern": 2, "moss": 1})
 
 
+def test_merge_sums_the_realtime_counts_of_live_instances():
+    local = Snapshot(1, {}, recent=3)
+    remotes = {"b": (Snapshot(0, {}, recent=2), 100.0), "c": (Snapshot(0, {}, recent=7), 60.0)}
+    assert merge(local, remotes, now=110.0, expiry=30.0).recent == 5
+
+
+def test_recent_visitors_counts_distinct_keys_in_the_window():
+    recent = RecentVisitors(window=300.0)
+    recent.seen("a", 0.0)
+    recent.seen("b", 100.0)
+    recent.seen("a", 200.0)  # seen again: counts once, and later
+    assert recent.count(250.0) == 2
+    assert recent.count(450.0) == 1  # b's 100 s is more than 300 s ago
+    assert recent.count(501.0) == 0
+    assert not recent._seen, "pruned, not just ignored"
+
+
+def test_recent_visitors_memory_is_bounded():
+    recent = RecentVisitors(window=300.0, limit=3)
+    for i in range(10):
+        recent.seen(f"v{i}", float(i))
+    assert recent.count(10.0) == 3 and list(recent._seen) == ["v7", "v8", "v9"]
+
+
 def test_snapshot_json_round_trip_and_garbage():
-    snap = Snapshot(2, {"fern": 1})
-    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    snap = Snapshot(2, {"fern": 1}, recent=4)
+    back = Snapshot.from_json(json.loads(json.dumps(snap.to_json())))
+    assert back == snap and back is not None and back.recent == 4
+    assert Snapshot(2, {}, recent=1) == Snapshot(2, {}, recent=9), "recent is not presence"
+    assert Snapshot.from_json({"visitors": 1, "projects": {}}) == Snapshot(1, {})  # older beats
     for garbage in (
         None,
         [],
@@ -212,6 +239,45 @@ def test_two_processes_key_the_same_visitor_differently():
     assert DailySalt(clock).visitor("192.0.2.1", "UA") != DailySalt(clock).visitor(
         "192.0.2.1", "UA"
     )
+
+
+class FakeSource:
+    """A salt source holding per-day salts in a dict (None: unavailable)."""
+
+    def __init__(self) -> None:
+        self.salts: dict[date, bytes] = {}
+        self.asked: list[date] = []
+
+    def salt(self, day: date) -> bytes | None:
+        self.asked.append(day)
+        return self.salts.get(day)
+
+
+def test_instances_sharing_a_salt_source_key_a_visitor_alike():
+    clock = FakeClock(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
+    source = FakeSource()
+    source.salts[date(2026, 3, 1)] = b"a" * 32
+    one, two = DailySalt(clock, source=source), DailySalt(clock, source=source)
+    assert one.visitor("192.0.2.1", "UA") == two.visitor("192.0.2.1", "UA")
+    assert one.shared and two.shared
+    assert source.asked[-1] == date(2026, 3, 1)
+    clock.now += timedelta(seconds=2)  # a new UTC day, not in the source yet: local salts
+    assert one.visitor("192.0.2.1", "UA") != two.visitor("192.0.2.1", "UA")
+    assert not one.shared
+    source.salts[date(2026, 3, 2)] = b"b" * 32  # the shared salt arrives and takes over
+    assert one.visitor("192.0.2.1", "UA") == two.visitor("192.0.2.1", "UA")
+    assert one.shared
+
+
+def test_a_local_salt_is_overwritten_when_the_shared_one_arrives():
+    clock = FakeClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    source = FakeSource()
+    salt = DailySalt(clock, source=source)
+    local = salt.visitor("192.0.2.1", "UA")
+    old = salt._salt
+    source.salts[date(2026, 3, 1)] = b"c" * 32
+    assert salt.visitor("192.0.2.1", "UA") != local
+    assert bytes(old) == bytes(32)
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies():

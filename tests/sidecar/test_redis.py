@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from datetime import timedelta
 
 import pytest
 
@@ -136,3 +137,98 @@ async def test_redis_going_away_degrades_to_local_presence_and_recovers(tmp_path
             )
             assert both["visitors"] == 2
             assert a.health()["redis"] == "connected"
+
+
+def _events(root, instance: str) -> list[dict]:
+    folder = root / "build/live-events" / instance
+    return [json.loads(line) for p in folder.glob("*.jsonl") for line in p.read_text().splitlines()]
+
+
+@aio
+async def test_two_instances_give_one_visitor_the_same_key(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
+    async with running(site_a) as a, running(site_b) as b:
+        # The same loopback client with the same user agent, once on each instance.
+        for sidecar in (a, b):
+            async with client(sidecar) as ws:
+                await recv(ws)
+                await ws.send(view("fern"))
+                await asyncio.sleep(0.1)
+        await until(lambda: a.events.durable[1] >= 2 and b.events.durable[1] >= 2)
+        assert a.health()["salt"] == b.health()["salt"] == "shared"
+    keys_a = {e["visitor"] for e in _events(tmp_path / "a", "a")}
+    keys_b = {e["visitor"] for e in _events(tmp_path / "b", "b")}
+    assert len(keys_a) == 1 and keys_a == keys_b
+
+
+@aio
+async def test_the_shared_salt_expires_shortly_after_its_day(tmp_path, redis_server):
+    import redis.asyncio as aioredis
+
+    from greenhouse.sidecar.redis_salt import GRACE, salt_key
+    from greenhouse.sidecar.server import utc_now
+
+    site = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a")
+    async with running(site) as a:
+        async with client(a) as ws:
+            await recv(ws)
+        now = utc_now()
+        conn = aioredis.from_url(redis_server.url)
+        try:
+            keys = await conn.keys("greenhouse:salt:*")
+            assert keys == [salt_key(now.date()).encode()]
+            ttl = await conn.ttl(keys[0])
+            assert len(await conn.get(keys[0])) == 32
+        finally:
+            await conn.aclose()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    until_midnight = (midnight - now).total_seconds()
+    assert until_midnight < ttl <= until_midnight + GRACE.total_seconds() + 2
+
+
+@aio
+async def test_with_redis_down_an_instance_serves_and_records_with_a_local_salt(
+    tmp_path, redis_server
+):
+    redis_server.stop()
+    site = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    async with running(site) as a:
+        async with client(a) as ws:
+            welcome = await recv(ws)
+            assert welcome["visitors"] == 1
+            await ws.send(view("moss"))
+            await asyncio.sleep(0.1)
+        await until(lambda: a.events.durable[1] >= 2)
+        health = a.health()
+        assert health["status"] == "ok" and health["salt"] == "local"
+        local_key = _events(tmp_path / "a", "a")[0]["visitor"]
+        redis_server.start()  # the background retry picks up the shared salt
+        await until(lambda: a.shared_salt is not None and not a.shared_salt.failing, timeout=15)
+        async with client(a) as ws:
+            await recv(ws)
+            await ws.send(view("ivy"))
+            await asyncio.sleep(0.1)
+        await until(lambda: a.events.durable[1] >= 4)
+        assert a.health()["salt"] == "shared"
+    events = _events(tmp_path / "a", "a")
+    assert [e["type"] for e in events] == ["view", "leave", "view", "leave"]
+    assert events[0]["visitor"] == events[1]["visitor"] == local_key
+    assert events[2]["visitor"] != local_key
+
+
+@aio
+async def test_realtime_adds_up_the_instances_counts(tmp_path, redis_server):
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
+    async with running(site_a) as a, running(site_b) as b:
+        await until(
+            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+        )
+        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
+            await recv(alice)
+            await recv(bob)
+            await until(
+                lambda: a.realtime()["visitors_5m"] == 2 and b.realtime()["visitors_5m"] == 2
+            )
+            assert a.health()["realtime"]["visitors_5m"] == 2

@@ -323,12 +323,41 @@ async def test_health_and_metrics(tmp_path):
 
 
 @aio
+async def test_realtime_counts_recorded_visitors_of_the_last_five_minutes(tmp_path):
+    site = make_site(tmp_path)
+    async with running(site) as sidecar:
+        health = (await http_get(sidecar, "/healthz")).json()
+        assert health["realtime"]["visitors_5m"] == 0
+        async with (
+            client(sidecar) as ws,
+            client(sidecar, ua=OTHER_UA, headers={"DNT": "1"}) as private,
+            client(sidecar, ua="Googlebot/2.1 (+http://www.google.com/bot.html)") as bot,
+        ):
+            for each in (ws, private, bot):
+                await recv(each)
+            await ws.send(view("fern"))
+            await private.send(view("moss"))
+            await bot.send(view("ivy"))
+            await asyncio.sleep(0.1)
+            health = (await http_get(sidecar, "/healthz")).json()
+            realtime = health["realtime"]
+            assert realtime["visitors_5m"] == 1  # neither the DNT visitor nor the bot
+            assert realtime["at"].endswith("Z") and realtime["at"][:4].isdigit()
+        # Gone, but seen within the five minutes: still counted.
+        answer = (await http_get(sidecar, "/api/events", TOKEN)).json()
+        assert set(answer) == {"events", "next", "realtime"}
+        assert answer["realtime"]["visitors_5m"] == 1
+
+
+@aio
 async def test_export_needs_the_token(tmp_path):
     site = make_site(tmp_path)
     async with running(site) as sidecar:
         assert (await http_get(sidecar, "/api/events")).status_code == 401
         assert (await http_get(sidecar, "/api/events", token="wrong")).status_code == 401
-        assert (await http_get(sidecar, "/api/events", token=TOKEN)).json() == {
+        answer = (await http_get(sidecar, "/api/events", token=TOKEN)).json()
+        assert answer["realtime"]["visitors_5m"] == 0
+        assert {k: v for k, v in answer.items() if k != "realtime"} == {
             "events": [],
             "next": None,
         }
