@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -19,18 +22,30 @@ OTHER_UA = (
 FAST_BUS = {"heartbeat_interval": 0.2, "presence_expiry": 1.0, "presence_interval": 0.05}
 
 
+@asynccontextmanager
+async def two_instances(
+    tmp_path, redis_server, bus: dict[str, float] = FAST_BUS, connected: bool = True
+) -> AsyncIterator[tuple[Any, Any]]:
+    """Sidecars "a" and "b" sharing one Redis (both connected to it, unless told otherwise)."""
+    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **bus)
+    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **bus)
+    async with running(site_a) as a, running(site_b) as b:
+        if connected:
+            await until(
+                lambda: (
+                    a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+                )
+            )
+        yield a, b
+
+
 def view(project: str | None) -> str:
     return json.dumps({"type": "view", "project": project})
 
 
 @aio
 async def test_two_instances_share_presence_and_interactions(tmp_path, redis_server):
-    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
-    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
-    async with running(site_a) as a, running(site_b) as b:
-        await until(
-            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
-        )
+    async with two_instances(tmp_path, redis_server) as (a, b):
         async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
             await recv(alice)
             await recv(bob)
@@ -63,22 +78,20 @@ async def test_local_changes_reach_other_instances_before_the_next_heartbeat(
     tmp_path, redis_server
 ):
     slow_beat = {"heartbeat_interval": 30.0, "presence_expiry": 90.0, "presence_interval": 0.05}
-    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **slow_beat)
-    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **slow_beat)
-    async with running(site_a) as a, running(site_b) as b:
-        await until(
-            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+    async with (
+        two_instances(tmp_path, redis_server, slow_beat) as (a, b),
+        client(a) as alice,
+        client(b, ua=OTHER_UA) as bob,
+    ):
+        await recv(alice)
+        await recv(bob)
+        await asyncio.sleep(0.3)
+        for plant in ["moss", "ivy", "fern"]:  # a burst: coalesced into one early beat
+            await bob.send(view(plant))
+        seen = await recv_until(
+            alice, "presence", lambda f: f["projects"] == {"fern": 1}, timeout=5
         )
-        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
-            await recv(alice)
-            await recv(bob)
-            await asyncio.sleep(0.3)
-            for plant in ["moss", "ivy", "fern"]:  # a burst: coalesced into one early beat
-                await bob.send(view(plant))
-            seen = await recv_until(
-                alice, "presence", lambda f: f["projects"] == {"fern": 1}, timeout=5
-            )
-            assert seen["visitors"] == 2
+        assert seen["visitors"] == 2
 
 
 @aio
@@ -114,29 +127,27 @@ async def test_a_killed_instance_disappears_from_presence(tmp_path, redis_server
 
 @aio
 async def test_redis_going_away_degrades_to_local_presence_and_recovers(tmp_path, redis_server):
-    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
-    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
-    async with running(site_a) as a, running(site_b) as b:
-        await until(
-            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
+    async with (
+        two_instances(tmp_path, redis_server) as (a, b),
+        client(a) as alice,
+        client(b, ua=OTHER_UA) as bob,
+    ):
+        await recv(alice)
+        await recv(bob)
+        await bob.send(view("moss"))
+        await recv_until(alice, "presence", lambda f: f["projects"] == {"moss": 1})
+        redis_server.stop()
+        local = await recv_until(alice, "presence", lambda f: f["projects"] == {}, timeout=10)
+        assert local["visitors"] == 1
+        assert a.health()["redis"] == "disconnected"
+        await alice.send(view("fern"))  # the instance keeps working alone
+        await recv_until(alice, "presence", lambda f: f["projects"] == {"fern": 1})
+        redis_server.start()
+        both = await recv_until(
+            alice, "presence", lambda f: f["projects"] == {"fern": 1, "moss": 1}, timeout=15
         )
-        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
-            await recv(alice)
-            await recv(bob)
-            await bob.send(view("moss"))
-            await recv_until(alice, "presence", lambda f: f["projects"] == {"moss": 1})
-            redis_server.stop()
-            local = await recv_until(alice, "presence", lambda f: f["projects"] == {}, timeout=10)
-            assert local["visitors"] == 1
-            assert a.health()["redis"] == "disconnected"
-            await alice.send(view("fern"))  # the instance keeps working alone
-            await recv_until(alice, "presence", lambda f: f["projects"] == {"fern": 1})
-            redis_server.start()
-            both = await recv_until(
-                alice, "presence", lambda f: f["projects"] == {"fern": 1, "moss": 1}, timeout=15
-            )
-            assert both["visitors"] == 2
-            assert a.health()["redis"] == "connected"
+        assert both["visitors"] == 2
+        assert a.health()["redis"] == "connected"
 
 
 def _events(root, instance: str) -> list[dict]:
@@ -146,9 +157,7 @@ def _events(root, instance: str) -> list[dict]:
 
 @aio
 async def test_two_instances_give_one_visitor_the_same_key(tmp_path, redis_server):
-    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
-    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
-    async with running(site_a) as a, running(site_b) as b:
+    async with two_instances(tmp_path, redis_server, connected=False) as (a, b):
         # The same loopback client with the same user agent, once on each instance.
         for sidecar in (a, b):
             async with client(sidecar) as ws:
@@ -219,16 +228,12 @@ async def test_with_redis_down_an_instance_serves_and_records_with_a_local_salt(
 
 @aio
 async def test_realtime_adds_up_the_instances_counts(tmp_path, redis_server):
-    site_a = make_site(tmp_path / "a", redis_url=redis_server.url, instance_id="a", **FAST_BUS)
-    site_b = make_site(tmp_path / "b", redis_url=redis_server.url, instance_id="b", **FAST_BUS)
-    async with running(site_a) as a, running(site_b) as b:
-        await until(
-            lambda: a.bus is not None and a.bus.connected and b.bus is not None and b.bus.connected
-        )
-        async with client(a) as alice, client(b, ua=OTHER_UA) as bob:
-            await recv(alice)
-            await recv(bob)
-            await until(
-                lambda: a.realtime()["visitors_5m"] == 2 and b.realtime()["visitors_5m"] == 2
-            )
-            assert a.health()["realtime"]["visitors_5m"] == 2
+    async with (
+        two_instances(tmp_path, redis_server) as (a, b),
+        client(a) as alice,
+        client(b, ua=OTHER_UA) as bob,
+    ):
+        await recv(alice)
+        await recv(bob)
+        await until(lambda: a.realtime()["visitors_5m"] == 2 and b.realtime()["visitors_5m"] == 2)
+        assert a.health()["realtime"]["visitors_5m"] == 2
