@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: option texts show [sections] literally
 )
 
 RootOption = Annotated[
@@ -342,8 +343,14 @@ def auth_spotify(
 @friendly
 def serve(
     root: RootOption = Path("."),
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Interface to listen on (keep 127.0.0.1 unless you mean to share the site).",
+        ),
+    ] = "127.0.0.1",
     sync: Annotated[
         bool, typer.Option("--sync", help="Sync the sources before each build (default: offline).")
     ] = False,

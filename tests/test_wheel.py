@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import REPO
-
-DEPENDENCIES = ("typer", "pydantic", "jinja2", "duckdb", "markdown_it", "nh3", "numpy", "httpx")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -18,29 +17,24 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return result
 
 
+def _uv() -> list[str]:
+    """uv, from the test environment (a test dependency) or the PATH."""
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
 def test_wheel_installs_and_builds_a_site(tmp_path: Path) -> None:
     # Nothing may leak in from the checkout: no PYTHONPATH, and every command runs in tmp_path.
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     wheels = tmp_path / "wheels"
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-        tmp_path,
-        env,
-    )
+    _run([*_uv(), "build", "--wheel", "-q", "-o", str(wheels), str(REPO)], tmp_path, env)
     (wheel,) = wheels.glob("greenhouse_garden-*.whl")
 
+    # A new, empty environment: the wheel brings its dependencies (uv's cache keeps it quick).
     venv = tmp_path / "venv"
-    # Reuse the dependencies installed here (fast, no network) when they are importable.
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)
+    _run([*_uv(), "venv", "-q", "--python", sys.executable, str(venv)], tmp_path, env)
     python = venv / "bin" / "python"
-    probe = subprocess.run(
-        [str(python), "-c", f"import {', '.join(DEPENDENCIES)}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-    )
-    no_deps = ["--no-deps"] if probe.returncode == 0 else []
-    _run([str(python), "-m", "pip", "install", "-q", *no_deps, str(wheel)], tmp_path, env)
+    _run([*_uv(), "pip", "install", "-q", "--python", str(python), str(wheel)], tmp_path, env)
 
     greenhouse = venv / "bin" / "greenhouse"
     where = _run(

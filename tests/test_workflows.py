@@ -15,6 +15,8 @@ from greenhouse.scaffold import workflow_text
 from tests.conftest import REPO, need_in_ci, run_module
 
 WORKFLOWS = REPO / ".github" / "workflows"
+#: The README's test command: the suite from the committed lock, the same in CI and .ci/run.
+TEST_COMMAND = "pip install uv && uv run --locked --extra test ./scripts/check"
 
 
 def _load(path: Path) -> dict[Any, Any]:
@@ -97,8 +99,21 @@ def test_ci_workflow_runs_the_test_command() -> None:
     assert _uses(workflow)["actions/setup-python"]["with"]["python-version"] == "3.11"
     runs = [s["run"] for s in job["steps"] if "run" in s]
     assert any("chromium" in r and "redis-server" in r for r in runs)
-    assert "pip install -e '.[test]' && ./scripts/check" in runs
-    assert "pip install -e '.[test]' && ./scripts/check" in (REPO / "README.md").read_text()
+    assert TEST_COMMAND in runs
+    assert TEST_COMMAND in (REPO / "README.md").read_text()
+    assert TEST_COMMAND in (REPO / ".ci" / "run").read_text()
+
+
+def test_resolutions_workflow_runs_both_ends_every_week() -> None:
+    workflow = _load(WORKFLOWS / "resolutions.yml")
+    (schedule,) = workflow["on"]["schedule"]
+    assert len(schedule["cron"].split()) == 5 and schedule["cron"].split()[4] != "*"
+    (job,) = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["resolution"] == ["lowest", "highest"]
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert any("./scripts/check-resolution ${{ matrix.resolution }}" in r for r in runs)
+    script = (REPO / "scripts" / "check-resolution").read_text()
+    assert "lowest-direct" in script and "--resolution highest" in script
 
 
 def _greenhouse_commands() -> list[list[str]]:
