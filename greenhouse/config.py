@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,14 +17,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from greenhouse.errors import ConfigError, Problem
+from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
 CONFIG_FILE = "greenhouse.toml"
 
 
 class Section(BaseModel):
-    """Base of every config section: strict keys, documented fields."""
+    """Base of every config section: strict keys, documented fields, finite numbers."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # inf and nan are valid TOML floats but no setting means them (max_height = inf
+    # passed every bound and crashed the build), so they are refused where they enter.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class SiteConfig(Section):
@@ -46,7 +48,7 @@ class SiteConfig(Section):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+        if not re.match(r"^https?://[^/\s\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?$", value):
             raise ValueError("must be an absolute http(s) URL, e.g. https://user.github.io/repo/")
         return value if value.endswith("/") else value + "/"
 
@@ -357,11 +359,9 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(Problem(path, f"cannot read: {exc.strerror}")) from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            Problem(path, f"invalid TOML: {_toml_message(exc)}", _toml_line(exc))
-        ) from None
+        raw = parse_toml(text)
+    except TomlSyntaxError as exc:
+        raise ConfigError(Problem(path, f"invalid TOML: {exc.message}", exc.line)) from None
     return validate_config(raw, path, text)
 
 
@@ -388,8 +388,18 @@ def _problem(err: Any, path: Path | str, text: str) -> Problem:
     else:
         message = err["msg"]
         if err["type"] not in {"missing"} and "input" in err and not isinstance(err["input"], dict):
-            message += f" (got {err['input']!r})"
+            message += f" (got {_short_repr(err['input'])})"
     return Problem(path, message, line, field)
+
+
+def _short_repr(value: object) -> str:
+    """A value as a message shows it: a huge or deeply nested one cut short."""
+    import reprlib
+
+    shorten = reprlib.Repr()
+    shorten.maxstring = shorten.maxother = 80
+    shorten.maxlevel = 3
+    return shorten.repr(value)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> type[BaseModel] | None:
@@ -429,16 +439,3 @@ def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
             if m and m.group(1).strip() == section:
                 return number
     return None
-
-
-def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
-    lineno = getattr(exc, "lineno", None)
-    if lineno:
-        return int(lineno)
-    m = re.search(r"line (\d+)", str(exc))
-    return int(m.group(1)) if m else None
-
-
-def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
-    msg = getattr(exc, "msg", None) or str(exc)
-    return re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +21,7 @@ from greenhouse import __version__
 from greenhouse.config import CONFIG_FILE, Config
 from greenhouse.content import REPO, SLUG, load_content, slugify, split_front_matter
 from greenhouse.errors import ContentError, GreenhouseError, Problem
+from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
 STARTER = Path(__file__).parent / "starter"
 WORKFLOW = Path(".github/workflows/greenhouse.yml")
@@ -209,10 +209,10 @@ def _planted(folder: Path) -> dict[Path, tuple[str, str | None]]:
         slug, repo = path.stem, None
         try:
             front, _, _ = split_front_matter(path.read_text(encoding="utf-8"), path)
-            data = tomllib.loads(front)
+            data = parse_toml(front)
             slug = str(data.get("slug") or slug)
             repo = data.get("repo") if isinstance(data.get("repo"), str) else None
-        except (ContentError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        except (ContentError, OSError, UnicodeDecodeError, TomlSyntaxError):
             pass
         found[path] = (slug, repo)
     return found

@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import shutil
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api
+from greenhouse.site.static import StaticFiles, StaticRule, select
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,89 @@ class Links:
         return self.base_url + path.lstrip("/")
 
 
+#: Every name a page gives its template (the common ones and each page's own), for
+#: `greenhouse check` (names the theme's templates use are added to these there).
+CONTEXT_NAMES = frozenset(
+    {
+        # every page
+        "site",
+        "config",
+        "url",
+        "absolute",
+        "base_path",
+        "demo",
+        "generated_at",
+        "live_url",
+        # index.html
+        "garden",
+        "plants",
+        "weather",
+        "stages",
+        # project.html
+        "plant",
+        "state",
+        "series",
+        "chart",
+        "health_chart",
+        # skills.html
+        "skills",
+        # analytics.html
+        "dashboard",
+        # feed.xml
+        "milestones",
+        "today",
+    }
+)
+
+
+def runtime_error(exc: Exception, template: str) -> TemplateError:
+    """A failure while rendering *template*, located at the template line that raised it.
+
+    Jinja rewrites tracebacks so that template frames carry the template's
+    file and line; the innermost such frame is where the user should look
+    (an include or a macro in another file included).
+    """
+    file: str | None = None
+    line: int | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if _is_template_file(frame.filename):
+            file, line = frame.filename, frame.lineno
+    if isinstance(exc, jinja2.TemplateNotFound):
+        message = f"template not found: {exc.name}"
+    elif isinstance(exc, jinja2.UndefinedError):
+        message = exc.message or "undefined value"
+    else:
+        detail = str(exc)
+        message = f"{detail} ({type(exc).__name__})" if detail else type(exc).__name__
+    if file is None:
+        return TemplateError(f"{template}: {message}")
+    return TemplateError(message, file, line)
+
+
+def _is_template_file(filename: str) -> bool:
+    """Whether a traceback frame belongs to a template (not to Python code)."""
+    return not filename.endswith(".py") and not filename.startswith("<")
+
+
+#: Characters XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates,
+#: U+FFFE/U+FFFF): one in a title made feed.xml unreadable to every feed reader.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(value: Any) -> Any:
+    """A value as a template prints it: text without the characters XML forbids."""
+    if isinstance(value, str) and NOT_XML.search(value):
+        cleaned = NOT_XML.sub("", value)
+        return type(value)(cleaned)  # Markup (already escaped) stays Markup
+    return value
+
+
 def template_environment(site_templates: Path) -> jinja2.Environment:
-    """The Jinja environment: site templates override the theme's, autoescape on."""
+    """The Jinja environment: site templates override the theme's, autoescape on.
+
+    Every printed value passes :func:`printable`, so no page or feed carries a
+    character XML forbids, whatever a title or description holds.
+    """
     loader = jinja2.ChoiceLoader(
         [
             jinja2.FileSystemLoader(str(site_templates)),
@@ -65,6 +149,7 @@ def template_environment(site_templates: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=printable,
     )
     env.filters["tojson_attr"] = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=True)
     return env
@@ -124,6 +209,7 @@ class Renderer:
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        private: Sequence[Path] = (),
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -139,6 +225,8 @@ class Renderer:
         self.snapshot_cache = dict(snapshots or {})
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
         self.snapshots_reused = 0
+        self.private = tuple(private)  # files a static link may never publish (the store)
+        self.warnings: list[str] = []
 
     # -- documents -------------------------------------------------------
 
@@ -323,6 +411,7 @@ class Renderer:
     # -- pages -----------------------------------------------------------
 
     def _context(self, **extra: Any) -> dict[str, Any]:
+        # Keep CONTEXT_NAMES in step: `greenhouse check` judges site templates by it.
         return {
             "site": self.config.site,
             "config": self.config,
@@ -336,17 +425,15 @@ class Renderer:
         }
 
     def page(self, template: str, **context: Any) -> str:
-        """Render one template, turning template failures into located errors."""
+        """Render one template, turning any failure in it into an error with file and line."""
         try:
             return self.env.get_template(template).render(self._context(**context))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 exc.message or "syntax error", exc.filename or exc.name, exc.lineno, exc.source
             ) from None
-        except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"template not found: {exc.name}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"{template}: {exc.message}") from None
+        except Exception as exc:  # {{ 1 // 0 }}, an undefined name, a missing include…
+            raise runtime_error(exc, template) from None
 
     def _pages(
         self,
@@ -405,19 +492,21 @@ class Renderer:
         return self.page("feed.xml", milestones=garden.milestones[:50], today=garden.today)
 
     def _static(self, bundle: Bundle) -> None:
-        for relative, source in _static_files(self.site_templates):
-            bundle.write(f"static/{relative}", source.read_bytes())
+        found = static_files(self.site_templates, self.private)
+        for relative in sorted(found.files):
+            bundle.write(f"static/{relative}", found.files[relative].read_bytes())
+        self.warnings.extend(f"skipped static file {line}" for line in found.skipped)
 
 
-def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
-    """The theme's static files, with a site's own ``site_templates/static`` ones overriding."""
-    chosen: dict[str, Path] = {}
-    for static in (THEME / "static", site_templates / "static"):
-        if static.is_dir():
-            for path in sorted(static.rglob("*")):
-                if path.is_file():
-                    chosen[path.relative_to(static).as_posix()] = path
-    return [(k, chosen[k]) for k in sorted(chosen)]
+def static_files(site_templates: Path, private: Sequence[Path] = ()) -> StaticFiles:
+    """The theme's static files, a site's own ``site_templates/static`` ones overriding.
+
+    Only regular files, and links that stay inside the site (see
+    :mod:`greenhouse.site.static`); the rest is listed in ``skipped``.
+    """
+    found = select(StaticRule(THEME / "static", THEME / "static"))
+    own = StaticRule(site_templates / "static", site_templates.parent, private)
+    return select(own, found)
 
 
 def _chart_points(series: list[dict[str, Any]], key: str) -> str:
