@@ -57,8 +57,8 @@ def lint_templates(folder: Path) -> list[Problem]:
         except RecursionError:
             problems.append(Problem(path, "nested too deeply to compile"))
             continue
-        problems.extend(undefined_names(tree, known, path))
-        problems.extend(missing_templates(tree, env, path))
+        found = undefined_names(tree, known, path) + missing_templates(tree, env, path)
+        problems.extend(sorted(found, key=lambda problem: problem.line or 0))
     return problems
 
 

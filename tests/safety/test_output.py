@@ -165,7 +165,9 @@ def test_check_and_build_refuse_an_empty_output_setting(cli, small_site: Path) -
 
 def test_check_reports_an_output_that_holds_the_store(cli, small_site: Path) -> None:
     config = small_site / "greenhouse.toml"
-    config.write_text(config.read_text() + '\n[build]\noutput = "data"\ndb = "data/garden.duckdb"\n')
+    config.write_text(
+        config.read_text() + '\n[build]\noutput = "data"\ndb = "data/garden.duckdb"\n'
+    )
     result = cli("check", "--root", small_site)
     assert result.exit_code == 1
     assert "[build.output]" in result.output and "contains the data store" in result.output
