@@ -429,7 +429,7 @@ def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
             if len(loc) == 1 and current == loc[0]:
                 return number
             continue
-        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line) and (
+        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*[=.]", line) and (
             section is None or current == section
         ):
             return number
