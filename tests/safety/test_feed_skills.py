@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from greenhouse.garden.skills import MAX_EDGES, MAX_PLANT_SKILLS, constellation
+from greenhouse.garden.skills import MAX_EDGES, MAX_LINKED_SKILLS, MAX_PLANT_SKILLS, constellation
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -122,3 +122,17 @@ def test_constellation_keeps_the_strongest_edges_and_caps_each_plant() -> None:
     solos = [node for node in sky["nodes"] if node["id"].startswith("solo-")]
     assert len(solos) == MAX_PLANT_SKILLS - 2  # the rest of core-a's 3,002 skills are cut
     assert sky == constellation([], plants)  # deterministic
+
+
+def test_edges_join_only_the_most_used_skills_at_a_thousand_plants() -> None:
+    """1,000 plants of 50 skills each from 2,000: nodes all kept, edges bounded (was quadratic)."""
+    rng = random.Random(1000)
+    pool = [f"skill-{n:04d}" for n in range(2000)]
+    plants = {f"p{n}": rng.sample(pool, MAX_PLANT_SKILLS) for n in range(1000)}
+    sky = constellation([], plants)
+    assert len(sky["nodes"]) == 2000 and len(sky["edges"]) == MAX_EDGES
+    uses = {node["id"]: node["uses"] for node in sky["nodes"]}
+    ranked = sorted(uses, key=lambda k: (-uses[k], k))
+    linked = set(ranked[:MAX_LINKED_SKILLS])
+    assert {e["source"] for e in sky["edges"]} | {e["target"] for e in sky["edges"]} <= linked
+    assert sky["edges"] == sorted(sky["edges"], key=lambda e: (e["source"], e["target"]))
