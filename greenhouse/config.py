@@ -212,30 +212,47 @@ class AnalyticsConfig(Section):
     )
 
 
+#: Largest growth units per event: far beyond any sensible model, far below a float overflow
+#: (1.7e308 per commit turned heights into inf, and the JSON API into invalid JSON).
+MAX_WEIGHT = 1e6
+
+
 class GrowthConfig(Section):
     """Rates and thresholds of the growth model (see docs/model.md)."""
 
     dormant_after_days: int = Field(
         120, ge=1, description="Days without activity before a plant goes dormant."
     )
-    commit_weight: float = Field(1.0, ge=0, description="Growth units per commit.")
-    star_weight: float = Field(3.0, ge=0, description="Growth units per star gained.")
-    release_weight: float = Field(10.0, ge=0, description="Growth units per release.")
-    issue_weight: float = Field(0.5, ge=0, description="Growth units per issue or pull request.")
-    view_weight: float = Field(0.05, ge=0, description="Growth units per visitor view.")
+    commit_weight: float = Field(1.0, ge=0, le=MAX_WEIGHT, description="Growth units per commit.")
+    star_weight: float = Field(
+        3.0, ge=0, le=MAX_WEIGHT, description="Growth units per star gained."
+    )
+    release_weight: float = Field(
+        10.0, ge=0, le=MAX_WEIGHT, description="Growth units per release."
+    )
+    issue_weight: float = Field(
+        0.5, ge=0, le=MAX_WEIGHT, description="Growth units per issue or pull request."
+    )
+    view_weight: float = Field(
+        0.05, ge=0, le=MAX_WEIGHT, description="Growth units per visitor view."
+    )
     interaction_weight: float = Field(
-        0.5, ge=0, description="Growth units per visitor interaction."
+        0.5, ge=0, le=MAX_WEIGHT, description="Growth units per visitor interaction."
     )
     half_size: float = Field(
         150.0,
         gt=0,
+        le=1e12,
         description="Accumulated growth units at which a plant reaches half its full size.",
     )
     health_window_days: int = Field(
         30, ge=1, description="Days of recent activity that make a plant healthy."
     )
     health_half_activity: float = Field(
-        40.0, gt=0, description="Growth units in the health window that give a plant half health."
+        40.0,
+        gt=0,
+        le=1e12,
+        description="Growth units in the health window that give a plant half health.",
     )
     sprout_at: float = Field(0.05, ge=0, le=1, description="Growth from which a seed is a sprout.")
     sapling_at: float = Field(
@@ -246,7 +263,7 @@ class GrowthConfig(Section):
         0.6, ge=0, le=1, description="Health from which a sapling or mature plant blooms."
     )
     max_height: float = Field(
-        3.0, gt=0, description="Height, in garden units, of a fully grown plant."
+        3.0, gt=0, le=1000, description="Height, in garden units, of a fully grown plant."
     )
 
 

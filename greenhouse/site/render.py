@@ -88,12 +88,14 @@ CONTEXT_NAMES = frozenset(
 )
 
 
-def runtime_error(exc: Exception, template: str) -> TemplateError:
+def runtime_error(exc: Exception, template: str, folders: Sequence[Path] = ()) -> TemplateError:
     """A failure while rendering *template*, located at the template line that raised it.
 
     Jinja rewrites tracebacks so that template frames carry the template's
     file and line; the innermost such frame is where the user should look
-    (an include or a macro in another file included).
+    (an include or a macro in another file included). A failure before any
+    template line ran (the file is not UTF-8, or nests too deeply to
+    compile) is put on the page's own file, found in *folders*.
     """
     file: str | None = None
     line: int | None = None
@@ -104,9 +106,17 @@ def runtime_error(exc: Exception, template: str) -> TemplateError:
         message = f"template not found: {exc.name}"
     elif isinstance(exc, jinja2.UndefinedError):
         message = exc.message or "undefined value"
+    elif isinstance(exc, UnicodeDecodeError):
+        message = f"not valid UTF-8 (byte {exc.start})"
+        if file is None and isinstance(exc.object, bytes):
+            line = exc.object[: exc.start].count(b"\n") + 1
+    elif isinstance(exc, RecursionError) and file is None:
+        message = "nested too deeply to compile"
     else:
         detail = str(exc)
         message = f"{detail} ({type(exc).__name__})" if detail else type(exc).__name__
+    if file is None:
+        file = next((str(f / template) for f in folders if (f / template).exists()), None)
     if file is None:
         return TemplateError(f"{template}: {message}")
     return TemplateError(message, file, line)
@@ -433,7 +443,8 @@ class Renderer:
                 exc.message or "syntax error", exc.filename or exc.name, exc.lineno, exc.source
             ) from None
         except Exception as exc:  # {{ 1 // 0 }}, an undefined name, a missing include…
-            raise runtime_error(exc, template) from None
+            folders = (self.site_templates, THEME / "templates")
+            raise runtime_error(exc, template, folders) from None
 
     def _pages(
         self,
