@@ -181,3 +181,25 @@ def test_dot_output_in_a_real_process_deletes_nothing(small_site: Path) -> None:
     assert "is the site folder" in result.stderr and "Traceback" not in result.stderr
     assert tree_digest(small_site) == before
     assert sorted(os.listdir(small_site)) == ["content", "greenhouse.toml"]
+
+
+def test_a_230_plant_bundle_of_0_1_is_replaced_and_its_feed_stays_valid(demo_site: Path) -> None:
+    """At a real size: the demo with 230 projects over three years."""
+    import xml.etree.ElementTree as ET
+
+    config = demo_site / "greenhouse.toml"
+    config.write_text(
+        config.read_text()
+        .replace("projects = 12", "projects = 230")
+        .replace("days = 730", "days = 1095")
+    )
+    assert run_module("build", "--offline", "--root", str(demo_site)).returncode == 0
+    site = demo_site / "build" / "site"
+    assert len(list((site / "projects").iterdir())) >= 230
+    (site / MARKER).unlink()  # as 0.1 left it
+    assert is_legacy_bundle(site)
+    result = run_module("build", "--offline", "--force", "--root", str(demo_site))
+    assert result.returncode == 0, result.stderr
+    assert (site / MARKER).read_text() == MARKER_TEXT
+    ET.parse(site / "feed.xml")
+    ET.parse(site / "sitemap.xml")
