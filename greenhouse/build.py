@@ -40,7 +40,6 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
-    warnings: tuple[str, ...] = ()  # what the build skipped and the user should know
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -150,8 +149,7 @@ def build(
             fingerprint = _fingerprint(site, content, store, now, out)
             if not force and _unchanged(store, out, fingerprint):
                 return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
-            warnings: list[str] = []
-            result = _render(site, content, store, now, out, say, warnings, private=(db_path,))
+            result = _render(site, content, store, now, out, say, private=(db_path,))
             store.conn.execute(
                 "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
             )
@@ -164,7 +162,6 @@ def build(
         seconds=time.perf_counter() - started,
         demo=result[3],
         stages=result[4],
-        warnings=tuple(warnings),
     )
 
 
@@ -294,7 +291,6 @@ def _render(
     now: datetime,
     out: Path,
     say: Progress,
-    warnings: list[str],
     private: tuple[Path, ...] = (),
 ) -> tuple[int, int, int, bool, dict[str, int]]:
     from greenhouse.garden.garden import grow
@@ -345,7 +341,6 @@ def _render(
             raise BuildError(
                 f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}"
             ) from None
-        warnings.extend(renderer.warnings)
         say("publish")
         swap_in(folder, out)
     _store_snapshots(store, stored, renderer.snapshots_written)

@@ -139,8 +139,6 @@ def build(
         base_url=base_url,
         sync_reporter=None if offline else RichReporter(),
     )
-    for warning in result.warnings:
-        _err(f"warning: {warning}")
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import re
 import shutil
@@ -30,6 +31,8 @@ from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api
 from greenhouse.site.static import StaticFiles, StaticRule, select
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,6 @@ class Renderer:
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
         self.snapshots_reused = 0
         self.private = tuple(private)  # files a static link may never publish (the store)
-        self.warnings: list[str] = []
 
     # -- documents -------------------------------------------------------
 
@@ -506,7 +508,8 @@ class Renderer:
         found = static_files(self.site_templates, self.private)
         for relative in sorted(found.files):
             bundle.write(f"static/{relative}", found.files[relative].read_bytes())
-        self.warnings.extend(f"skipped static file {line}" for line in found.skipped)
+        for line in found.skipped:  # shown by the CLI as "warning: …"
+            log.warning("skipped static file %s", line)
 
 
 def static_files(site_templates: Path, private: Sequence[Path] = ()) -> StaticFiles:

@@ -194,8 +194,6 @@ class DevServer:
                 self.say(f"build crashed (a bug in greenhouse):\n{traceback.format_exc()}")
                 self.live.publish(error=crash_report(exc))
                 return False
-            for warning in result.warnings:
-                self.say(f"warning: {warning}")
             took = time.perf_counter() - started
             if result.skipped:
                 self.say(f"site up to date ({took:.2f}s)")
