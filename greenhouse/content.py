@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from greenhouse.config import locate_key
 from greenhouse.errors import ContentError, Problem
-from greenhouse.garden.skills import MAX_PLANT_SKILLS
 from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
 #: Bounds on skills (see greenhouse.garden.skills: edges grow with the square of a project's skills).
+MAX_PLANT_SKILLS = 50  # also the most a plant brings to the constellation (GitHub allows 20 topics)
 MAX_DECLARED_SKILLS = 500
 MAX_SKILL_NAME = 100
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")

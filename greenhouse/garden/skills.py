@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-#: Most skills one plant brings to the constellation (GitHub allows 20 topics).
-MAX_PLANT_SKILLS = 50
+from greenhouse.content import MAX_PLANT_SKILLS
+
 #: Most skills that edges may join: the most used ones (then by name).
 MAX_LINKED_SKILLS = 500
 #: Most edges drawn: the strongest pairs (most shared projects, then weight, then names).

@@ -29,7 +29,7 @@ from tests.safety.conftest import write_small_site
 CORPUS = cases()
 #: The file each kind of case breaks: an error must name it (or the data store it names).
 BLAMED = {
-    "config": ("greenhouse.toml", "cannot open the data store", "not a DuckDB database"),
+    "config": ("greenhouse.toml", "the data store", "not a DuckDB database"),
     "front-matter": ("content/projects/",),
     "skills": ("skills.toml",),
     "template": ("site_templates/",),
