@@ -67,8 +67,9 @@ def build_site(site: Path) -> Path:
 
 
 def sized_config(plants: int) -> str:
-    """Config lines growing a demo garden of *plants* plants (the 20 content/demo ones included)."""
-    return f"\n[demo]\nenabled = true\nseed = 7\ndays = 1095\nprojects = {plants - 20}\n"
+    """Config lines growing a demo garden of *plants* plants (the content projects included)."""
+    curated = len(list((REPO / "content" / "projects").glob("*.md")))
+    return f"\n[demo]\nenabled = true\nseed = 7\ndays = 1095\nprojects = {plants - curated}\n"
 
 
 @pytest.fixture(scope="session")

@@ -119,7 +119,7 @@ def test_click_on_a_plant_opens_its_page(browser: Any, demo_url: str) -> None:
     target = ids[0]
     spot = spot_of(page, target)
     assert spot is not None
-    box = page.locator("#scene").bounding_box()
+    box = page.locator("greenhouse-garden canvas").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + spot[0], box["y"] + spot[1])
     until(page, f"document.querySelector('greenhouse-garden').state.hover === {json.dumps(target)}")
@@ -178,7 +178,7 @@ def test_hostile_text_stays_text(browser: Any, tmp_path: Path, static_server: An
     assert EVIL in page.locator("ul.plants").inner_text()
     # point at the plant so the canvas tooltip shows its name, and step to it by keyboard
     spot = spot_of(page, "evil")
-    box = page.locator("#scene").bounding_box()
+    box = page.locator("greenhouse-garden canvas").bounding_box()
     assert spot is not None and box is not None
     page.mouse.move(box["x"] + spot[0], box["y"] + spot[1])
     until(page, "document.querySelector('greenhouse-garden').state.hover === 'evil'")

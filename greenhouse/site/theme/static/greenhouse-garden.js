@@ -123,14 +123,14 @@
   function shape(c, species, stage, tint, h) {
     var leaf = leafOf(species, stage, tint), L = mix(leaf, "#ffffff", 0.12), D = mix(leaf, "#0b1a0b", 0.3), F = SPECIES[species][1];
     c.fillStyle = "rgba(80,55,30,0.35)"; c.beginPath(); c.ellipse(0, 0, h * 0.3, h * 0.09, 0, 0, 6.283); c.fill(); // soil
-    if (stage === "dormant") c.transform(1, 0, 0.3, 0.82, 0, 0); // leaning, drooping
+    if (stage === "dormant") c.transform(1, 0, 0.25, 0.9, 0, 0); // leaning, drooping
     if (stage === "seed") {
-      blob(c, 0, -h * 0.2, h * 0.3, 6, "#8b6b3d", "#5e4526");
-      blob(c, h * 0.1, -h * 0.45, h * 0.13, 5, "#d9b77a", "#a7844a");
+      blob(c, 0, -h * 0.25, h * 0.32, 6, "#8b6b3d", "#5e4526");
+      blob(c, h * 0.1, -h * 0.55, h * 0.16, 5, "#d9b77a", "#a7844a");
     } else if (stage === "sprout") {
-      line(c, 0, 0, 0, -h * 0.8, M.max(1, h * 0.06), D, h * 0.15, -h * 0.4);
-      poly(c, [0, -h * 0.8, -h * 0.42, -h * 0.95, -h * 0.1, -h * 0.7], L);
-      poly(c, [0, -h * 0.8, h * 0.42, -h * 0.95, h * 0.1, -h * 0.7], D);
+      line(c, 0, 0, 0, -h * 0.75, M.max(1.5, h * 0.1), D, h * 0.12, -h * 0.4);
+      poly(c, [0, -h * 0.75, -h * 0.45, -h * 1.0, -h * 0.3, -h * 0.6], L);
+      poly(c, [0, -h * 0.75, h * 0.45, -h * 1.0, h * 0.3, -h * 0.6], D);
     } else {
       DRAW[species](c, h, L, D, F, stage === "blooming");
     }
@@ -160,16 +160,17 @@
   function rand(seed) { return function () { seed = (seed * 16807) % 2147483647; return (seed - 1) / 2147483646; }; }
 
   var CSS = ":host{display:block;position:relative;overflow:hidden;height:var(--garden-height,26rem);border-radius:.75rem;contain:content}" +
+    ".frame{display:flex;flex-direction:column;height:100%}" +
     ":host(:focus-visible){outline:3px solid var(--garden-focus,#8a3b5c);outline-offset:2px}" +
-    "canvas{display:block;width:100%;height:100%;cursor:grab;touch-action:none}" +
+    ".view{position:relative;flex:1;min-height:0}canvas{position:absolute;inset:0;display:block;width:100%;height:100%;cursor:grab;touch-action:none}" +
     ".tip{position:absolute;transform:translate(-50%,-100%);background:#fffdf7;color:#1f2a1f;border:1px solid #d9d4c3;border-radius:.4rem;padding:.1rem .5rem;font:14px/1.4 system-ui,sans-serif;pointer-events:none;white-space:nowrap}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}" +
-    ".bar{position:absolute;left:.5rem;right:.5rem;bottom:.5rem;display:flex;gap:.5rem;align-items:center;font:14px/1.4 system-ui,sans-serif}" +
+    ".bar{display:flex;gap:.5rem;align-items:center;padding:.4rem .5rem;background:#f6f4ec;font:14px/1.4 system-ui,sans-serif}" +
     ".bar[hidden]{display:none}.bar input{flex:1}" +
     ".bar button,.bar output{background:#fffdf7;color:#1f2a1f;border:1px solid #d9d4c3;border-radius:.4rem;padding:.2rem .6rem;font:inherit}" +
     ".bar button:focus-visible,.bar input:focus-visible{outline:3px solid #8a3b5c;outline-offset:2px}" +
     ".note{position:absolute;inset:auto .5rem .5rem;margin:0;padding:.3rem .6rem;background:#fffdf7;color:#1f2a1f;border-radius:.4rem;font:14px/1.4 system-ui,sans-serif}" +
-    ":host([data-scheme=dark]) .tip,:host([data-scheme=dark]) .bar button,:host([data-scheme=dark]) .bar output,:host([data-scheme=dark]) .note{background:#1c241d;color:#e8eee6;border-color:#334034}" +
+    ":host([data-scheme=dark]) .bar{background:#141a15}:host([data-scheme=dark]) .tip,:host([data-scheme=dark]) .bar button,:host([data-scheme=dark]) .bar output,:host([data-scheme=dark]) .note{background:#1c241d;color:#e8eee6;border-color:#334034}" +
     ":host([data-scheme=dark]) .bar button:focus-visible,:host([data-scheme=dark]) .bar input:focus-visible{outline-color:#f09ac0}";
 
   var KEYS = "Arrow keys turn the garden, plus and minus zoom, N and P step through the plants, Enter opens the plant.";
@@ -253,7 +254,10 @@
       this.ctx = this.canvas.getContext("2d");
       this.tip = doc.createElement("div"); this.tip.className = "tip"; this.tip.hidden = true; this.tip.setAttribute("aria-hidden", "true");
       this.status = doc.createElement("p"); this.status.className = "sr"; this.status.setAttribute("role", "status");
-      sr.appendChild(this.canvas); sr.appendChild(this.tip); sr.appendChild(this.status);
+      this.view = doc.createElement("div"); this.view.className = "view";
+      this.view.appendChild(this.canvas); this.view.appendChild(this.tip);
+      this.box = doc.createElement("div"); this.box.className = "frame";
+      this.box.appendChild(this.view); sr.appendChild(this.box); sr.appendChild(this.status);
       if (!this.hasAttribute("tabindex")) this.tabIndex = 0;
       if (!this.hasAttribute("role")) this.setAttribute("role", "application");
       if (!this.hasAttribute("aria-label")) {
@@ -290,9 +294,36 @@
       });
       gaps.sort(function (a, b) { return a - b; });
       var gap = gaps.length ? gaps[gaps.length >> 1] : 4;
-      this.scale = M.max(1.7, M.min(5, 1.7 * M.min(gap, 4)));
+      this.scale = M.max(1.9, M.min(5, 1.9 * M.min(gap, 4)));
       this.R = M.max(4, far + this.scale * 0.5);
-      this.home = { yaw: -0.6, pitch: 0.85, dist: this.R * 2.35 };
+      // the outermost plants in 48 directions: what the camera must keep in view
+      var rim = {};
+      ps.forEach(function (p) {
+        var k = M.round((M.atan2(p.z - self.gz, p.x - self.gx) + M.PI) / 6.283 * 48) % 48, d = M.hypot(p.x - self.gx, p.z - self.gz);
+        if (!rim[k] || rim[k][0] < d) rim[k] = [d, p];
+      });
+      this.rim = Object.keys(rim).map(function (k) { return rim[k][1]; });
+      if (!this.rim.length) this.rim = [{ x: this.gx - 3, z: this.gz - 3 }, { x: this.gx + 3, z: this.gz + 3 }];
+      this.home = { yaw: -0.6, pitch: 0.85, dist: this.R * 2.3 };
+    }
+
+    // The nearest camera distance at which every plant fits the canvas (the island may overflow it).
+    _fit() {
+      var saved = this.cam, cx = this.cx, cz = this.cz, lo = this.R * 0.5, hi = this.R * 8;
+      this.cx = this.gx; this.cz = this.gz;
+      for (var n = 0; n < 24; n++) {
+        var mid = (lo + hi) / 2, fits = true;
+        this.cam = { yaw: this.home.yaw, pitch: this.home.pitch, dist: mid };
+        for (var i = 0; i < this.rim.length && fits; i++) {
+          var p = this.rim[i], low = this.project(p.x, 0, p.z), high = this.project(p.x, this.scale, p.z);
+          fits = low[0] > this.W * 0.03 && low[0] < this.W * 0.97 && low[1] < this.H * 0.97 && high[1] > this.H * 0.02;
+        }
+        if (fits) hi = mid; else lo = mid;
+      }
+      this.cam = saved; this.cx = cx; this.cz = cz;
+      var atHome = this.cam && this.cam.dist === this.home.dist && this.cam.yaw === this.home.yaw && this.cam.pitch === this.home.pitch;
+      this.home.dist = hi;
+      if (atHome) this.cam.dist = hi;
     }
 
     _media() {
@@ -340,11 +371,12 @@
     redraw(camera) { this._dirty(camera); this._run(); }
 
     _resize() {
-      var r = this.canvas.getBoundingClientRect();
+      var r = this.view.getBoundingClientRect();
       this.dpr = M.min(2, window.devicePixelRatio || 1);
       this.W = r.width || 600; this.H = r.height || 400;
       this.canvas.width = this.bg.width = M.round(this.W * this.dpr);
       this.canvas.height = this.bg.height = M.round(this.H * this.dpr);
+      this._fit();
       this._dirty(true);
     }
 
@@ -364,7 +396,7 @@
         if (!p.visible) return;
         var q = self.project(p.x, 0, p.z);
         p.sx = q[0]; p.sy = q[1]; p.depth = q[3];
-        p.hpx = self.scale * (0.38 + 0.62 * p.growth) * q[2] * upright; // on-screen height
+        p.hpx = self.scale * (0.65 + 0.35 * p.growth) * q[2] * upright; // on-screen height: seeds stay visible
         order.push(p);
       });
       order.sort(function (a, b) { return b.depth - a.depth; });
@@ -380,6 +412,13 @@
       g.addColorStop(0, top); g.addColorStop(0.62, horizon); g.addColorStop(1, mix(horizon, dark ? NIGHT.grass : "#6f8a5a", 0.5));
       c.fillStyle = g; c.fillRect(0, 0, W, H);
       if (this.condition === "sunny" || dark) blob(c, W * 0.82, H * 0.16, dark ? 20 : 28, 12, dark ? "#e9eef7" : "#fff4c2", dark ? "#c9d2e0" : "#ffe58a");
+      // clouds sit behind the hills and the garden, never over a plant
+      var cloud = mix(sky[1], "#ffffff", sky[2] < 0.9 ? 0 : 0.4), shade = mix(sky[0], sky[1], 0.35);
+      if (dark) { cloud = mix(cloud, NIGHT.horizon, 0.6); shade = mix(shade, NIGHT.top, 0.6); }
+      this.clouds.forEach(function (k) {
+        var x = (k[0] * 1.2 - 0.1) * W, y = k[1] * H, r = 22 * k[2];
+        blob(c, x, y, r, 7, cloud, shade); blob(c, x + r, y + 4, r * 0.8, 7, cloud, shade);
+      });
       var hills = this.hills;
       [[0.34, 0.3], [0.42, 0.5]].forEach(function (layer, k) {
         var pts = [0, H], y0 = H * layer[0];
@@ -416,19 +455,15 @@
       c.setTransform(1, 0, 0, 1, 0, 0);
       c.drawImage(this.bg, 0, 0);
       c.setTransform(dpr, 0, 0, dpr, 0, 0);
-      var sky = this.sky, motion = !this.reduced;
-      // clouds drift with the wind
-      var cloud = mix(sky[1], "#ffffff", sky[2] < 0.9 ? 0 : 0.4), shade = mix(sky[0], sky[1], 0.35);
-      if (this.dark) { cloud = mix(cloud, NIGHT.horizon, 0.6); shade = mix(shade, NIGHT.top, 0.6); }
-      this.clouds.forEach(function (k) {
-        var x = ((k[0] + (motion ? t * 0.004 * self.wind * k[2] : 0)) % 1.2 - 0.1) * W, y = k[1] * H, r = 22 * k[2];
-        blob(c, x, y, r, 7, cloud, shade); blob(c, x + r, y + 4, r * 0.8, 7, cloud, shade);
-      });
+      var motion = !this.reduced;
       // plants, back to front, each copied from its sprite
       var deadline = performance.now() + (this.state.firstFrame === null ? 12 : 6), missing = false, drawn = 0;
       var sway = motion ? this.wind * 0.06 : 0, speed = 0.8 + this.energy, focus = this.state.focus, hover = this.state.hover;
-      for (var n = 0; n < this.order.length; n++) {
-        var p = this.order[n], h = p.hpx;
+      // the focused plant is drawn last, above its neighbours: a seed among oaks still shows
+      var list = this.order, top = focus && this.byId[focus];
+      if (top && top.visible) { list = this.order.filter(function (q) { return q !== top; }); list.push(top); }
+      for (var n = 0; n < list.length; n++) {
+        var p = list[n], h = p.hpx;
         if (p.sx < -h || p.sx > W + h || p.sy < -h * 0.2 || p.sy > H + h * 1.2) { p.sprite = null; continue; }
         drawn++;
         if (this.watched[p.id] || this.sparks[p.id] > now || focus === p.id || hover === p.id) this._glow(p, focus === p.id || hover === p.id);
@@ -503,19 +538,22 @@
     }
     plantAt(x, y) {
       if (!this.order) return null;
+      var top = this.state.focus && this.byId[this.state.focus];
+      if (top && top.visible && this._hits(top, x, y)) return top.id; // drawn above the rest
+
       var cell = this._pickGrid()[M.floor(x / 32) + "," + M.floor(y / 32)] || [], best = -1;
       for (var i = 0; i < cell.length; i++) {
-        var n = cell[i]; if (n < best) continue;
-        var p = this.order[n], b = this._box(p);
-        if (x < b[0] || x >= b[2] || y < b[1] || y >= b[3]) continue;
-        var s = p.sprite;
-        if (s) {
-          var k = s.size / p.hpx, u = M.floor((x - b[0]) * k), v = M.floor((y - b[1]) * k);
-          if (!s.mask[v * s.w + u]) continue;
-        }
-        best = n;
+        var n = cell[i];
+        if (n > best && this._hits(this.order[n], x, y)) best = n;
       }
       return best >= 0 ? this.order[best].id : null;
+    }
+    _hits(p, x, y) { // is the point on the plant's own pixels?
+      var b = this._box(p), s = p.sprite;
+      if (x < b[0] || x >= b[2] || y < b[1] || y >= b[3]) return false;
+      if (!s) return true;
+      var k = s.size / p.hpx, u = M.floor((x - b[0]) * k), v = M.floor((y - b[1]) * k);
+      return !!s.mask[v * s.w + u];
     }
     // Where a plant is drawn: its screen box (CSS px, relative to the element) and its depth.
     screenOf(id) {
@@ -528,7 +566,9 @@
     // -- input -----------------------------------------------------------------
     _bind() {
       var self = this, canvas = this.canvas, drag = { pts: {}, moved: 0 };
-      window.addEventListener("resize", function () { self._resize(); self._run(); });
+      // the canvas's own size: window resizes, and the time-lapse bar appearing under it
+      if (window.ResizeObserver) new ResizeObserver(function () { self._resize(); self._run(); }).observe(this.view);
+      else window.addEventListener("resize", function () { self._resize(); self._run(); });
       canvas.addEventListener("pointerdown", function (ev) {
         drag.pts[ev.pointerId] = [ev.clientX, ev.clientY]; drag.moved = 0;
         if (canvas.setPointerCapture) canvas.setPointerCapture(ev.pointerId);
@@ -615,15 +655,17 @@
       if (p.sx === undefined || this.moved) this._place();
       var inside = p.sx > this.W * 0.1 && p.sx < this.W * 0.9 && p.sy > this.H * 0.15 && p.sy < this.H * 0.95;
       if (inside && p.hpx >= 28) return;
-      var want = { cx: p.x, cz: p.z, dist: p.hpx >= 28 ? this.cam.dist : M.max(this.R * 0.12, this.cam.dist * p.hpx / 40) };
-      if (this.reduced) { this.cx = want.cx; this.cz = want.cz; this.cam.dist = want.dist; this._place(); this.redraw(true); return; }
-      this.tween = { from: { cx: this.cx, cz: this.cz, dist: this.cam.dist }, to: want, start: performance.now() };
+      // near enough for 40 px, and from higher up, so taller neighbours in front hide less of it
+      var want = { cx: p.x, cz: p.z, dist: p.hpx >= 28 ? this.cam.dist : M.max(this.R * 0.12, this.cam.dist * p.hpx / 40), pitch: M.max(this.cam.pitch, 1.2) };
+      if (this.reduced) { this.cx = want.cx; this.cz = want.cz; this.cam.dist = want.dist; this.cam.pitch = want.pitch; this._place(); this.redraw(true); return; }
+      this.tween = { from: { cx: this.cx, cz: this.cz, dist: this.cam.dist, pitch: this.cam.pitch }, to: want, start: performance.now() };
       this.redraw(true);
     }
     _tweenStep(now) {
       var tw = this.tween, k = M.min(1, (now - tw.start) / 400), e = k * (2 - k);
       this.cx = tw.from.cx + (tw.to.cx - tw.from.cx) * e; this.cz = tw.from.cz + (tw.to.cz - tw.from.cz) * e;
       this.cam.dist = tw.from.dist + (tw.to.dist - tw.from.dist) * e;
+      this.cam.pitch = tw.from.pitch + (tw.to.pitch - tw.from.pitch) * e;
       this.moved = true;
       if (k >= 1) this.tween = null;
     }
@@ -663,7 +705,7 @@
       play.type = "button"; play.textContent = "Play time-lapse"; play.setAttribute("aria-pressed", "false");
       slider.type = "range"; slider.min = "0"; slider.setAttribute("aria-label", "History snapshot");
       bar.appendChild(play); bar.appendChild(slider); bar.appendChild(out);
-      this.shadowRoot.appendChild(bar);
+      this.box.appendChild(bar);
       var chunks = {}, index = null, timer = null, i = 0, applied = -1;
       function chunkOf(k) { for (var n = 0; n < index.chunks.length; n++) { var c = index.chunks[n]; if (k >= c.first && k < c.first + c.count) return n; } return -1; }
       function load(n) {
