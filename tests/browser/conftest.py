@@ -75,7 +75,9 @@ def sized_config(plants: int) -> str:
 @pytest.fixture(scope="session")
 def garden_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
     """A bundle of a demo garden with that many plants, built once per session for every worker."""
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    base = tmp_path_factory.getbasetemp()
+    # this session's folder: under xdist each worker's basetemp sits in one shared per session
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
     def get(plants: int) -> Path:
         folder = shared / f"garden-{plants}"

@@ -119,7 +119,7 @@ def test_level_of_detail_follows_the_camera(
         )
 
     near = detail()
-    for _ in range(12):  # walk the camera far away
+    for _ in range(16):  # walk the camera far away
         page.locator("#scene").focus()
         page.keyboard.press("-")
     until(page, f"{GARDEN}.state.running === false")

@@ -617,7 +617,7 @@
       this.cam.pitch = M.max(0.3, M.min(1.35, this.cam.pitch + dpitch));
       this.redraw(true);
     }
-    zoom(k) { this.tween = null; this.cam.dist = M.max(this.R * 0.12, M.min(this.R * 5, this.cam.dist * k)); this.redraw(true); }
+    zoom(k) { this.tween = null; this.cam.dist = M.max(this.R * 0.12, M.min(this.R * 12, this.cam.dist * k)); this.redraw(true); }
     reset() { this.tween = null; this.cam = { yaw: this.home.yaw, pitch: this.home.pitch, dist: this.home.dist }; this.cx = this.gx; this.cz = this.gz; this.redraw(true); }
     open(id) { window.location.href = new URL("projects/" + encodeURIComponent(id) + "/", this._root).href; }
 
