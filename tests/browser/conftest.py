@@ -87,7 +87,7 @@ def garden_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]
             if not (folder / "done").exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 site = make_site(folder / "site")
-                (site / "greenhouse.toml").write_text(_without_demo(site) + sized_config(plants))
+                (site / "greenhouse.toml").write_text(without(site, "demo") + sized_config(plants))
                 build_site(site)
                 (folder / "done").write_text("ok")
             return bundle
@@ -95,12 +95,12 @@ def garden_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]
     return get
 
 
-def _without_demo(site: Path) -> str:
-    """The site's config without its [demo] section."""
+def without(site: Path, *sections: str) -> str:
+    """The site's config without those sections (to be given anew)."""
     out, skipping = [], False
     for line in (site / "greenhouse.toml").read_text().splitlines():
         if line.startswith("["):
-            skipping = line.strip() == "[demo]"
+            skipping = line.strip().strip("[]") in sections
         if not skipping:
             out.append(line)
     return "\n".join(out) + "\n"

@@ -92,6 +92,13 @@ def image(png: bytes) -> Any:
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 
+def pixels(img: Any) -> Any:
+    """A picture's pixels as an (n, 3) array of signed ints."""
+    import numpy as np
+
+    return np.asarray(img, dtype=np.int32).reshape(-1, 3)
+
+
 def luminance(rgb: tuple[int, int, int]) -> float:
     """WCAG relative luminance of an sRGB colour."""
 
