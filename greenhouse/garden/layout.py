@@ -91,8 +91,10 @@ def place(seedlings: Sequence[Seedling]) -> dict[str, tuple[float, float, float]
                 break
         if slot is None:  # a new bed, or its cells are full: claim another cell
             home = HOME_CELLS.get(seedling.bed) if not cells else None
-            claimed = home if home is not None else _claim(
-                _hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None
+            claimed = (
+                home
+                if home is not None
+                else _claim(_hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None)
             )
             assert claimed is not None
             taken_cells.add(claimed)

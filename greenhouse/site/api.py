@@ -286,7 +286,7 @@ class TimelapseFrame(BaseModel):
 
     date: str
     plants: list[int] = Field(
-        description="Flattened groups of (plant index in the render feed, stage index, growth %, health %)."
+        description="Flattened groups of (plant index in the render feed, stage index, growth %, health %), percents in steps of 5."
     )
 
 

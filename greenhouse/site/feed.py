@@ -5,8 +5,8 @@ a canvas needs a fifth of it. The render feed keeps only what is drawn, in
 columns (one array per field, so no key is repeated per plant), with growth
 and health quantized to whole percents. The time-lapse is cut into chunks;
 each chunk opens with a keyframe (every plant already planted) followed by
-deltas (only the plants whose stage, growth or health changed), so a player
-downloads what it shows and can start at any chunk.
+deltas (only the plants whose stage, growth or health changed by a step of
+5 %), so a player downloads what it shows and can start at any chunk.
 
 Pure: documents in, documents out; the renderer writes them.
 """
@@ -26,11 +26,15 @@ from greenhouse.garden.growth import STAGES
 CHUNK_SNAPSHOTS = 24
 #: Fields of one plant in a keyframe or delta, flattened: row, stage, growth %, health %.
 FRAME_FIELDS = ("plant", "stage", "growth", "health")
+#: Growth and health in the time-lapse go in steps of this many percent: a week's change
+#: smaller than that is not drawn, so it is not sent.
+LAPSE_STEP = 5
 
 
-def percent(values: np.ndarray) -> np.ndarray:
-    """0..1 floats as whole percents (what a drawing can tell apart)."""
-    return np.clip(np.rint(np.asarray(values, dtype=np.float64) * 100), 0, 100).astype(np.int64)
+def percent(values: np.ndarray, step: int = 1) -> np.ndarray:
+    """0..1 floats as whole percents, rounded to *step* (what a drawing can tell apart)."""
+    scaled = np.asarray(values, dtype=np.float64) * (100 / step)
+    return (np.clip(np.rint(scaled), 0, 100 // step) * step).astype(np.int64)
 
 
 def render_feed(
@@ -82,8 +86,8 @@ def timelapse(history: History, ordered: Sequence[PlantState], per_chunk: int) -
     count = len(history.days)
     if not count or not len(rows):
         return Timelapse(snapshots=history.dates, chunks=[])
-    growth = percent(history.growth[rows])
-    health = percent(history.health[rows])
+    growth = percent(history.growth[rows], LAPSE_STEP)
+    health = percent(history.health[rows], LAPSE_STEP)
     stage = np.asarray(history.stage[rows], dtype=np.int64)
     planted = history.planted[rows][:, None] <= history.day_index[None, :]
     chunks = []

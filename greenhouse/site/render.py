@@ -206,7 +206,11 @@ class Renderer:
         self._static(bundle)
 
     def _render_feed(
-        self, garden: GardenState, ordered: list[PlantState], weather: dict[str, Any], bundle: Bundle
+        self,
+        garden: GardenState,
+        ordered: list[PlantState],
+        weather: dict[str, Any],
+        bundle: Bundle,
     ) -> None:
         """The compact feed the garden canvas draws, and the time-lapse as keyframes and deltas."""
         doc = self._doc(
@@ -220,7 +224,9 @@ class Renderer:
         chunks = []
         for n, chunk in enumerate(lapse.chunks):
             bundle.json(f"api/v1/garden/timelapse/{n}.json", self._doc(**chunk))
-            chunks.append({"first": chunk["first"], "count": len(chunk["frames"]), "url": f"{n}.json"})
+            chunks.append(
+                {"first": chunk["first"], "count": len(chunk["frames"]), "url": f"{n}.json"}
+            )
         bundle.json(
             "api/v1/garden/timelapse/index.json",
             self._doc(snapshots=lapse.snapshots, fields=list(feed.FRAME_FIELDS), chunks=chunks),
@@ -420,9 +426,11 @@ class Renderer:
 
     def _sitemap(self, garden: GardenState) -> str:
         pages = plant_pages(len(garden.plants), self.config.build.per_page)
-        paths = ["", "skills/"] + [p.url for p in pages[1:]] + [
-            f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)
-        ]
+        paths = (
+            ["", "skills/"]
+            + [p.url for p in pages[1:]]
+            + [f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)]
+        )
         if self.config.analytics.publish and self.dashboard is not None:
             paths.append("analytics/")
         entries = "".join(
