@@ -149,6 +149,9 @@ def test_loop_stops_offscreen_and_in_a_hidden_tab(
     page = ctx.new_page()
     page.goto(static_server(garden_of(230)))
     wait_for_garden(page, timeout=30000)
+    box = page.locator("greenhouse-garden canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 30, box["y"] + 30)  # someone is looking: ambient motion
     page.wait_for_timeout(300)
     moving = frames(page)
     page.wait_for_timeout(300)
@@ -161,6 +164,7 @@ def test_loop_stops_offscreen_and_in_a_hidden_tab(
     assert frames(page) == still
 
     page.evaluate("window.scrollTo(0, 0)")
+    page.mouse.move(box["x"] + 50, box["y"] + 50)
     until(page, f"{GARDEN}.state.running === true")
     page.wait_for_timeout(200)
     assert frames(page) > still
@@ -171,6 +175,7 @@ def test_loop_stops_offscreen_and_in_a_hidden_tab(
     page.wait_for_timeout(600)
     assert frames(page) == hidden
     page.evaluate("window.__setHidden(false)")
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
     until(page, f"{GARDEN}.state.running === true")
     ctx.close()
 

@@ -58,7 +58,14 @@ def test_garden_draws_every_plant_locally_without_errors(
     page.on("request", lambda r: requests.append(r.url))
     page.goto(demo_url)
     wait_for_garden(page)
-    page.wait_for_timeout(300)
+    until(page, "document.querySelector('greenhouse-garden').state.running === false")
+    left_alone = frames(page)
+    page.wait_for_timeout(500)
+    assert frames(page) == left_alone  # nobody is looking: nothing moves, nothing is drawn
+    box = page.locator("greenhouse-garden canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 40, box["y"] + 40)  # a visitor points at it: it comes alive
+    page.wait_for_timeout(400)
     garden = garden_state(page)
     plants = garden_doc(demo_bundle)["plants"]
     assert garden["plants"] == len(plants) > 0
@@ -67,7 +74,7 @@ def test_garden_draws_every_plant_locally_without_errors(
         "document.querySelector('greenhouse-garden').plants.filter(p => p.sprite).map(p => p.id)"
     )
     assert set(drawn) == {p["id"] for p in plants}  # every plant from its sprite
-    assert garden["frames"] > 1 and garden["running"]  # animated when motion is welcome
+    assert garden["frames"] > left_alone + 5 and garden["running"]  # animated, motion welcome
     assert page.locator("greenhouse-garden canvas").get_attribute("aria-hidden") == "true"
     assert page.locator("greenhouse-garden svg.map").is_hidden()  # the fallback gave way
     ARTIFACTS.mkdir(exist_ok=True)

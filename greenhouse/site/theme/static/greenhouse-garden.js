@@ -5,8 +5,9 @@
 // stage, health and size (a plant is drawn with paths once, then copied), and keeps to a few rules:
 // - no globals (one custom element definition), a shadow DOM, no request beyond `src` and the
 //   site's optional live sidecar;
-// - no frame is drawn when nothing moves: the loop runs only while something animates, never
-//   offscreen (IntersectionObserver) or in a hidden tab, and not at all under reduced motion;
+// - no frame is drawn when nothing moves: the loop runs only while something animates (the
+//   ambient sway and rain only while a visitor points at or uses the garden, and 15 s after),
+//   never offscreen (IntersectionObserver) or in a hidden tab, and never under reduced motion;
 // - one Tab stop: arrow keys turn the garden, + and - zoom, N and P step through the plants,
 //   Enter opens one; the light DOM (a static map, say) shows until the feed has loaded.
 (function () {
@@ -173,6 +174,7 @@
     ":host([data-scheme=dark]) .bar{background:#141a15}:host([data-scheme=dark]) .tip,:host([data-scheme=dark]) .bar button,:host([data-scheme=dark]) .bar output,:host([data-scheme=dark]) .note{background:#1c241d;color:#e8eee6;border-color:#334034}" +
     ":host([data-scheme=dark]) .bar button:focus-visible,:host([data-scheme=dark]) .bar input:focus-visible{outline-color:#f09ac0}";
 
+  var ENGAGED = 15000; // ms of ambient motion after the visitor last pointed at or used the garden
   var KEYS = "Arrow keys turn the garden, plus and minus zoom, N and P step through the plants, Enter opens the plant.";
 
   class GreenhouseGarden extends HTMLElement {
@@ -265,7 +267,7 @@
       }
       this.bg = doc.createElement("canvas"); this.bgc = this.bg.getContext("2d");
       this.cam = { yaw: this.home.yaw, pitch: this.home.pitch, dist: this.home.dist };
-      this.t0 = performance.now();
+      this.t0 = performance.now(); this.engaged = 0; this.paused = this.t0;
       this._media();
       this._bind();
       this._resize();
@@ -357,7 +359,17 @@
         doc.addEventListener("visibilitychange", this._vis);
       }
     }
-    _animating() { return !this.reduced || this.tween || this._sparking(); }
+    // Ambient motion (sway, rain, snow) plays while a visitor is with the garden: pointer over it,
+    // focus in it, or in the ENGAGED ms after that. A page left alone draws nothing at all.
+    _animating() { return (!this.reduced && performance.now() < this.engaged) || this.tween || this._sparking(); }
+    engage() {
+      var was = this._animating();
+      this.engaged = performance.now() + ENGAGED;
+      if (!was) { this.t0 += performance.now() - (this.paused || performance.now()); this._run(); }
+      var self = this;
+      clearTimeout(this._settle);
+      this._settle = setTimeout(function () { self.paused = performance.now(); self._run(); }, ENGAGED + 50);
+    }
     _sparking() { var now = performance.now(), s = this.sparks; for (var id in s) if (s[id] > now) return true; return false; }
     _run() {
       var live = this.onscreen && doc.visibilityState !== "hidden" && this.ctx;
@@ -570,10 +582,12 @@
       if (window.ResizeObserver) new ResizeObserver(function () { self._resize(); self._run(); }).observe(this.view);
       else window.addEventListener("resize", function () { self._resize(); self._run(); });
       canvas.addEventListener("pointerdown", function (ev) {
+        self.engage();
         drag.pts[ev.pointerId] = [ev.clientX, ev.clientY]; drag.moved = 0;
         if (canvas.setPointerCapture) canvas.setPointerCapture(ev.pointerId);
       });
       canvas.addEventListener("pointermove", function (ev) {
+        self.engage();
         var last = drag.pts[ev.pointerId], r = canvas.getBoundingClientRect();
         if (!last) { self.hover(self.plantAt(ev.clientX - r.left, ev.clientY - r.top)); return; }
         var ids = Object.keys(drag.pts), dx = ev.clientX - last[0], dy = ev.clientY - last[1];
@@ -595,8 +609,10 @@
       canvas.addEventListener("pointercancel", up);
       canvas.addEventListener("pointerleave", function () { self.hover(null); });
       canvas.addEventListener("wheel", function (ev) { ev.preventDefault(); self.zoom(M.exp(M.max(-1, M.min(1, ev.deltaY * 0.001)))); }, { passive: false });
+      this.addEventListener("focus", function () { self.engage(); });
       this.addEventListener("keydown", function (ev) {
         if (ev.target !== self || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+        self.engage();
         var key = ev.key, done = true;
         if (key === "ArrowLeft") self.orbit(0.15, 0); else if (key === "ArrowRight") self.orbit(-0.15, 0);
         else if (key === "ArrowUp") self.orbit(0, 0.08); else if (key === "ArrowDown") self.orbit(0, -0.08);
