@@ -142,11 +142,27 @@
   // New sprites are made within a time budget per frame; a plant whose sprite is not made yet
   // is drawn as a dot for that frame, and the frame asks for another.
   var SPRITE_W = 1.5, SPRITE_H = 1.25, SPRITE_BASE = 1.12; // canvas size and base line, in plant heights
-  function Sprites() { this.cache = {}; this.made = 0; }
+  // Sprites are made between frames, a few milliseconds at a time (a short task, even on a slow
+  // phone), and the garden is drawn again once they are all there: no frame is spent waiting.
+  function Sprites() { this.cache = {}; this.made = 0; this.wanted = {}; }
   Sprites.prototype.step = function (px) { return M.max(3, M.ceil(M.log(M.max(px, 6)) / M.LN2 * 2)); };
-  Sprites.prototype.get = function (species, stage, tint, step, deadline) {
+  Sprites.prototype.get = function (species, stage, tint, step) {
     var key = species + stage + tint + "/" + step, hit = this.cache[key];
-    if (hit || performance.now() > deadline) return hit || null;
+    if (!hit) this.wanted[key] = [species, stage, tint, step];
+    return hit || null;
+  };
+  Sprites.prototype.pending = function () { for (var k in this.wanted) return true; return false; };
+  // Make wanted sprites for up to `budget` ms; true when none is left.
+  Sprites.prototype.work = function (budget) {
+    var until = performance.now() + budget;
+    for (var key in this.wanted) {
+      if (performance.now() > until) return false;
+      var w = this.wanted[key]; delete this.wanted[key];
+      this.cache[key] = this.make(w[0], w[1], w[2], w[3]);
+    }
+    return true;
+  };
+  Sprites.prototype.make = function (species, stage, tint, step) {
     var h = M.pow(2, step / 2), w = M.ceil(h * SPRITE_W), hh = M.ceil(h * SPRITE_H);
     var canvas = doc.createElement("canvas"); canvas.width = w; canvas.height = hh;
     var c = canvas.getContext("2d");
@@ -155,7 +171,7 @@
     var alpha = c.getImageData(0, 0, w, hh).data, mask = new Uint8Array(w * hh);
     for (var i = 0; i < mask.length; i++) mask[i] = alpha[i * 4 + 3] > 60 ? 1 : 0;
     this.made++;
-    return (this.cache[key] = { canvas: canvas, w: w, h: hh, ax: w / 2, ay: h * SPRITE_BASE, size: h, mask: mask });
+    return ({ canvas: canvas, w: w, h: hh, ax: w / 2, ay: h * SPRITE_BASE, size: h, mask: mask });
   };
 
   function rand(seed) { return function () { seed = (seed * 16807) % 2147483647; return (seed - 1) / 2147483646; }; }
@@ -378,7 +394,7 @@
         this.state.running = true;
       } else this._stop();
     }
-    _stop() { if (this.raf) cancelAnimationFrame(this.raf); this.raf = 0; this.state.running = false; }
+    _stop() { if (this.raf) cancelAnimationFrame(this.raf); this.raf = 0; this.state.running = !!this._making; }
     _dirty(camera) { this.needs = true; if (camera) this.moved = true; }
     redraw(camera) { this._dirty(camera); this._run(); }
 
@@ -450,13 +466,17 @@
       var gy = c.createLinearGradient(0, M.min.apply(M, ys), 0, M.max.apply(M, ys));
       gy.addColorStop(0, mix(grass, "#2f4f2a", 0.25)); gy.addColorStop(1, mix(grass, "#d8f0a0", dark ? 0.08 : 0.25));
       poly(c, ground, gy);
-      c.lineWidth = 1;
-      var tuftA = dark ? "#3d6a32" : "#4d8a3a", tuftB = dark ? "#4a7a3e" : "#5c9a45";
+      // grass tufts and wild flowers: one path per colour (a stroke per tuft costs ten times more)
+      var blades = new Path2D(), light = new Path2D();
       for (i = 0; i < this.tufts.length; i++) {
         var t = this.tufts[i], q = this.project(t[0], 0, t[1]), k = M.min(q[2], 14);
         if (t[2] > 0.9) { c.fillStyle = t[2] > 0.95 ? "#f7f2c8" : "#e8a0c0"; c.fillRect(q[0], q[1] - k * 0.3, k * 0.25, k * 0.25); continue; }
-        line(c, q[0], q[1], q[0] - k * 0.2, q[1] - k * 0.5, 1, tuftA); line(c, q[0], q[1], q[0] + k * 0.15, q[1] - k * 0.6, 1, tuftB);
+        blades.moveTo(q[0], q[1]); blades.lineTo(q[0] - k * 0.2, q[1] - k * 0.5);
+        light.moveTo(q[0], q[1]); light.lineTo(q[0] + k * 0.15, q[1] - k * 0.6);
       }
+      c.lineWidth = 1;
+      c.strokeStyle = dark ? "#3d6a32" : "#4d8a3a"; c.stroke(blades);
+      c.strokeStyle = dark ? "#4a7a3e" : "#5c9a45"; c.stroke(light);
     }
 
     _draw(now) {
@@ -469,7 +489,7 @@
       c.setTransform(dpr, 0, 0, dpr, 0, 0);
       var motion = !this.reduced;
       // plants, back to front, each copied from its sprite
-      var deadline = performance.now() + (this.state.firstFrame === null ? 12 : 6), missing = false, drawn = 0;
+      var missing = false, drawn = 0;
       var sway = motion ? this.wind * 0.06 : 0, speed = 0.8 + this.energy, focus = this.state.focus, hover = this.state.hover;
       // the focused plant is drawn last, above its neighbours: a seed among oaks still shows
       var list = this.order, top = focus && this.byId[focus];
@@ -483,7 +503,7 @@
           c.fillStyle = p.stage === "blooming" ? SPECIES[p.species][1] : leafOf(p.species, p.stage, 0);
           c.fillRect(p.sx - 1.5, p.sy - 3, 3, 3); p.sprite = null; continue;
         }
-        var tint = M.min(3, M.floor((1 - p.health) * 4)), sprite = this.sprites.get(p.species, p.stage, tint, this.sprites.step(h * dpr), deadline);
+        var tint = M.min(3, M.floor((1 - p.health) * 4)), sprite = this.sprites.get(p.species, p.stage, tint, this.sprites.step(h * dpr));
         p.sprite = sprite;
         if (!sprite) { missing = true; c.fillStyle = leafOf(p.species, p.stage, tint); c.fillRect(p.sx - h * 0.15, p.sy - h * 0.6, h * 0.3, h * 0.6); continue; }
         var k = h / sprite.size;
@@ -498,8 +518,16 @@
       this.state.drawn = drawn; this.state.frames++; this.state.sprites = this.sprites.made;
       this.state.camera = { yaw: this.cam.yaw, pitch: this.cam.pitch, dist: this.cam.dist };
       if (this.state.firstFrame === null) { this.state.firstFrame = performance.now(); this.setAttribute("data-ready", ""); }
-      if (missing) this.needs = true;
+      if (missing) this._make();
       this._run();
+    }
+    _make() {
+      if (this._making) return;
+      var self = this;
+      this._making = setTimeout(function work() {
+        if (!self.sprites.work(6)) { self._making = setTimeout(work, 0); return; }
+        self._making = 0; self.redraw(false);
+      }, 0);
     }
 
     _glow(p, bright) {
