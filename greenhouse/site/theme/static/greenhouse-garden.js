@@ -183,7 +183,7 @@
     ".tip{position:absolute;transform:translate(-50%,-100%);background:#fffdf7;color:#1f2a1f;border:1px solid #d9d4c3;border-radius:.4rem;padding:.1rem .5rem;font:14px/1.4 system-ui,sans-serif;pointer-events:none;white-space:nowrap}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}" +
     ".bar{display:flex;gap:.5rem;align-items:center;padding:.4rem .5rem;background:#f6f4ec;font:14px/1.4 system-ui,sans-serif}" +
-    ".bar[hidden]{display:none}.bar input{flex:1}" +
+    ".bar.waiting>*{visibility:hidden}.bar input{flex:1}" +
     ".bar button,.bar output{background:#fffdf7;color:#1f2a1f;border:1px solid #d9d4c3;border-radius:.4rem;padding:.2rem .6rem;font:inherit}" +
     ".bar button:focus-visible,.bar input:focus-visible{outline:3px solid #8a3b5c;outline-offset:2px}" +
     ".note{position:absolute;inset:auto .5rem .5rem;margin:0;padding:.3rem .6rem;background:#fffdf7;color:#1f2a1f;border-radius:.4rem;font:14px/1.4 system-ui,sans-serif}" +
@@ -284,11 +284,11 @@
       this.bg = doc.createElement("canvas"); this.bgc = this.bg.getContext("2d");
       this.cam = { yaw: this.home.yaw, pitch: this.home.pitch, dist: this.home.dist };
       this.t0 = performance.now(); this.engaged = 0; this.paused = this.t0;
+      if (this.hasAttribute("timelapse") && feed.timelapse) this._timelapseBar(new URL(feed.timelapse, new URL("garden/", this._api)));
       this._media();
       this._bind();
       this._resize();
       this._observe();
-      if (this.hasAttribute("timelapse") && feed.timelapse) this._timelapseBar(new URL(feed.timelapse, new URL("garden/", this._api)));
       if (feed.live && this.getAttribute("live") !== "off") this._live(feed.live);
       this.dispatchEvent(new CustomEvent("greenhouse-ready", { bubbles: true, composed: true }));
     }
@@ -399,8 +399,9 @@
     redraw(camera) { this._dirty(camera); this._run(); }
 
     _resize() {
-      var r = this.view.getBoundingClientRect();
-      this.dpr = M.min(2, window.devicePixelRatio || 1);
+      var r = this.view.getBoundingClientRect(), dpr = M.min(2, window.devicePixelRatio || 1);
+      if (r.width === this.W && r.height === this.H && dpr === this.dpr) return; // the observer's first call
+      this.dpr = dpr;
       this.W = r.width || 600; this.H = r.height || 400;
       this.canvas.width = this.bg.width = M.round(this.W * this.dpr);
       this.canvas.height = this.bg.height = M.round(this.H * this.dpr);
@@ -525,7 +526,7 @@
       if (this._making) return;
       var self = this;
       this._making = setTimeout(function work() {
-        if (!self.sprites.work(6)) { self._making = setTimeout(work, 0); return; }
+        if (!self.sprites.work(4)) { self._making = setTimeout(work, 0); return; }
         self._making = 0; self.redraw(false);
       }, 0);
     }
@@ -745,7 +746,7 @@
     // -- time-lapse: keyframes and deltas, a chunk at a time ---------------------------------------
     _timelapseBar(indexUrl) {
       var self = this, bar = doc.createElement("div"), play = doc.createElement("button"), slider = doc.createElement("input"), out = doc.createElement("output");
-      bar.className = "bar"; bar.hidden = true;
+      bar.className = "bar waiting"; // its room is kept from the start: showing it resizes nothing
       play.type = "button"; play.textContent = "Play time-lapse"; play.setAttribute("aria-pressed", "false");
       slider.type = "range"; slider.min = "0"; slider.setAttribute("aria-label", "History snapshot");
       bar.appendChild(play); bar.appendChild(slider); bar.appendChild(out);
@@ -797,7 +798,7 @@
         if (!d.snapshots || !d.snapshots.length || !d.chunks || !d.chunks.length) return;
         slider.max = String(d.snapshots.length - 1); slider.value = slider.max; applied = -1;
         out.textContent = d.snapshots[d.snapshots.length - 1];
-        bar.hidden = false;
+        bar.className = "bar";
         self._timelapse = { show: show, index: d };
       }).catch(function () { /* no time-lapse: the garden of today stays */ });
     }
