@@ -28,9 +28,11 @@ MARKER_TEXT = (
     "This folder is a bundle published by greenhouse.\n"
     "`greenhouse build` replaces it whole: keep nothing else in it.\n"
 )
-#: What a bundle of greenhouse 0.1 (which wrote no marker) holds at its top.
+#: What a bundle of greenhouse 0.1 (which wrote no marker) holds at its top, and
+#: ``plants/`` (list pages that builds of the development version wrote before the marker).
 LEGACY_TOP = frozenset(
     {
+        "plants",
         "index.html",
         "404.html",
         "feed.xml",
