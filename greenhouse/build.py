@@ -272,7 +272,7 @@ def _render(
         site.root / "site_templates",
         now,
         demo,
-        queries.freshness(store),
+        queries.freshness(store, now),
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := _stored_snapshots(store)),
