@@ -5,8 +5,9 @@
 - ``credentials``: the newest value of a credential the upstream rotates
   (Spotify's refresh token). The environment value *seeds* it; a value the
   upstream issued later, in a rotation, wins over the seed it descends from
-  and over every value it replaced. A different environment value (a new
-  sign-in) starts a new chain. Only hashes of replaced values are kept.
+  and over every value ever replaced. An environment value the store has not
+  seen (a new sign-in) wins and starts a new chain. Only hashes of replaced
+  values are kept.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def save_rotation(
             [source, name],
         ).fetchone()
         seed_hash = sha256(seed)
-        retired = list(row[1] or []) if row and row[0] == seed_hash else []
+        # Every value ever replaced is older than the new one, whichever sign-in it came from.
+        retired = list(row[1] or []) if row else []
         retired = [h for h in [*retired, sha256(old)] if h != sha256(new)][-RETIRED_KEPT:]
         conn.execute(
             "INSERT INTO credentials (source, name, value, seed_sha256, retired_sha256, rotated_at) "
