@@ -449,6 +449,9 @@ class PoliteClient:
             self._respect_limits(budget, waited)
             try:
                 with self._slots:
+                    # Looked at again once a slot is ours: a limit may have landed meanwhile.
+                    if self._limited_now(budget, waited):
+                        continue
                     self._check_cancel()
                     self._count(requests=1)
                     response = self._client.request(
@@ -461,6 +464,10 @@ class PoliteClient:
                         timeout=self._timeout(),
                     )
                     text = response.text
+                    # Noted before the slot is given back, so no other thread sends
+                    # in the window a rate limit (or a retry-after) just opened.
+                    self._note_limits(response.headers, budget)
+                    limited = self._rate_limited(response, text, waits)
             except (httpx.TransportError, RuntimeError) as exc:
                 # Timeouts, refused and reset connections: the network's fault, retry.
                 # (A client closed under us by Ctrl-C raises RuntimeError.)
@@ -477,7 +484,6 @@ class PoliteClient:
                 self._count(retries=1)
                 self.sleep(self.backoff(failures - 1))
                 continue
-            self._note_limits(response.headers, budget)
             status = response.status_code
             if status in RETRYABLE_STATUS:
                 failures += 1
@@ -490,7 +496,9 @@ class PoliteClient:
                 self._count(retries=1)
                 self.sleep(self.backoff(failures - 1))
                 continue
-            if self._rate_limited(status, response.headers, text, waits, budget):
+            if limited is not None:
+                if limited > 0:
+                    self.sleep(limited)  # a refusal without any hint: a short backoff
                 waits += 1
                 if waits > self.options.rate_limit_retries:
                     blocked = self.limits.blocked(budget, self.options.clock())
@@ -570,32 +578,35 @@ class PoliteClient:
         self.sleep(wait)
         self.limits.reset_passed(budget, until)
 
-    def _rate_limited(
-        self, status: int, headers: httpx.Headers, text: str, waits: int, budget: str
-    ) -> bool:
-        """Whether *status* is a rate-limit refusal; if so, record what to wait for."""
+    def _limited_now(self, budget: str, waited: set[float]) -> bool:
+        blocked = self.limits.blocked(budget, self.options.clock())
+        return blocked is not None and blocked[0] not in waited
+
+    def _rate_limited(self, response: httpx.Response, text: str, waits: int) -> float | None:
+        """None unless *response* is a rate-limit refusal; else the seconds to back off
+        (0 when a pause or a spent budget now says how long to wait)."""
+        status, headers = response.status_code, response.headers
         if status not in (403, 429):
-            return False
+            return None
         now = self.options.clock()
         retry_after = _float(headers.get("retry-after"))
         if retry_after is not None:
             # A secondary limit: the whole client pauses, not only this thread.
             self.limits.pause(now + max(retry_after, 0.0))
-            return True
+            return 0.0
         if headers.get("x-ratelimit-remaining") == "0":
             reset = _float(headers.get("x-ratelimit-reset"))
             if reset is not None:
-                return True  # _note_limits recorded the budget as spent until the reset
+                return 0.0  # _note_limits recorded the budget as spent until the reset
         if self.wait_unhinted and (status == 429 or "rate limit" in text.lower()):
             # GitHub's advice for a secondary limit without retry-after: wait at
             # least a minute, then back off exponentially.
             self.limits.pause(now + min(60.0 * (2**waits), 15 * 60.0))
-            return True
+            return 0.0
         if status == 429:
             # No hint at all (Last.fm, Spotify without Retry-After): back off briefly.
-            self.sleep(self.backoff(waits))
-            return True
-        return False
+            return self.backoff(waits)
+        return None
 
 
 @functools.cache
