@@ -383,7 +383,18 @@ def serve(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import signal
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command's own handling (while typer starts or finishes).
+        _err("interrupted; what was already stored is kept")
+        raise SystemExit(130) from None
+    finally:
+        # The command is over and its status decided: a Ctrl-C while Python shuts
+        # down (joining threads, closing DuckDB) must not turn it into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

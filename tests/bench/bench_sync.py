@@ -166,7 +166,10 @@ def main() -> None:
             requests = statistics.median(r["requests"] for r in runs)
             bound = requests / args.concurrency * args.latency
             floor = max(bound, args.latency)  # fewer requests than slots: one round trip
-            ratios = [r["wall"] / max(r["requests"] / args.concurrency * args.latency, args.latency) for r in runs]
+            ratios = [
+                r["wall"] / max(r["requests"] / args.concurrency * args.latency, args.latency)
+                for r in runs
+            ]
             print(
                 f"{label + ' ' + phase:18} {requests:>8.0f} "
                 f"{statistics.median(r['wall'] for r in runs):>7.2f} {bound:>7.2f} "

@@ -132,9 +132,7 @@ def test_spotify_rotated_refresh_token_is_kept_and_wins(
         report = sync_sources(site, store, SPOTIFY, ["spotify"], options=options)
         assert report["spotify"].status == "ok", report["spotify"].error
 
-    sent = [
-        dict(parse_qsl(r.body.decode()))["refresh_token"] for r in fake.requests("/api/token")
-    ]
+    sent = [dict(parse_qsl(r.body.decode()))["refresh_token"] for r in fake.requests("/api/token")]
     assert sent == ["refresh-TOKEN-789", "ROTATED-refresh-001", "ROTATED-refresh-002"]
     store.conn.execute("CHECKPOINT")
     database = store.path.read_bytes()
@@ -152,7 +150,9 @@ def test_spotify_rotated_refresh_token_is_kept_and_wins(
     )
     assert sync_sources(site, store, fresh, ["spotify"], options=options)["spotify"].status == "ok"
     # …and the old environment value, seen again (an older CI secret), loses to the newest.
-    assert sync_sources(site, store, SPOTIFY, ["spotify"], options=options)["spotify"].status == "ok"
+    assert (
+        sync_sources(site, store, SPOTIFY, ["spotify"], options=options)["spotify"].status == "ok"
+    )
     last = dict(parse_qsl(fake.requests("/api/token")[-1].body.decode()))["refresh_token"]
     assert last == "ROTATED-refresh-004"
 

@@ -226,9 +226,7 @@ def test_no_trace_of_private_repositories_in_the_store(
         sync_sources(site, store, token_secrets, ["github"], options=options)  # warm: 304s
         assert rows(store, "SELECT count(*) FROM http_cache WHERE url LIKE '%/users/octo/repos%'")
         store.conn.execute("CHECKPOINT")
-        dumped = repr(
-            [rows(store, f"SELECT * FROM {t}") for (t,) in rows(store, "SHOW TABLES")]
-        )
+        dumped = repr([rows(store, f"SELECT * FROM {t}") for (t,) in rows(store, "SHOW TABLES")])
     listing = [r for r in fake.requests("/users/octo/repos") if r.status == 200]
     assert listing  # the token did see it in the listing
     assert fake.requests("/users/octo/repos")[-1].status == 304
@@ -312,7 +310,9 @@ def test_each_source_has_its_own_max_rate_limit_wait(
     )
     # [github] max_rate_limit_wait is 5 here: Spotify no longer borrows it.
     site = make_site(tmp_path, fake, spotify={"max_rate_limit_wait": 60})
-    assert sync_sources(site, store, secrets, ["spotify"], options=options)["spotify"].status == "ok"
+    assert (
+        sync_sources(site, store, secrets, ["spotify"], options=options)["spotify"].status == "ok"
+    )
     assert sleeps.waited(30)
 
     impatient = make_site(tmp_path, fake, spotify={"max_rate_limit_wait": 10})
