@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -152,10 +153,8 @@ class CtrlC:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-        try:  # a press already on its way lands here, not in the next test
+        with contextlib.suppress(KeyboardInterrupt):  # a press on its way lands here
             time.sleep(0.05)
-        except KeyboardInterrupt:
-            pass
 
 
 def test_an_interrupted_duckdb_write_rolls_back_and_raises_keyboard_interrupt(
