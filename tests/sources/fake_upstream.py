@@ -62,6 +62,20 @@ class Logged:
     #: The raw query pairs, repeated and empty ones included.
     pairs: list[tuple[str, str]] = field(default_factory=list)
     at: float = 0.0
+    #: The JSON body answered (for the contract tests).
+    answer: Any = None
+
+
+#: The ``*_url`` fields of a repository (all required by GitHub's OpenAPI description).
+REPO_URLS = (
+    "archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url",
+    "comments_url", "commits_url", "compare_url", "contents_url", "contributors_url",
+    "deployments_url", "downloads_url", "events_url", "forks_url", "git_commits_url",
+    "git_refs_url", "git_tags_url", "hooks_url", "issue_comment_url", "issue_events_url",
+    "issues_url", "keys_url", "labels_url", "languages_url", "merges_url", "milestones_url",
+    "notifications_url", "pulls_url", "releases_url", "stargazers_url", "statuses_url",
+    "subscribers_url", "subscription_url", "tags_url", "teams_url", "trees_url",
+)  # fmt: skip
 
 
 @dataclass
@@ -120,10 +134,9 @@ class GitHubModel:
     def repo_id(self, repo: FakeRepo) -> int:
         return int(hashlib.sha256(repo.name.encode()).hexdigest()[:7], 16)
 
-    def repo_json(self, repo: FakeRepo, base: str = "") -> dict[str, Any]:
-        full = self.full(repo)
-        node = f"R_{self.repo_id(repo)}"
-        owner = {
+    def owner_json(self, base: str = "") -> dict[str, Any]:
+        """The account as a ``simple-user``."""
+        owner: dict[str, Any] = {
             "login": self.user,
             "id": 1,
             "node_id": "U_1",
@@ -139,6 +152,12 @@ class GitHubModel:
             "organizations_url", "repos_url", "events_url", "received_events_url",
         ):  # fmt: skip
             owner[key] = f"{base}/users/{self.user}/{key.removesuffix('_url')}"
+        return owner
+
+    def repo_json(self, repo: FakeRepo, base: str = "") -> dict[str, Any]:
+        """A repository as GitHub answers it: every field its OpenAPI description requires."""
+        full = self.full(repo)
+        owner = self.owner_json(base)
         licence = (
             None
             if repo.name.endswith("0")
@@ -152,7 +171,7 @@ class GitHubModel:
         )
         item: dict[str, Any] = {
             "id": self.repo_id(repo),
-            "node_id": node,
+            "node_id": f"R_{self.repo_id(repo)}",
             "name": repo.name,
             "full_name": full,
             "owner": owner,
@@ -168,16 +187,34 @@ class GitHubModel:
             "topics": repo.topics,
             "stargazers_count": repo.stars,
             "watchers_count": repo.stars,
+            "watchers": repo.stars,
             "forks_count": 0,
+            "forks": 0,
             "open_issues_count": 0,
+            "open_issues": 0,
             "size": 10,
             "default_branch": "main",
             "archived": repo.archived,
             "disabled": False,
+            "mirror_url": None,
+            "has_issues": True,
+            "has_projects": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "has_discussions": False,
+            "has_downloads": True,
+            "network_count": 0,
+            "subscribers_count": 1,
+            "clone_url": f"https://github.com/{full}.git",
+            "git_url": f"git://github.com/{full}.git",
+            "ssh_url": f"git@github.com:{full}.git",
+            "svn_url": f"https://github.com/{full}",
             "created_at": repo.created_at,
             "updated_at": repo.pushed_at or repo.created_at,
             "pushed_at": repo.pushed_at,
         }
+        for key in REPO_URLS:
+            item[key] = f"{base}/repos/{full}/{key.removesuffix('_url').replace('_', '/')}"
         return item
 
     def weeks(self, commits: dict[int, int] | None) -> list[dict[str, Any]]:
@@ -534,6 +571,7 @@ class FakeUpstream:
         if answer.hang:
             time.sleep(answer.hang)
         request.status = answer.status
+        request.answer = answer.body
         if answer.raw is not None:
             payload = answer.raw
         elif answer.body is None or answer.status in (204, 304):
@@ -724,8 +762,10 @@ class FakeUpstream:
                     if since and day.strftime("%Y-%m-%dT%H:%M:%SZ") < since:
                         continue
                     stamp = (day + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    owner = gh.owner_json(base)
                     items += [
-                        _commit(stamp, f"{gh.full(repo)}:{ago}:{n}", base) for n in range(count)
+                        _commit(stamp, f"{gh.full(repo)}:{ago}:{n}", base, owner)
+                        for n in range(count)
                     ]
                 return Answer(200, items)
         return Answer(404, {"message": "Not Found"})
@@ -816,7 +856,7 @@ class FakeUpstream:
         return Answer(200, {"data": {"rateLimit": rate, "user": user}}, headers)
 
 
-def _commit(stamp: str, seed: str, base: str) -> dict[str, Any]:
+def _commit(stamp: str, seed: str, base: str, owner: dict[str, Any]) -> dict[str, Any]:
     """One item of GET /repos/{o}/{r}/commits (the fields the OpenAPI description requires)."""
     sha = hashlib.sha1(seed.encode()).hexdigest()
     person = {"name": "Octo", "email": "octo@example.com", "date": stamp}
@@ -834,7 +874,7 @@ def _commit(stamp: str, seed: str, base: str) -> dict[str, Any]:
             "comment_count": 0,
             "tree": {"sha": sha, "url": f"{base}/git/trees/{sha}"},
         },
-        "author": None,
-        "committer": None,
+        "author": owner,
+        "committer": owner,
         "parents": [],
     }

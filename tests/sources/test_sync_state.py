@@ -70,16 +70,14 @@ def test_a_version_6_store_migrates_its_sync_state(tmp_path: Path) -> None:
     conn.execute(
         "INSERT INTO http_cache (url, etag, body) VALUES "
         "('https://api.github.com/users/me/repos?per_page=100', 'W/\"1\"', "
-        "'[{\"full_name\": \"me/private-plans\", \"private\": true}]'), "
+        '\'[{"full_name": "me/private-plans", "private": true}]\'), '
         "('https://api.github.com/repos/me/settled/languages', 'W/\"2\"', '{}')"
     )
     conn.close()
 
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION
-        details = dict(
-            store.conn.execute("SELECT name, details_pushed_at FROM repos").fetchall()
-        )
+        details = dict(store.conn.execute("SELECT name, details_pushed_at FROM repos").fetchall())
         # Fetched a day after the push: its details count it. Sooner, or never: fetched again.
         assert details == {"settled": pushed, "hasty": None, "never": None}
         urls = [r[0] for r in store.conn.execute("SELECT url FROM http_cache").fetchall()]
