@@ -48,7 +48,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
@@ -57,6 +57,9 @@ import httpx
 from greenhouse import __version__
 from greenhouse.errors import SourceError
 from greenhouse.store.limits import BudgetState
+
+if TYPE_CHECKING:
+    from greenhouse.store import Store
 
 USER_AGENT = f"greenhouse/{__version__} (+https://github.com/greenhouse-garden/greenhouse)"
 
@@ -178,7 +181,8 @@ class CachedBody:
 
     etag: str | None
     last_modified: str | None
-    body: str
+    #: None until read (see :meth:`HttpCache.body`).
+    body: str | None
     #: The ``Link`` header of the cached answer: a 304 need not repeat it.
     link: str | None = None
 
@@ -186,28 +190,61 @@ class CachedBody:
 class HttpCache:
     """An in-memory view of ``http_cache`` with a queue of new entries.
 
-    Worker threads read and record; the thread owning the DuckDB connection
-    flushes the queue inside the transaction that stores the parsed data, so a
-    validator is never saved without the rows derived from its body.
+    Validators are loaded up front; a body only when a 304 needs it (a warm
+    sync reuses a few listing pages, not the thousands of bodies stored), by
+    *load_body*, which reads the store from the calling thread.
+
+    Worker threads read and record; the source's own thread flushes the queue
+    inside the transaction that stores the parsed data, so a validator is
+    never saved without the rows derived from its body.
     """
 
-    def __init__(self, entries: dict[str, CachedBody] | None = None):
+    def __init__(
+        self,
+        entries: dict[str, CachedBody] | None = None,
+        load_body: Callable[[str], str | None] | None = None,
+    ):
         self._entries = entries or {}
         self._pending: dict[str, CachedBody] = {}
         self._lock = threading.Lock()
+        self._load_body = load_body
 
     @classmethod
-    def load(cls, conn: duckdb.DuckDBPyConnection, prefix: str) -> HttpCache:
-        """Load the cached entries whose URL starts with *prefix*."""
+    def load(
+        cls, conn: duckdb.DuckDBPyConnection, prefix: str, store: Store | None = None
+    ) -> HttpCache:
+        """Load the validators of the cached URLs starting with *prefix*.
+
+        With *store*, bodies are read when first needed (from the thread that
+        needs them); without, they are loaded now.
+        """
+        body = "NULL" if store is not None else "body"
         rows = conn.execute(
-            "SELECT url, etag, last_modified, body, link FROM http_cache WHERE starts_with(url, ?)",
+            f"SELECT url, etag, last_modified, {body}, link FROM http_cache "
+            "WHERE starts_with(url, ?)",
             [prefix],
         ).fetchall()
-        return cls({r[0]: CachedBody(r[1], r[2], r[3] or "", r[4]) for r in rows})
+        loader = None
+        if store is not None:
+
+            def loader(url: str) -> str | None:
+                row = store.one("SELECT body FROM http_cache WHERE url = ?", [url])
+                return row[0] if row else None
+
+        return cls({r[0]: CachedBody(r[1], r[2], r[3], r[4]) for r in rows}, loader)
 
     def get(self, key: str) -> CachedBody | None:
         with self._lock:
             return self._pending.get(key) or self._entries.get(key)
+
+    def body(self, key: str) -> str:
+        """The cached body of *key* (read from the store on first use)."""
+        entry = self.get(key)
+        if entry is None:
+            return ""
+        if entry.body is None:
+            entry.body = (self._load_body(key) if self._load_body else None) or ""
+        return entry.body
 
     def put(self, key: str, entry: CachedBody) -> None:
         with self._lock:
@@ -223,7 +260,7 @@ class HttpCache:
             for key, entry in entries:
                 self._entries[key] = entry
         now = datetime.now(UTC).replace(tzinfo=None)
-        rows = [(k, e.etag, e.last_modified, e.body, now, e.link) for k, e in entries]
+        rows = [(k, e.etag, e.last_modified, e.body or "", now, e.link) for k, e in entries]
         if not rows:
             return
         one = "(?, ?, ?, ?, ?, ?)"
@@ -511,7 +548,12 @@ class PoliteClient:
                 if cached.link and "link" not in replayed:
                     replayed["link"] = cached.link
                 return Reply(
-                    200, replayed, cached.body, key, not_modified=True, url=str(response.url)
+                    200,
+                    replayed,
+                    self.cache.body(key),
+                    key,
+                    not_modified=True,
+                    url=str(response.url),
                 )
             if conditional and status == 200 and method == "GET":
                 etag = response.headers.get("etag")

@@ -93,7 +93,7 @@ class SourceRun:
         ``max_rate_limit_wait`` unless given; the client shares the run's
         budgets and deadline.
         """
-        cache = HttpCache.load(self.store.conn, cache_prefix)
+        cache = HttpCache.load(self.store.conn, cache_prefix, self.store)
         if max_rate_limit_wait is None:
             max_rate_limit_wait = float(self.section_value("max_rate_limit_wait", 60.0))
         client = PoliteClient(

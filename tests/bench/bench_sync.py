@@ -129,12 +129,21 @@ def main() -> None:
         f"{args.repos} repos, {args.latency * 1000:.0f} ms latency, github concurrency "
         f"{args.concurrency}, {args.runs} runs, load average {load:.2f}"
     )
+    # PYTHONDONTWRITEBYTECODE (set in some development shells) would make every child
+    # compile every module from source; an installed greenhouse has its bytecode.
     base_env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"GITHUB_TOKEN", "SOURCE_DATE_EPOCH"} and not k.startswith("SPOTIFY_")
+        if k not in {"GITHUB_TOKEN", "SOURCE_DATE_EPOCH", "PYTHONDONTWRITEBYTECODE"}
+        and not k.startswith("SPOTIFY_")
     }
     base_env["PYTHONPATH"] = str(ROOT)
+    subprocess.run(  # warm-up: bytecode written, files in the page cache
+        [sys.executable, "-m", "greenhouse", "--help"],
+        env=base_env,
+        check=True,
+        capture_output=True,
+    )
     imports = [import_only(base_env) for _ in range(args.runs)]
     print(f"baseline: python + import greenhouse.cli {statistics.median(imports):.2f} s (median)")
     print(
