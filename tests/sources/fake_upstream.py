@@ -121,6 +121,8 @@ class GitHubModel:
         self.secondary_after: int | None = None
         self.secondary_retry_after = 1
         self.secondary_until = 0.0
+        #: When the secondary limit's window opened (time.time()).
+        self.secondary_opened = 0.0
         #: Requests that arrived inside a secondary limit's retry-after window.
         self.ignored_secondary = 0
         self.served = 0
@@ -651,6 +653,7 @@ class FakeUpstream:
             gh.served += 1
             if gh.secondary_after is not None and gh.served > gh.secondary_after:
                 gh.secondary_after = None
+                gh.secondary_opened = now
                 gh.secondary_until = now + gh.secondary_retry_after
                 body = {
                     "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
