@@ -290,8 +290,23 @@ class RateLimits:
         self._lock = threading.Lock()
 
     def note(self, budget: str, remaining: int, limit: int | None, reset: float | None) -> None:
-        """What the upstream's headers just said about *budget*."""
+        """What the upstream's headers just said about *budget*.
+
+        Answers to concurrent requests arrive in any order: within one window
+        (the same reset, give or take a clock tick) the count only falls, so a
+        late, higher count is an older answer and is ignored.
+        """
         with self._lock:
+            current = self._budgets.get(budget)
+            if (
+                current is not None
+                and current.remaining is not None
+                and remaining > current.remaining
+                and current.reset is not None
+                and reset is not None
+                and abs(reset - current.reset) <= 5
+            ):
+                return
             self._budgets[budget] = BudgetState(budget, remaining, limit, reset)
 
     def pause(self, until: float) -> None:
