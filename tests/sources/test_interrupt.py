@@ -83,7 +83,11 @@ def test_ctrl_c_at_random_points_of_a_real_sync(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         env.pop("SOURCE_DATE_EPOCH", None)
         interrupted_runs = 0
-        for trial in range(12):
+        trials = 0
+        # Warm syncs are quick, so on a fast machine many signals land after
+        # the run ended: keep trying until enough runs were really cut short.
+        while interrupted_runs < 8 and trials < 40:
+            trial, trials = trials, trials + 1
             before = len(fake.log)
             process = subprocess.Popen(
                 [sys.executable, "-m", "greenhouse", "sync", "--root", str(site)],
@@ -96,7 +100,7 @@ def test_ctrl_c_at_random_points_of_a_real_sync(tmp_path: Path) -> None:
             while len(fake.log) == before and process.poll() is None:
                 assert time.monotonic() < deadline, "the sync never sent a request"
                 time.sleep(0.002)
-            time.sleep(rng.uniform(0, 0.8))
+            time.sleep(rng.uniform(0, 0.5))
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=60)
             assert "Traceback" not in err, err
@@ -106,7 +110,7 @@ def test_ctrl_c_at_random_points_of_a_real_sync(tmp_path: Path) -> None:
             assert process.returncode == 130, (trial, out, err)
             assert err.strip().splitlines()[-1] == CLEAN, err
             _consistent(site / "build" / "greenhouse.duckdb")
-        assert interrupted_runs >= 6  # most trials really were cut short
+        assert interrupted_runs >= 6, f"only {interrupted_runs} of {trials} runs were cut short"
 
         done = subprocess.run(
             [sys.executable, "-m", "greenhouse", "sync", "--root", str(site)],
