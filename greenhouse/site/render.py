@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
@@ -34,6 +34,9 @@ from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 from greenhouse.site.static import StaticFiles, StaticRule, select
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from greenhouse.store.freshness import Freshness
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,7 @@ class Renderer:
         site_templates: Path,
         generated_at: datetime,
         demo: bool,
-        freshness: Mapping[str, Mapping[str, Any]],
+        freshness: Mapping[str, Freshness],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
@@ -339,14 +342,13 @@ class Renderer:
         living = [p.health for p in garden.plants if p.stage != "dormant"]
         sources = {}
         for name, row in sorted(self.freshness.items()):
-            last = row.get("last_success")
-            age = (self.generated_at - last).total_seconds() / 3600 if last else None
+            age = row.age_seconds / 3600 if row.age_seconds is not None else None
             sources[name] = {
-                "status": row.get("status"),
-                "last_success": iso(last) if last else None,
+                "status": row.status,
+                "last_success": iso(row.last_success) if row.last_success else None,
                 "age_hours": round(age, 2) if age is not None else None,
-                "stale": age is None or age > 48 or row.get("status") == "failed",
-                "message": row.get("message"),
+                "stale": row.stale,  # the one rule: greenhouse.store.freshness
+                "message": row.message,
             }
         doc = self._doc(
             demo=self.demo,
