@@ -2,26 +2,40 @@
 
 The steps follow the pipeline: load config and content; open the store;
 (demo data, sync); simulate the garden; render into a staging folder; swap
-it in atomically. A fingerprint of every input (config, content, templates,
-the store's data version, the garden's day) is kept in the store, so a build
-with nothing changed returns at once and rewrites nothing.
+it in atomically. Nothing is done twice when nothing changed:
+
+* an offline build whose inputs and store are untouched since the last one
+  returns from the stamp beside the bundle (:mod:`greenhouse.fingerprint`),
+  before DuckDB, numpy or the renderer are even imported;
+* otherwise a fingerprint of every input, the store's data version included,
+  is checked in the store after demo data and sync;
+* a long-running process (``greenhouse serve``) hands in a :class:`BuildCache`:
+  the garden is grown again only when its inputs changed (not for a template
+  edit), and outputs whose declared inputs are unchanged are linked from the
+  published bundle rather than rendered (:mod:`greenhouse.site.bundle`).
+
+Any DuckDB failure reaches the user as one :class:`~greenhouse.errors.StoreError`
+line; what was stored and what was published stay as they were.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from greenhouse import __version__
-from greenhouse.config import CONFIG_FILE, Site, load_site
-from greenhouse.content import Content, load_content
+from greenhouse.config import Site, load_site
 from greenhouse.errors import BuildError, ConfigError, Problem
-from greenhouse.store import Store
+
+if TYPE_CHECKING:  # the no-change path imports none of these
+    from greenhouse.content import Content
+    from greenhouse.garden.garden import GardenState
+    from greenhouse.site.bundle import Published
+    from greenhouse.store import Store
 
 Progress = Callable[[str], None]
 #: Days covered by the published analytics dashboard.
@@ -40,6 +54,24 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
+    rendered: int = 0  # files rendered (the rest were linked from the published bundle)
+    grown: bool = False  # whether the garden was simulated (False: reused from the cache)
+
+
+@dataclass
+class BuildCache:
+    """What a long-running process keeps between its builds; every entry is keyed by its inputs.
+
+    ``greenhouse serve`` holds one, so an edit redoes only what it touches:
+    a template or stylesheet edit re-renders pages from the garden it already
+    grew; a content edit grows the garden again and renders only the outputs
+    whose inputs changed.
+    """
+
+    garden_key: str | None = None
+    garden: GardenState | None = None
+    published: Published | None = None
+    grown: int = field(default=0)  # gardens grown so far (tests check edits that must not)
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -73,10 +105,12 @@ def build(
     progress: Progress | None = None,
     sync_reporter: object | None = None,
     base_url: str | None = None,
+    cache: BuildCache | None = None,
 ) -> BuildResult:
     """Build the site under *root* and publish it atomically.
 
     *base_url* overrides ``[site] base_url`` (CI passes the Pages URL here).
+    *cache* is kept by a long-running caller between builds (see :class:`BuildCache`).
     """
     from greenhouse.site.publish import build_lock, clean_leftovers
 
@@ -85,19 +119,27 @@ def build(
     site = load_site(root)
     if base_url is not None:
         site = with_base_url(site, base_url)
-    content = load_content(site.root)
     out, db_path = paths(site, output, db)
     fixed_now = source_date()
+    demo_day = (fixed_now or _utcnow()).date() if site.config.demo.enabled else None
     with build_lock(out):
+        if offline and not force and _stamped(site, out, db_path, fixed_now, demo_day):
+            return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
+        from greenhouse.content import load_content
+        from greenhouse.fingerprint import inputs_digest
+        from greenhouse.store import Store, store_errors
+
+        # Digested before anything is read: a file saved during the build leaves a
+        # digest that no longer matches it, so the next build does not skip.
+        files = inputs_digest(site.root, out, db_path, site.config.site.base_url, demo_day)
+        content = load_content(site.root)
         clean_leftovers(out)
-        with Store.open(db_path) as store:
-            if site.config.demo.enabled:
+        with store_errors(db_path), Store.open(db_path) as store:
+            if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
 
                 say("demo data")
-                seed_demo(
-                    store, content.projects, site.config.demo, (fixed_now or _utcnow()).date()
-                )
+                seed_demo(store, content.projects, site.config.demo, demo_day)
             if not offline:
                 say("sync")
                 _sync(
@@ -106,24 +148,19 @@ def build(
                     strict if strict is not None else site.config.build.strict,
                     sync_reporter,
                 )
-            now = fixed_now or _garden_time(store)
-            fingerprint = _fingerprint(site, content, store, now, out)
+            data_time = store.data_time()
+            now = fixed_now or data_time or _day_start(_utcnow().date())
+            inputs = f"{files}:{now.isoformat()}"
+            fingerprint = f"{inputs}:{store.data_version()}"
             if not force and _unchanged(store, out, fingerprint):
-                return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
-            result = _render(site, content, store, now, out, say)
-            store.conn.execute(
-                "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
-            )
-    return BuildResult(
-        output=out,
-        skipped=False,
-        plants=result[0],
-        files=result[1],
-        bytes=result[2],
-        seconds=time.perf_counter() - started,
-        demo=result[3],
-        stages=result[4],
-    )
+                result = BuildResult(output=out, skipped=True)
+            else:
+                result = _render(site, content, store, now, out, say, cache)
+                store.conn.execute(
+                    "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
+                )
+        _stamp(out, db_path, inputs, now, now_from_data=fixed_now is None and data_time is not None)
+    return replace(result, seconds=time.perf_counter() - started)
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
@@ -139,12 +176,39 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _garden_time(store: Store) -> datetime:
-    """The moment the garden shows: the latest sync, else the start of today (UTC)."""
-    latest = store.data_time()
-    if latest is not None:
-        return latest
-    return datetime.combine(_utcnow().date(), datetime.min.time())
+def _day_start(day: date) -> datetime:
+    """The moment a garden with no sync yet shows: the start of the day (UTC)."""
+    return datetime.combine(day, datetime.min.time())
+
+
+def _stamped(
+    site: Site, out: Path, db: Path, fixed_now: datetime | None, demo_day: date | None
+) -> bool:
+    """Whether the stamp beside *out* shows that nothing changed since the last build."""
+    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp, store_identity
+
+    stamp = read_stamp(out)
+    if stamp is None or store_identity(db) != stamp.store or file_identity(out) != stamp.bundle:
+        return False
+    if not (out / "index.html").is_file():
+        return False
+    if fixed_now is not None:
+        now = fixed_now
+    elif stamp.now_from_data:
+        now = datetime.fromisoformat(stamp.now)  # the same store holds the same latest sync
+    else:
+        now = _day_start(_utcnow().date())
+    files = inputs_digest(site.root, out, db, site.config.site.base_url, demo_day)
+    return f"{files}:{now.isoformat()}" == stamp.inputs
+
+
+def _stamp(out: Path, db: Path, inputs: str, now: datetime, now_from_data: bool) -> None:
+    """Record what the bundle at *out* was built from, once the store file has settled."""
+    from greenhouse.fingerprint import Stamp, file_identity, store_identity, write_stamp
+
+    store, bundle = store_identity(db), file_identity(out)
+    if store is not None and bundle is not None:
+        write_stamp(out, Stamp(inputs, store, bundle, now.isoformat(), now_from_data))
 
 
 def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
@@ -165,10 +229,11 @@ def sync(
     """``greenhouse sync``: pull the selected sources into the store; returns the SyncReport."""
     from greenhouse.config import Secrets
     from greenhouse.sources.sync import sync_sources
+    from greenhouse.store import Store, store_errors
 
     site = load_site(root)
     _, db_path = paths(site, None, db)
-    with Store.open(db_path) as store:
+    with store_errors(db_path), Store.open(db_path) as store:
         return sync_sources(
             site,
             store,
@@ -189,7 +254,7 @@ def stats(
     """
     from greenhouse.analytics import stats_report
     from greenhouse.errors import StoreError
-    from greenhouse.store import SCHEMA_VERSION
+    from greenhouse.store import SCHEMA_VERSION, Store, store_errors
 
     site = load_site(root)
     out, db_path = paths(site, None, db)
@@ -200,34 +265,9 @@ def stats(
         if "needs migrating" not in str(exc):
             raise
         store = Store.open(db_path)
-    with store:
+    with store_errors(db_path), store:
         assert store.schema_version() == SCHEMA_VERSION
         return stats_report(store, now, days, out / "api/v1/garden/index.json")
-
-
-def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:
-    from greenhouse.site import THEME
-
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{__version__}|{now.isoformat()}|{store.data_version()}|{out}".encode())
-    config_file = site.root / CONFIG_FILE
-    digest.update(config_file.read_bytes() if config_file.exists() else b"")
-    digest.update(site.config.site.base_url.encode())  # --base-url overrides the file
-    for project in content.projects:
-        digest.update(f"{project.path.name}:{project.source_hash}".encode())
-    skills = site.root / "content" / "skills.toml"
-    digest.update(skills.read_bytes() if skills.exists() else b"")
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):  # a new greenhouse (even unreleased) rebuilds
-        stat = path.stat()
-        digest.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for folder in (site.root / "site_templates", THEME):
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    digest.update(str(path.relative_to(folder)).encode())
-                    digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
@@ -236,37 +276,28 @@ def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
 
 
 def _render(
-    site: Site, content: Content, store: Store, now: datetime, out: Path, say: Progress
-) -> tuple[int, int, int, bool, dict[str, int]]:
-    from greenhouse.garden.garden import grow
-    from greenhouse.garden.plants import merge_plants
+    site: Site,
+    content: Content,
+    store: Store,
+    now: datetime,
+    out: Path,
+    say: Progress,
+    cache: BuildCache | None,
+) -> BuildResult:
+    from greenhouse.site.bundle import Bundle, Published
     from greenhouse.site.publish import staging, swap_in
-    from greenhouse.site.render import Bundle, Renderer
+    from greenhouse.site.render import Renderer
     from greenhouse.store import queries
+    from greenhouse.store.snapshots import load_snapshots, save_snapshots
 
-    today = now.date()
-    say("simulate")
-    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
-    start = queries.activity_span(store, specs, today)
-    activity = queries.load_activity(store, specs, start, today)
-    plays = queries.load_plays(store, now - timedelta(days=7))
-    observation = queries.latest_observation(store, now)
-    garden = grow(
-        specs,
-        activity,
-        today,
-        site.config,
-        [s.model_dump() for s in content.skills],
-        plays,
-        observation,
-    )
+    garden, grown = _garden(site, content, store, now, say, cache)
     demo = queries.is_demo(store)
     dashboard = None
     if site.config.analytics.publish:
         from greenhouse.analytics import dashboard as build_dashboard
 
         analytics = site.config.analytics
-        dashboard = build_dashboard(store, today, DASHBOARD_DAYS, analytics.min_count)
+        dashboard = build_dashboard(store, now.date(), DASHBOARD_DAYS, analytics.min_count)
     renderer = Renderer(
         site.config,
         site.root / "site_templates",
@@ -275,10 +306,13 @@ def _render(
         queries.freshness(store),
         dashboard=dashboard,
         progress=say,
-        snapshots=(stored := _stored_snapshots(store)),
+        snapshots=(stored := load_snapshots(store)),
     )
+    if cache is not None and (cache.published is None or cache.published.output != out):
+        cache.published = Published(out)
+    published = cache.published if cache is not None else None
     with staging(out) as folder:
-        bundle = Bundle(folder)
+        bundle = Bundle(folder, out, published.current_keys() if published else None)
         try:
             renderer.render(garden, bundle)
         except OSError as exc:
@@ -287,49 +321,72 @@ def _render(
             ) from None
         say("publish")
         swap_in(folder, out)
-    _store_snapshots(store, stored, renderer.snapshots_written)
+    if published is not None:
+        published.remember(bundle.keys)
+    save_snapshots(store, stored, renderer.snapshots_written)
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
-    return len(garden.plants), bundle.files, bundle.bytes, demo, stages
+    return BuildResult(
+        output=out,
+        skipped=False,
+        plants=len(garden.plants),
+        files=bundle.files,
+        bytes=bundle.bytes,
+        demo=demo,
+        stages=stages,
+        rendered=bundle.files - bundle.reused,
+        grown=grown,
+    )
 
 
-def _stored_snapshots(store: Store) -> dict[str, tuple[str, bytes]]:
-    rows = store.conn.execute("SELECT taken_on, fingerprint, body FROM snapshots").fetchall()
-    return {day.isoformat(): (fingerprint, body.encode("utf-8")) for day, fingerprint, body in rows}
+def _garden(
+    site: Site,
+    content: Content,
+    store: Store,
+    now: datetime,
+    say: Progress,
+    cache: BuildCache | None,
+) -> tuple[GardenState, bool]:
+    """The garden at *now*, and whether it was grown (False: the cache had it).
 
-
-def _store_snapshots(
-    store: Store, before: dict[str, tuple[str, bytes]], written: dict[str, tuple[str, bytes]]
-) -> None:
-    """Keep this build's snapshots for the next one: only those that changed are written.
-
-    A cache, not data: it does not bump the data version (which would make
-    the next build think something changed).
+    Its key covers every input of :func:`~greenhouse.garden.garden.grow`: the
+    store's data, the moment, the merged plant specs, the config and the
+    declared skills. Templates are not among them: a template edit re-renders
+    from the same garden.
     """
-    gone = [day for day in before if day not in written]
-    changed = [
-        (day, fp, body.decode("utf-8"))
-        for day, (fp, body) in sorted(written.items())
-        if before.get(day, ("",))[0] != fp
-    ]
-    if not gone and not changed:
-        return
-    conn = store.conn
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        if gone:
-            conn.executemany("DELETE FROM snapshots WHERE taken_on = ?", [(d,) for d in gone])
-        if changed:
-            conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", changed)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    from greenhouse.garden.garden import grow
+    from greenhouse.garden.plants import merge_plants
+    from greenhouse.site.bundle import digest
+    from greenhouse.store import queries
+
+    today = now.date()
+    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
+    skills = [s.model_dump() for s in content.skills]
+    key = digest(
+        str(store.data_version()),
+        now.isoformat(),
+        repr(specs),
+        site.config.model_dump_json(),
+        repr(skills),
+    )
+    if cache is not None and cache.garden is not None and cache.garden_key == key:
+        return cache.garden, False
+    say("simulate")
+    start = queries.activity_span(store, specs, today)
+    activity = queries.load_activity(store, specs, start, today)
+    plays = queries.load_plays(store, now - timedelta(days=7))
+    observation = queries.latest_observation(store, now)
+    garden = grow(specs, activity, today, site.config, skills, plays, observation)
+    if cache is not None:
+        cache.garden_key, cache.garden = key, garden
+        cache.grown += 1
+    return garden, True
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:
     """Validate config and content without building; raises with every problem at once."""
+    from greenhouse.content import load_content
     from greenhouse.errors import ContentError
 
     problems: list[Problem] = []

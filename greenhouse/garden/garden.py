@@ -105,6 +105,16 @@ class History:
             for k, st, g, h in zip(keep.tolist(), stages, growth, health, strict=True)
         ]
 
+    def row_key(self, row: int) -> bytes:
+        """Everything :meth:`series` of *row* is made of, as bytes (to tell an unchanged one)."""
+        planted = int(self.planted[row]).to_bytes(8, "little", signed=True)
+        values = (self.growth[row], self.health[row], self.stage[row])
+        return b"".join([planted, self._days_key, *(v.tobytes() for v in values)])
+
+    @functools.cached_property
+    def _days_key(self) -> bytes:
+        return self.day_index.tobytes() + "|".join(self.dates).encode()
+
     @functools.cached_property
     def dates(self) -> list[str]:
         """The snapshot days as ISO dates."""

@@ -8,6 +8,7 @@ sorted keys and no wall-clock time, so the same garden gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -27,6 +28,9 @@ from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api
+from greenhouse.site.bundle import Bundle, digest, dumps
+
+__all__ = ["Bundle", "Links", "Renderer", "dumps", "iso", "template_environment"]
 
 
 @dataclass(frozen=True)
@@ -70,40 +74,6 @@ def template_environment(site_templates: Path) -> jinja2.Environment:
     return env
 
 
-def dumps(document: Any) -> bytes:
-    """Canonical JSON: sorted keys, compact, UTF-8."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-class Bundle:
-    """Writes files into the staging folder."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.files = 0
-        self.bytes = 0
-        self._folders: set[Path] = set()
-
-    def write(self, relative: str, data: bytes | str) -> None:
-        """Write one file of the bundle."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        path = self.root / relative
-        if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(path.parent)
-        with open(path, "wb", buffering=0) as handle:
-            handle.write(data)
-        self.files += 1
-        self.bytes += len(data)
-
-    def json(self, relative: str, document: Any) -> None:
-        """Write one JSON document."""
-        self.write(relative, dumps(document))
-
-
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z."""
     if moment.tzinfo is not None:
@@ -139,6 +109,11 @@ class Renderer:
         self.snapshot_cache = dict(snapshots or {})
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
         self.snapshots_reused = 0
+        # What every document depends on besides its own data (keys of Bundle.render):
+        # the config (links, titles, …), the garden's moment and the demo label; pages
+        # also depend on every template.
+        self.documents_key = digest(config.model_dump_json(), self.stamp, repr(demo))
+        self.pages_key = digest(self.documents_key, templates_digest(site_templates))
 
     # -- documents -------------------------------------------------------
 
@@ -292,33 +267,54 @@ class Renderer:
             bundle.json(f"api/v1/projects/page/{page}.json", doc)
             if page == 1:
                 bundle.json("api/v1/projects/index.json", doc)
-        weather = garden.weather
+        page_key = digest(self.pages_key, repr(garden.weather))
         for state in garden.plants:
-            series = garden.history.series(state.row)  # once per plant: its JSON and its page
-            bundle.write(
-                f"projects/{state.spec.id}/index.html",
-                self.page(
-                    "project.html",
-                    plant=docs[state.spec.id],
-                    state=state,
-                    weather=weather,
-                    series=series,
-                    chart=_chart_points(series, "growth"),
-                    health_chart=_chart_points(series, "health"),
-                ),
+            self._plant_outputs(garden, state, docs[state.spec.id], page_key, bundle)
+
+    def _plant_outputs(
+        self,
+        garden: GardenState,
+        state: PlantState,
+        plant: dict[str, Any],
+        page_key: str,
+        bundle: Bundle,
+    ) -> None:
+        """A plant's page and JSON document, rendered only when their declared inputs changed.
+
+        Their inputs: the plant's state (its spec included) and history row, the
+        config, templates and moment (``pages_key``), and for the page the weather.
+        """
+        plant_key = digest(repr(state), garden.history.row_key(state.row))
+        series = functools.cache(functools.partial(garden.history.series, state.row))
+
+        def page() -> str:
+            return self.page(
+                "project.html",
+                plant=plant,
+                state=state,
+                weather=garden.weather,
+                series=series(),
+                chart=_chart_points(series(), "growth"),
+                health_chart=_chart_points(series(), "health"),
             )
-            bundle.json(
-                f"api/v1/projects/{state.spec.id}.json",
+
+        def document() -> bytes:
+            return dumps(
                 self._doc(
-                    plant=docs[state.spec.id],
+                    plant=plant,
                     body_html=state.spec.body_html,
-                    history=series,
+                    history=series(),
                     analytics={
                         "views_30d": state.metrics["views_30d"],
                         "interactions_30d": state.metrics["interactions_30d"],
                     },
-                ),
+                )
             )
+
+        bundle.render(f"projects/{state.spec.id}/index.html", digest(page_key, plant_key), page)
+        bundle.render(
+            f"api/v1/projects/{state.spec.id}.json", digest(self.documents_key, plant_key), document
+        )
 
     # -- pages -----------------------------------------------------------
 
@@ -407,6 +403,18 @@ class Renderer:
     def _static(self, bundle: Bundle) -> None:
         for relative, source in _static_files(self.site_templates):
             bundle.write(f"static/{relative}", source.read_bytes())
+
+
+def templates_digest(site_templates: Path) -> str:
+    """A digest of every template a page may use: the site's own, then the theme's."""
+    parts: list[bytes | str] = []
+    for folder in (site_templates, THEME / "templates"):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "static" not in path.relative_to(folder).parts:
+                    parts += [str(path.relative_to(folder)), path.read_bytes()]
+        parts.append("|")  # the same file in the other folder is another template
+    return digest(*parts)
 
 
 def _static_files(site_templates: Path) -> list[tuple[str, Path]]:

@@ -21,7 +21,7 @@ import duckdb
 from greenhouse.errors import StoreError
 from greenhouse.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA_VERSION", "Store", "store_errors"]
 
 
 class Store:
@@ -168,3 +168,26 @@ def _explain_open_error(path: Path, exc: Exception) -> str:
         return f"{path}: written by a newer DuckDB than this one understands; upgrade greenhouse"
     first = text.splitlines()[0] if text else type(exc).__name__
     return f"{path}: cannot open the data store: {first}"
+
+
+@contextmanager
+def store_errors(path: Path) -> Iterator[None]:
+    """Turn any DuckDB failure inside the block into one StoreError line naming the file.
+
+    Every write goes through a transaction that rolls back, so the message can
+    promise that what was stored is kept.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise StoreError(_explain_error(path, exc)) from None
+
+
+def _explain_error(path: Path, exc: duckdb.Error) -> str:
+    first = (str(exc).splitlines() or [type(exc).__name__])[0].strip()
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return (
+            f"{path}: the data store ran out of memory ({first}); nothing stored was changed. "
+            "Lower [demo] projects or days, or free memory, and build again"
+        )
+    return f"{path}: the data store failed ({first}); nothing stored was changed"
