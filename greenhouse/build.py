@@ -26,14 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from greenhouse.config import Site, load_site
 from greenhouse.errors import BuildError, ConfigError, Problem
 
 if TYPE_CHECKING:  # the no-change path imports none of these
+    import jinja2
+
     from greenhouse.content import Content
     from greenhouse.garden.garden import GardenState
+    from greenhouse.garden.growth import Activity
+    from greenhouse.garden.weather import Observation, Play
     from greenhouse.site.bundle import Published
     from greenhouse.store import Store
 
@@ -54,8 +58,17 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
-    rendered: int = 0  # files rendered (the rest were linked from the published bundle)
+    written: int = 0  # files written; the others were linked from the published bundle
+    rendered: int = 0  # outputs rendered; the others had the published copy's inputs
     grown: bool = False  # whether the garden was simulated (False: reused from the cache)
+
+
+class Readings(NamedTuple):
+    """What the garden is grown from, read from the store."""
+
+    activity: Activity
+    plays: list[Play]
+    observation: Observation | None
 
 
 @dataclass
@@ -70,7 +83,10 @@ class BuildCache:
 
     garden_key: str | None = None
     garden: GardenState | None = None
+    readings_key: str | None = None
+    readings: Readings | None = None
     published: Published | None = None
+    templates: tuple[str, jinja2.Environment] | None = None  # (templates digest, compiled)
     grown: int = field(default=0)  # gardens grown so far (tests check edits that must not)
 
 
@@ -106,11 +122,14 @@ def build(
     sync_reporter: object | None = None,
     base_url: str | None = None,
     cache: BuildCache | None = None,
+    on_publish: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Build the site under *root* and publish it atomically.
 
     *base_url* overrides ``[site] base_url`` (CI passes the Pages URL here).
-    *cache* is kept by a long-running caller between builds (see :class:`BuildCache`).
+    *cache* is kept by a long-running caller between builds (see :class:`BuildCache`);
+    *on_publish* is called the moment the new bundle is in place, before the
+    old one is removed and the store is closed.
     """
     from greenhouse.site.publish import build_lock, clean_leftovers
 
@@ -155,7 +174,7 @@ def build(
             if not force and _unchanged(store, out, fingerprint):
                 result = BuildResult(output=out, skipped=True)
             else:
-                result = _render(site, content, store, now, out, say, cache)
+                result = _render(site, content, store, now, out, say, cache, on_publish)
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
                 )
@@ -283,6 +302,7 @@ def _render(
     out: Path,
     say: Progress,
     cache: BuildCache | None,
+    on_publish: Callable[[], None] | None,
 ) -> BuildResult:
     from greenhouse.site.bundle import Bundle, Published
     from greenhouse.site.publish import staging, swap_in
@@ -307,6 +327,7 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := load_snapshots(store)),
+        env=_environment(site, cache),
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)
@@ -315,12 +336,13 @@ def _render(
         bundle = Bundle(folder, out, published.current_keys() if published else None)
         try:
             renderer.render(garden, bundle)
+            bundle.finish()
         except OSError as exc:
             raise BuildError(
                 f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}"
             ) from None
         say("publish")
-        swap_in(folder, out)
+        swap_in(folder, out, on_publish)
     if published is not None:
         published.remember(bundle.keys)
     save_snapshots(store, stored, renderer.snapshots_written)
@@ -335,9 +357,24 @@ def _render(
         bytes=bundle.bytes,
         demo=demo,
         stages=stages,
+        written=bundle.files - bundle.linked,
         rendered=bundle.files - bundle.reused,
         grown=grown,
     )
+
+
+def _environment(site: Site, cache: BuildCache | None) -> jinja2.Environment | None:
+    """The cached template environment, while no template changed (None: make a new one)."""
+    if cache is None:
+        return None
+    from greenhouse.site.render import template_environment, templates_digest
+
+    folder = site.root / "site_templates"
+    # Any template change, even a new file overriding a theme one, gets a fresh environment.
+    key = templates_digest(folder)
+    if cache.templates is None or cache.templates[0] != key:
+        cache.templates = (key, template_environment(folder))
+    return cache.templates[1]
 
 
 def _garden(
@@ -361,25 +398,30 @@ def _garden(
     from greenhouse.store import queries
 
     today = now.date()
+    data = str(store.data_version())
     specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
     skills = [s.model_dump() for s in content.skills]
-    key = digest(
-        str(store.data_version()),
-        now.isoformat(),
-        repr(specs),
-        site.config.model_dump_json(),
-        repr(skills),
-    )
+    key = digest(data, now.isoformat(), repr(specs), site.config.model_dump_json(), repr(skills))
     if cache is not None and cache.garden is not None and cache.garden_key == key:
         return cache.garden, False
     say("simulate")
-    start = queries.activity_span(store, specs, today)
-    activity = queries.load_activity(store, specs, start, today)
-    plays = queries.load_plays(store, now - timedelta(days=7))
-    observation = queries.latest_observation(store, now)
-    garden = grow(specs, activity, today, site.config, skills, plays, observation)
+    # What is read from the store depends on the plants' ids, repositories and planting days.
+    readings_key = digest(
+        data, now.isoformat(), repr([(s.id, s.repo, s.planted_on) for s in specs])
+    )
+    if cache is not None and cache.readings is not None and cache.readings_key == readings_key:
+        readings = cache.readings
+    else:
+        start = queries.activity_span(store, specs, today)
+        readings = Readings(
+            queries.load_activity(store, specs, start, today),
+            queries.load_plays(store, now - timedelta(days=7)),
+            queries.latest_observation(store, now),
+        )
+    garden = grow(specs, readings.activity, today, site.config, skills, *readings[1:])
     if cache is not None:
         cache.garden_key, cache.garden = key, garden
+        cache.readings_key, cache.readings = readings_key, readings
         cache.grown += 1
     return garden, True
 

@@ -79,15 +79,15 @@ class History:
         """What snapshot *k* depends on: an unchanged one can reuse an earlier build's document."""
         column = int(self.day_index[k])
         planted = self.planted <= column
-        digest = hashlib.blake2b(digest_size=16)
-        digest.update(
-            repr(
-                (self.max_height, [i for i, p in zip(self.ids, planted, strict=True) if p])
-            ).encode()
-        )
+        digest = hashlib.blake2b(self._ids_key, digest_size=16)
+        digest.update(planted.tobytes())  # which of the plants (ids in order) it holds
         for values in (self.growth, self.health, self.stage):
             digest.update(np.ascontiguousarray(values[planted, k]).tobytes())
         return digest.hexdigest()
+
+    @functools.cached_property
+    def _ids_key(self) -> bytes:
+        return hashlib.blake2b(repr((self.max_height, self.ids)).encode(), digest_size=16).digest()
 
     def planted_count(self, k: int) -> int:
         """How many plants snapshot *k* holds."""
@@ -270,26 +270,35 @@ def _milestones(
     specs: Sequence[PlantSpec], activity: model.Activity, result: model.Growth, planted: np.ndarray
 ) -> list[Milestone]:
     """Stage changes (and plantings), newest first, at most 100."""
-    found: list[Milestone] = []
     stage = result.stage
     if stage.size == 0:
         return []
     change = np.zeros_like(stage, dtype=bool)
     change[:, 1:] = stage[:, 1:] != stage[:, :-1]
     rows, cols = np.nonzero(change)
-    for i, d in zip(rows.tolist(), cols.tolist(), strict=True):
-        if d < planted[i]:
-            continue
-        found.append(
-            Milestone(
-                activity.start + timedelta(days=d),
-                specs[i].id,
-                specs[i].name,
-                model.STAGES[int(stage[i, d])],
-            )
+    kept = cols >= planted[rows]
+    rows, cols = rows[kept], cols[kept]
+    sown = np.flatnonzero((planted >= 0) & (planted < activity.shape[1]))
+    # Only the newest 100 are kept: objects are made for the days that can hold them.
+    days = np.concatenate([cols, planted[sown]])
+    if days.size > MILESTONES:
+        newest = np.partition(days, days.size - MILESTONES)[days.size - MILESTONES]
+        rows, cols = rows[cols >= newest], cols[cols >= newest]
+        sown = sown[planted[sown] >= newest]
+    found = [
+        Milestone(
+            activity.start + timedelta(days=d),
+            specs[i].id,
+            specs[i].name,
+            model.STAGES[int(stage[i, d])],
         )
-    for i, spec in enumerate(specs):
-        if 0 <= planted[i] < activity.shape[1]:
-            found.append(Milestone(spec.planted_on, spec.id, spec.name, "planted"))
+        for i, d in zip(rows.tolist(), cols.tolist(), strict=True)
+    ]
+    found += [
+        Milestone(specs[i].planted_on, specs[i].id, specs[i].name, "planted") for i in sown.tolist()
+    ]
     found.sort(key=lambda m: (m.day, m.plant_id, m.stage), reverse=True)
-    return found[:100]
+    return found[:MILESTONES]
+
+
+MILESTONES = 100

@@ -23,10 +23,12 @@ and writes no data.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +87,15 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 
 
 class Bundle:
-    """Writes files into the staging folder, linking unchanged ones from the published bundle."""
+    """Writes the files of a new bundle into the staging folder.
+
+    The folder may hold a spare bundle from an earlier build
+    (:func:`~greenhouse.site.publish.staging`): none of its files is trusted,
+    except one that is the very file (same inode) the published bundle has
+    where this build's output equals the published copy. Everything else is
+    replaced, never written through (it may be a link to a published file),
+    and :meth:`finish` removes what this build did not produce.
+    """
 
     def __init__(
         self,
@@ -99,19 +109,25 @@ class Bundle:
         self.keys: dict[str, str] = {}
         self.files = 0
         self.bytes = 0
-        self.linked = 0  # files linked from the published bundle (rendered or not)
+        self.linked = 0  # files that are the published ones (linked, or already in the spare)
         self.reused = 0  # outputs not even rendered: same key as the published copy
-        self._folders: set[Path] = set()
+        # Plain strings, not Path objects: thousands of files per build.
+        self._root = os.fspath(root)
+        self._published = os.fspath(self.published) if self.published is not None else ""
+        self._folders: set[str] = {self._root}
+        self._produced: set[str] = set()
+        self._recycled = any(os.scandir(self._root))
         self._can_link = self.published is not None
 
     def write(self, relative: str, data: bytes | str) -> None:
-        """Write one file of the bundle (a link to the published copy when the bytes are equal)."""
+        """Write one file of the bundle (the published file when the bytes are equal)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        path = self.root / relative
-        self._folder(path.parent)
-        if not (self._same_as_published(relative, data) and self._link(relative, path)):
-            with open(path, "wb", buffering=0) as handle:
+        path = self._path(relative)
+        inode = self._published_inode(relative, data)
+        if not (inode is not None and self._use_published(relative, path, inode)):
+            self._clear(path)
+            with open(path, "xb", buffering=0) as handle:
                 handle.write(data)
         self.files += 1
         self.bytes += len(data)
@@ -127,39 +143,77 @@ class Bundle:
         would let a stale file through.
         """
         self.keys[relative] = key
-        if self.previous_keys.get(relative) == key:
-            path = self.root / relative
-            self._folder(path.parent)
-            if self._link(relative, path):
+        if self.previous_keys.get(relative) == key and self._can_link:
+            path = self._path(relative)
+            try:
+                stat = os.stat(os.path.join(self._published, relative))
+            except OSError:
+                stat = None
+            if stat is not None and self._use_published(relative, path, stat.st_ino):
                 self.reused += 1
                 self.files += 1
-                self.bytes += path.stat().st_size
+                self.bytes += stat.st_size
                 return
         self.write(relative, produce())
 
-    def _folder(self, folder: Path) -> None:
+    def finish(self) -> None:
+        """Remove what a spare held that this build did not produce."""
+        if not self._recycled:
+            return
+        for folder, folders, files in os.walk(self._root, topdown=False):
+            for name in files:
+                path = os.path.join(folder, name)
+                if path not in self._produced:
+                    os.unlink(path)
+            for name in folders:
+                path = os.path.join(folder, name)
+                if os.path.islink(path):
+                    os.unlink(path)
+                elif path not in self._folders:
+                    with contextlib.suppress(OSError):  # not empty: an ancestor of ours
+                        os.rmdir(path)
+
+    def _path(self, relative: str) -> str:
+        """The staging path of *relative*, its folder made."""
+        path = os.path.join(self._root, relative)
+        self._produced.add(path)
+        folder = os.path.dirname(path)
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._folders.add(folder)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):  # a spare's file in the way
+                self._clear_ancestors(folder)
+                os.makedirs(folder, exist_ok=True)
+            while folder not in self._folders:
+                self._folders.add(folder)
+                folder = os.path.dirname(folder)
+        return path
 
-    def _same_as_published(self, relative: str, data: bytes) -> bool:
+    def _published_inode(self, relative: str, data: bytes) -> int | None:
+        """The published file's inode if its bytes are *data*, else None."""
         if not self._can_link:
-            return False
-        assert self.published is not None
+            return None
         try:
-            with open(self.published / relative, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size != len(data):
-                    return False
-                return handle.read() == data
+            with open(os.path.join(self._published, relative), "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                if stat.st_size != len(data) or handle.read() != data:
+                    return None
+                return stat.st_ino
         except OSError:
-            return False
+            return None
 
-    def _link(self, relative: str, path: Path) -> bool:
-        if not self._can_link:
-            return False
-        assert self.published is not None
+    def _use_published(self, relative: str, path: str, inode: int) -> bool:
+        """Make *path* the published file (inode *inode*); False when it cannot be linked."""
+        if self._recycled:
+            try:
+                if os.lstat(path).st_ino == inode:
+                    self.linked += 1  # the spare already holds it
+                    return True
+            except OSError:
+                pass
+        self._clear(path)
         try:
-            os.link(self.published / relative, path)
+            os.link(os.path.join(self._published, relative), path)
         except FileNotFoundError:
             return False
         except OSError as exc:
@@ -168,3 +222,21 @@ class Bundle:
             return False
         self.linked += 1
         return True
+
+    def _clear(self, path: str) -> None:
+        """Remove whatever a spare (or an earlier write of this build) holds at *path*."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except (IsADirectoryError, PermissionError):
+            shutil.rmtree(path)
+
+    def _clear_ancestors(self, folder: str) -> None:
+        """Remove a spare's files standing where *folder* or its parents must be."""
+        parts = os.path.relpath(folder, self._root).split(os.sep)
+        current = self._root
+        for part in parts:
+            current = os.path.join(current, part)
+            if os.path.islink(current) or (os.path.lexists(current) and not os.path.isdir(current)):
+                os.unlink(current)

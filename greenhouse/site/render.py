@@ -94,11 +94,13 @@ class Renderer:
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        env: jinja2.Environment | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
         self.site_templates = site_templates
-        self.env = template_environment(site_templates)
+        # A long-running caller passes the environment of its last build: compiled templates.
+        self.env = env or template_environment(site_templates)
         self.generated_at = generated_at
         self.stamp = iso(generated_at)
         self.demo = demo
@@ -113,7 +115,8 @@ class Renderer:
         # the config (links, titles, …), the garden's moment and the demo label; pages
         # also depend on every template.
         self.documents_key = digest(config.model_dump_json(), self.stamp, repr(demo))
-        self.pages_key = digest(self.documents_key, templates_digest(site_templates))
+        self.templates_key = templates_digest(site_templates)
+        self.pages_key = digest(self.documents_key, self.templates_key)
 
     # -- documents -------------------------------------------------------
 
@@ -170,10 +173,10 @@ class Renderer:
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.json("api/v1/analytics/dashboard.json", self._doc(**self.dashboard))
-        for name, model in api.SCHEMAS.items():
+        for name, schema in _schema_documents().items():
             if name == "dashboard" and not self.config.analytics.publish:
                 continue
-            bundle.json(f"api/v1/schema/{name}.schema.json", model.model_json_schema())
+            bundle.write(f"api/v1/schema/{name}.schema.json", schema)
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
@@ -217,7 +220,8 @@ class Renderer:
                 encoded = dumps(history.snapshot(k))
             self.snapshots_written[name] = (fingerprint, encoded)
             # The same bytes dumps() gives the whole document: keys in sorted order.
-            document = b"".join(
+            document = functools.partial(
+                b"".join,
                 [
                     b'{"date":',
                     dumps(name),
@@ -228,9 +232,11 @@ class Renderer:
                     b',"schema_version":',
                     dumps(api.SCHEMA_VERSION),
                     b"}",
-                ]
+                ],
             )
-            bundle.write(f"api/v1/garden/history/{name}.json", document)
+            # Declared inputs: the snapshot's fingerprint, the moment, the config.
+            key = digest(self.documents_key, name, fingerprint)
+            bundle.render(f"api/v1/garden/history/{name}.json", key, document)
             items.append(
                 {
                     "date": name,
@@ -403,6 +409,12 @@ class Renderer:
     def _static(self, bundle: Bundle) -> None:
         for relative, source in _static_files(self.site_templates):
             bundle.write(f"static/{relative}", source.read_bytes())
+
+
+@functools.cache
+def _schema_documents() -> dict[str, bytes]:
+    """The JSON Schema of every document, encoded once per process (the models never change)."""
+    return {name: dumps(model.model_json_schema()) for name, model in api.SCHEMAS.items()}
 
 
 def templates_digest(site_templates: Path) -> str:
