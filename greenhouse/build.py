@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     import jinja2
 
     from greenhouse.content import Content
+    from greenhouse.fingerprint import Stamp
     from greenhouse.garden.garden import GardenState
     from greenhouse.garden.growth import Activity
     from greenhouse.garden.weather import Observation, Play
@@ -142,11 +143,16 @@ def build(
     fixed_now = source_date()
     demo_day = (fixed_now or _utcnow()).date() if site.config.demo.enabled else None
     with build_lock(out):
-        if offline and not force and _stamped(site, out, db_path, fixed_now, demo_day):
+        from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp
+
+        stamp = read_stamp(out)
+        if offline and not force and _stamped(stamp, site, out, db_path, fixed_now, demo_day):
             return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
         from greenhouse.content import load_content
-        from greenhouse.fingerprint import inputs_digest
         from greenhouse.store import Store, store_errors
+
+        # A bundle touched since the stamp was written (a file deleted by hand) is rebuilt.
+        touched = stamp is not None and file_identity(out) != stamp.bundle
 
         # Digested before anything is read: a file saved during the build leaves a
         # digest that no longer matches it, so the next build does not skip.
@@ -171,7 +177,7 @@ def build(
             now = fixed_now or data_time or _day_start(_utcnow().date())
             inputs = f"{files}:{now.isoformat()}"
             fingerprint = f"{inputs}:{store.data_version()}"
-            if not force and _unchanged(store, out, fingerprint):
+            if not force and not touched and _unchanged(store, out, fingerprint):
                 result = BuildResult(output=out, skipped=True)
             else:
                 result = _render(site, content, store, now, out, say, cache, on_publish)
@@ -201,12 +207,16 @@ def _day_start(day: date) -> datetime:
 
 
 def _stamped(
-    site: Site, out: Path, db: Path, fixed_now: datetime | None, demo_day: date | None
+    stamp: Stamp | None,
+    site: Site,
+    out: Path,
+    db: Path,
+    fixed_now: datetime | None,
+    demo_day: date | None,
 ) -> bool:
-    """Whether the stamp beside *out* shows that nothing changed since the last build."""
-    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp, store_identity
+    """Whether *stamp* shows that nothing changed since the last build."""
+    from greenhouse.fingerprint import file_identity, inputs_digest, store_identity
 
-    stamp = read_stamp(out)
     if stamp is None or store_identity(db) != stamp.store or file_identity(out) != stamp.bundle:
         return False
     if not (out / "index.html").is_file():

@@ -116,7 +116,8 @@ class Bundle:
         self._published = os.fspath(self.published) if self.published is not None else ""
         self._folders: set[str] = {self._root}
         self._produced: set[str] = set()
-        self._recycled = any(os.scandir(self._root))
+        with os.scandir(self._root) as entries:
+            self._recycled = any(entries)
         self._can_link = self.published is not None
 
     def write(self, relative: str, data: bytes | str) -> None:
@@ -177,17 +178,19 @@ class Bundle:
         """The staging path of *relative*, its folder made."""
         path = os.path.join(self._root, relative)
         self._produced.add(path)
-        folder = os.path.dirname(path)
-        if folder not in self._folders:
-            try:
-                os.makedirs(folder, exist_ok=True)
-            except (FileExistsError, NotADirectoryError):  # a spare's file in the way
-                self._clear_ancestors(folder)
-                os.makedirs(folder, exist_ok=True)
-            while folder not in self._folders:
-                self._folders.add(folder)
-                folder = os.path.dirname(folder)
+        self._folder(os.path.dirname(path))
         return path
+
+    def _folder(self, folder: str) -> None:
+        """Make *folder* a real folder (in a spare, whatever stands there may be anything)."""
+        if folder in self._folders:
+            return
+        self._folder(os.path.dirname(folder))
+        if self._recycled and (os.path.islink(folder) or _exists_but_not_folder(folder)):
+            os.unlink(folder)  # never follow a link out of the bundle
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+        self._folders.add(folder)
 
     def _published_inode(self, relative: str, data: bytes) -> int | None:
         """The published file's inode if its bytes are *data*, else None."""
@@ -232,11 +235,6 @@ class Bundle:
         except (IsADirectoryError, PermissionError):
             shutil.rmtree(path)
 
-    def _clear_ancestors(self, folder: str) -> None:
-        """Remove a spare's files standing where *folder* or its parents must be."""
-        parts = os.path.relpath(folder, self._root).split(os.sep)
-        current = self._root
-        for part in parts:
-            current = os.path.join(current, part)
-            if os.path.islink(current) or (os.path.lexists(current) and not os.path.isdir(current)):
-                os.unlink(current)
+
+def _exists_but_not_folder(path: str) -> bool:
+    return os.path.lexists(path) and not os.path.isdir(path)
