@@ -216,3 +216,34 @@ def test_every_input_invalidates_the_stamp(demo_site: Path, change: str) -> None
         assert not again.skipped, change
     # and once rebuilt, the next build is skipped again from the stamp
     assert build(demo_site, offline=True, **kwargs).skipped  # type: ignore[arg-type]
+
+
+def test_a_demo_stamp_of_another_day_is_not_trusted(
+    demo_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real clock: the demo's data time is its own last generation, so only the
+    # day in the stamp tells that the demo must be generated again today.
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    from datetime import UTC, datetime, timedelta
+
+    from greenhouse.fingerprint import inputs_digest, read_stamp, stamp_path
+
+    build(demo_site, offline=True)
+    out, db = demo_site / "build" / "site", demo_site / "build" / "greenhouse.duckdb"
+    stamp = read_stamp(out)
+    assert stamp is not None and stamp.now_from_data
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    files = inputs_digest(demo_site, out, db, "http://localhost:8000/", yesterday)
+    forged = json.loads(stamp_path(out).read_text()) | {"inputs": f"{files}:{stamp.now}"}
+    stamp_path(out).write_text(json.dumps(forged))
+    script = textwrap.dedent(f"""
+        import sys
+        from greenhouse.build import build
+        result = build({str(demo_site)!r}, offline=True)
+        print("duckdb" in sys.modules)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "True", done.stdout + done.stderr  # the store was consulted
