@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     from greenhouse.content import Content
     from greenhouse.fingerprint import Stamp
     from greenhouse.garden.garden import GardenState
-    from greenhouse.garden.growth import Activity
+    from greenhouse.garden.growth import Activity, Growth
     from greenhouse.garden.weather import Observation, Play
     from greenhouse.site.bundle import Published
     from greenhouse.store import Store
@@ -86,6 +86,8 @@ class BuildCache:
     garden: GardenState | None = None
     readings_key: str | None = None
     readings: Readings | None = None
+    simulation_key: str | None = None
+    simulation: Growth | None = None
     published: Published | None = None
     templates: tuple[str, jinja2.Environment] | None = None  # (templates digest, compiled)
     grown: int = field(default=0)  # gardens grown so far (tests check edits that must not)
@@ -318,7 +320,7 @@ def _render(
     from greenhouse.site.publish import staging, swap_in
     from greenhouse.site.render import Renderer
     from greenhouse.store import queries
-    from greenhouse.store.snapshots import load_snapshots, save_snapshots
+    from greenhouse.store.snapshots import StoredSnapshots, save_snapshots
 
     garden, grown = _garden(site, content, store, now, say, cache)
     demo = queries.is_demo(store)
@@ -336,7 +338,7 @@ def _render(
         queries.freshness(store),
         dashboard=dashboard,
         progress=say,
-        snapshots=(stored := load_snapshots(store)),
+        snapshots=(stored := StoredSnapshots(store)),
         env=_environment(site, cache),
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
@@ -355,7 +357,7 @@ def _render(
         swap_in(folder, out, on_publish)
     if published is not None:
         published.remember(bundle.keys)
-    save_snapshots(store, stored, renderer.snapshots_written)
+    save_snapshots(store, stored, renderer.snapshots_written, renderer.snapshot_days)
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
@@ -402,7 +404,8 @@ def _garden(
     declared skills. Templates are not among them: a template edit re-renders
     from the same garden.
     """
-    from greenhouse.garden.garden import grow
+    from greenhouse.garden.garden import grow, simulation_inputs
+    from greenhouse.garden.growth import simulate
     from greenhouse.garden.plants import merge_plants
     from greenhouse.site.bundle import digest
     from greenhouse.store import queries
@@ -428,10 +431,25 @@ def _garden(
             queries.load_plays(store, now - timedelta(days=7)),
             queries.latest_observation(store, now),
         )
-    garden = grow(specs, readings.activity, today, site.config, skills, *readings[1:])
+    # The simulation needs only the readings, planting days, archived flags and growth model.
+    planted, archived = simulation_inputs(specs, readings.activity.start)
+    growth_config = site.config.growth.model_dump_json()
+    simulation_key = digest(readings_key, planted.tobytes(), archived.tobytes(), growth_config)
+    if (
+        cache is not None
+        and cache.simulation is not None
+        and cache.simulation_key == simulation_key
+    ):
+        simulated = cache.simulation
+    else:
+        simulated = simulate(readings.activity, planted, archived, site.config.growth)
+    garden = grow(
+        specs, readings.activity, today, site.config, skills, *readings[1:], simulated=simulated
+    )
     if cache is not None:
         cache.garden_key, cache.garden = key, garden
         cache.readings_key, cache.readings = readings_key, readings
+        cache.simulation_key, cache.simulation = simulation_key, simulated
         cache.grown += 1
     return garden, True
 

@@ -119,6 +119,9 @@ class Bundle:
         with os.scandir(self._root) as entries:
             self._recycled = any(entries)
         self._can_link = self.published is not None
+        # What the spare holds, listed before this build changes it (on a worker thread
+        # the listing's GIL hand-overs made every read of the rendering thread wait).
+        self._spare = _tree(self._root) if self._recycled else None
 
     def write(self, relative: str, data: bytes | str) -> None:
         """Write one file of the bundle (the published file when the bytes are equal)."""
@@ -159,20 +162,23 @@ class Bundle:
 
     def finish(self) -> None:
         """Remove what a spare held that this build did not produce."""
-        if not self._recycled:
+        if self._spare is None:
             return
-        for folder, folders, files in os.walk(self._root, topdown=False):
-            for name in files:
-                path = os.path.join(folder, name)
-                if path not in self._produced:
+        files, folders = self._spare  # as they were: some made way for ours since
+        ours = self._produced | self._folders
+        gone = (FileNotFoundError, NotADirectoryError)  # removed, or its folder, to make way
+        for path in files:
+            if path not in ours:
+                with contextlib.suppress(*gone):
                     os.unlink(path)
-            for name in folders:
-                path = os.path.join(folder, name)
-                if os.path.islink(path):
-                    os.unlink(path)
-                elif path not in self._folders:
-                    with contextlib.suppress(OSError):  # not empty: an ancestor of ours
-                        os.rmdir(path)
+        for path in folders:
+            if path in ours:
+                continue
+            if os.path.islink(path):
+                os.unlink(path)
+            else:
+                with contextlib.suppress(*gone):
+                    shutil.rmtree(path)
 
     def _path(self, relative: str) -> str:
         """The staging path of *relative*, its folder made."""
@@ -238,3 +244,13 @@ class Bundle:
 
 def _exists_but_not_folder(path: str) -> bool:
     return os.path.lexists(path) and not os.path.isdir(path)
+
+
+def _tree(root: str) -> tuple[list[str], list[str]]:
+    """Every file and folder under *root* (links to folders among the folders, not followed)."""
+    files: list[str] = []
+    folders: list[str] = []
+    for folder, subfolders, names in os.walk(root):
+        files += [os.path.join(folder, name) for name in names]
+        folders += [os.path.join(folder, name) for name in subfolders]
+    return files, folders

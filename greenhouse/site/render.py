@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
@@ -29,6 +29,9 @@ from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api
 from greenhouse.site.bundle import Bundle, digest, dumps
+
+if TYPE_CHECKING:
+    from greenhouse.store.snapshots import StoredSnapshots
 
 __all__ = ["Bundle", "Links", "Renderer", "dumps", "iso", "template_environment"]
 
@@ -93,7 +96,7 @@ class Renderer:
         freshness: Mapping[str, Mapping[str, Any]],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
-        snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        snapshots: StoredSnapshots | None = None,
         env: jinja2.Environment | None = None,
     ):
         self.config = config
@@ -108,9 +111,11 @@ class Renderer:
         self.dashboard = dashboard
         self.progress = progress or (lambda _: None)
         # History snapshots of earlier builds: date -> (fingerprint, encoded plants list).
-        self.snapshot_cache = dict(snapshots or {})
+        self.stored_snapshots = snapshots
+        # Snapshots whose fingerprint the store does not have yet: date -> (fingerprint, plants).
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
-        self.snapshots_reused = 0
+        self.snapshot_days: list[str] = []
+        self.snapshots_reused = 0  # snapshots not encoded again (the store had them)
         # What every document depends on besides its own data (keys of Bundle.render):
         # the config (links, titles, …), the garden's moment and the demo label; pages
         # also depend on every template.
@@ -209,34 +214,26 @@ class Renderer:
     def _history(self, garden: GardenState, bundle: Bundle) -> None:
         items = []
         history = garden.history
+        stored = self.stored_snapshots.fingerprints if self.stored_snapshots else {}
         for k, day in enumerate(history.days):
             name = day.isoformat()
             fingerprint = history.fingerprint(k)
-            cached = self.snapshot_cache.get(name)
-            if cached is not None and cached[0] == fingerprint:
-                encoded = cached[1]  # unchanged since an earlier build: reuse, don't re-encode
-                self.snapshots_reused += 1
+            self.snapshot_days.append(name)
+            if stored.get(name) == fingerprint:
+                self.snapshots_reused += 1  # unchanged since an earlier build: never re-encoded
+                assert self.stored_snapshots is not None
+                encoded = functools.partial(self.stored_snapshots.body, name)
             else:
-                encoded = dumps(history.snapshot(k))
-            self.snapshots_written[name] = (fingerprint, encoded)
-            # The same bytes dumps() gives the whole document: keys in sorted order.
-            document = functools.partial(
-                b"".join,
-                [
-                    b'{"date":',
-                    dumps(name),
-                    b',"generated_at":',
-                    dumps(self.stamp),
-                    b',"plants":',
-                    encoded,
-                    b',"schema_version":',
-                    dumps(api.SCHEMA_VERSION),
-                    b"}",
-                ],
-            )
+                plants = dumps(history.snapshot(k))
+                self.snapshots_written[name] = (fingerprint, plants)
+                encoded = functools.partial(bytes, plants)
             # Declared inputs: the snapshot's fingerprint, the moment, the config.
             key = digest(self.documents_key, name, fingerprint)
-            bundle.render(f"api/v1/garden/history/{name}.json", key, document)
+            bundle.render(
+                f"api/v1/garden/history/{name}.json",
+                key,
+                functools.partial(self._snapshot_document, name, encoded),
+            )
             items.append(
                 {
                     "date": name,
@@ -247,6 +244,22 @@ class Renderer:
         bundle.json(
             "api/v1/garden/history/index.json",
             self._doc(interval_days=self.config.history.interval_days, snapshots=items),
+        )
+
+    def _snapshot_document(self, name: str, plants: Callable[[], bytes]) -> bytes:
+        """One history snapshot; the same bytes dumps() gives the whole document (sorted keys)."""
+        return b"".join(
+            [
+                b'{"date":',
+                dumps(name),
+                b',"generated_at":',
+                dumps(self.stamp),
+                b',"plants":',
+                plants(),
+                b',"schema_version":',
+                dumps(api.SCHEMA_VERSION),
+                b"}",
+            ]
         )
 
     def _projects(

@@ -6,32 +6,52 @@ would make the next build think something changed).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from greenhouse.store import Store
 
-#: Snapshot day (ISO date) -> (fingerprint of its inputs, encoded plants list).
-Snapshots = dict[str, tuple[str, bytes]]
+
+class StoredSnapshots:
+    """The snapshots an earlier build kept: their fingerprints, and their bodies when asked.
+
+    A rebuild whose published snapshots are unchanged never needs a body, so
+    the bodies (megabytes at a thousand plants) are read on the first request.
+    """
+
+    def __init__(self, store: Store):
+        self._store = store
+        rows = store.conn.execute("SELECT taken_on, fingerprint FROM snapshots").fetchall()
+        #: Snapshot day (ISO date) -> fingerprint of its inputs.
+        self.fingerprints: dict[str, str] = {day.isoformat(): fp for day, fp in rows}
+        self._bodies: dict[str, bytes] | None = None
+
+    def body(self, day: str) -> bytes:
+        """The encoded plants list stored for *day* (one of :attr:`fingerprints`)."""
+        if self._bodies is None:
+            rows = self._store.conn.execute("SELECT taken_on, body FROM snapshots").fetchall()
+            self._bodies = {d.isoformat(): body.encode("utf-8") for d, body in rows}
+        return self._bodies[day]
 
 
-def load_snapshots(store: Store) -> Snapshots:
-    """Every cached snapshot."""
-    rows = store.conn.execute("SELECT taken_on, fingerprint, body FROM snapshots").fetchall()
-    return {day.isoformat(): (fingerprint, body.encode("utf-8")) for day, fingerprint, body in rows}
+def save_snapshots(
+    store: Store,
+    stored: StoredSnapshots,
+    changed: Mapping[str, tuple[str, bytes]],
+    current: Iterable[str],
+) -> None:
+    """Keep this build's snapshots for the next one: only the *changed* ones are written.
 
-
-def save_snapshots(store: Store, before: Snapshots, written: Snapshots) -> None:
-    """Keep this build's snapshots for the next one: only those that changed are written.
-
-    One bulk statement each for the deleted and the changed ones: a statement
-    per snapshot cost ~10 ms each, seconds for three years of weekly snapshots.
+    *current* names every snapshot of this build; the others are deleted. One
+    bulk statement each: a statement per snapshot cost ~10 ms each, seconds for
+    three years of weekly snapshots.
     """
     import numpy as np
 
-    gone = sorted(day for day in before if day not in written)
-    changed = sorted(day for day, (fp, _) in written.items() if before.get(day, ("",))[0] != fp)
-    if not gone and not changed:
+    gone = sorted(set(stored.fingerprints) - set(current))
+    days = sorted(changed)
+    if not gone and not days:
         return
     conn = store.conn
     conn.execute("BEGIN TRANSACTION")
@@ -40,11 +60,11 @@ def save_snapshots(store: Store, before: Snapshots, written: Snapshots) -> None:
             conn.execute(
                 "DELETE FROM snapshots WHERE taken_on IN (SELECT unnest(?::DATE[]))", [gone]
             )
-        if changed:
+        if days:
             rows = {
-                "taken_on": np.array(changed, dtype=object),
-                "fingerprint": np.array([written[d][0] for d in changed], dtype=object),
-                "body": np.array([written[d][1].decode("utf-8") for d in changed], dtype=object),
+                "taken_on": np.array(days, dtype=object),
+                "fingerprint": np.array([changed[d][0] for d in days], dtype=object),
+                "body": np.array([changed[d][1].decode("utf-8") for d in days], dtype=object),
             }
             conn.register("snapshot_rows", rows)
             try:
