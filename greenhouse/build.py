@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from greenhouse.config import Site, load_site
 from greenhouse.errors import BuildError, ConfigError, Problem
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     from greenhouse.content import Content
     from greenhouse.fingerprint import Stamp
     from greenhouse.garden.garden import GardenState
-    from greenhouse.garden.growth import Activity, Growth
+    from greenhouse.garden.growth import Activity
     from greenhouse.garden.weather import Observation, Play
     from greenhouse.site.bundle import Published
     from greenhouse.store import Store
@@ -78,19 +78,34 @@ class BuildCache:
 
     ``greenhouse serve`` holds one, so an edit redoes only what it touches:
     a template or stylesheet edit re-renders pages from the garden it already
-    grew; a content edit grows the garden again and renders only the outputs
-    whose inputs changed.
+    grew; a content edit grows the garden again (from the readings of the
+    store it kept) and renders only the outputs whose inputs changed.
     """
 
-    garden_key: str | None = None
-    garden: GardenState | None = None
-    readings_key: str | None = None
-    readings: Readings | None = None
-    simulation_key: str | None = None
-    simulation: Growth | None = None
-    published: Published | None = None
-    templates: tuple[str, jinja2.Environment] | None = None  # (templates digest, compiled)
-    grown: int = field(default=0)  # gardens grown so far (tests check edits that must not)
+    entries: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (key, value)
+    published: Published | None = None  # keys of the outputs of the bundle published last
+    grown: int = 0  # gardens grown so far (tests check the edits that must not)
+
+
+T = TypeVar("T")
+
+
+def _cached(
+    cache: BuildCache | None, name: str, key: Callable[[], str], make: Callable[[], T]
+) -> T:
+    """``make()``, or the value *cache* keeps under *name* while ``key()`` is the same.
+
+    Without a cache nothing is digested: a one-off build only makes.
+    """
+    if cache is None:
+        return make()
+    digested = key()
+    kept = cache.entries.get(name)
+    if kept is not None and kept[0] == digested:
+        return cast(T, kept[1])
+    value = make()
+    cache.entries[name] = (digested, value)
+    return value
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -345,7 +360,8 @@ def _render(
         cache.published = Published(out)
     published = cache.published if cache is not None else None
     with staging(out) as folder:
-        bundle = Bundle(folder, out, published.current_keys() if published else None)
+        previous = published.current_keys() if published else None
+        bundle = Bundle(folder, out, previous, keep_keys=published is not None)
         try:
             renderer.render(garden, bundle)
             bundle.finish()
@@ -375,18 +391,15 @@ def _render(
     )
 
 
-def _environment(site: Site, cache: BuildCache | None) -> jinja2.Environment | None:
-    """The cached template environment, while no template changed (None: make a new one)."""
-    if cache is None:
-        return None
+def _environment(site: Site, cache: BuildCache | None) -> jinja2.Environment:
+    """The template environment, compiled templates kept while no template changes."""
     from greenhouse.site.render import template_environment, templates_digest
 
     folder = site.root / "site_templates"
     # Any template change, even a new file overriding a theme one, gets a fresh environment.
-    key = templates_digest(folder)
-    if cache.templates is None or cache.templates[0] != key:
-        cache.templates = (key, template_environment(folder))
-    return cache.templates[1]
+    return _cached(
+        cache, "templates", lambda: templates_digest(folder), lambda: template_environment(folder)
+    )
 
 
 def _garden(
@@ -402,7 +415,9 @@ def _garden(
     Its key covers every input of :func:`~greenhouse.garden.garden.grow`: the
     store's data, the moment, the merged plant specs, the config and the
     declared skills. Templates are not among them: a template edit re-renders
-    from the same garden.
+    from the same garden. The readings (what the store holds for these plants)
+    and the simulation are kept by keys of their own, so an edit to a
+    project's description does not read the store or simulate again.
     """
     from greenhouse.garden.garden import grow, simulation_inputs
     from greenhouse.garden.growth import simulate
@@ -411,47 +426,50 @@ def _garden(
     from greenhouse.store import queries
 
     today = now.date()
-    data = str(store.data_version())
+    data = f"{store.data_version()}:{now.isoformat()}"
     specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
     skills = [s.model_dump() for s in content.skills]
-    key = digest(data, now.isoformat(), repr(specs), site.config.model_dump_json(), repr(skills))
-    if cache is not None and cache.garden is not None and cache.garden_key == key:
-        return cache.garden, False
-    say("simulate")
-    # What is read from the store depends on the plants' ids, repositories and planting days.
-    readings_key = digest(
-        data, now.isoformat(), repr([(s.id, s.repo, s.planted_on) for s in specs])
-    )
-    if cache is not None and cache.readings is not None and cache.readings_key == readings_key:
-        readings = cache.readings
-    else:
+    grown = False
+
+    def readings_key() -> str:
+        return digest(data, repr([(s.id, s.repo, s.planted_on) for s in specs]))
+
+    def read() -> Readings:
         start = queries.activity_span(store, specs, today)
-        readings = Readings(
+        return Readings(
             queries.load_activity(store, specs, start, today),
             queries.load_plays(store, now - timedelta(days=7)),
             queries.latest_observation(store, now),
         )
-    # The simulation needs only the readings, planting days, archived flags and growth model.
-    planted, archived = simulation_inputs(specs, readings.activity.start)
-    growth_config = site.config.growth.model_dump_json()
-    simulation_key = digest(readings_key, planted.tobytes(), archived.tobytes(), growth_config)
-    if (
-        cache is not None
-        and cache.simulation is not None
-        and cache.simulation_key == simulation_key
-    ):
-        simulated = cache.simulation
-    else:
-        simulated = simulate(readings.activity, planted, archived, site.config.growth)
-    garden = grow(
-        specs, readings.activity, today, site.config, skills, *readings[1:], simulated=simulated
+
+    def grow_garden() -> GardenState:
+        nonlocal grown
+        say("simulate")
+        readings = _cached(cache, "readings", readings_key, read)
+        planted, archived = simulation_inputs(specs, readings.activity.start)
+        growth = site.config.growth
+        simulated = _cached(
+            cache,
+            "simulation",
+            lambda: digest(readings_key(), planted.tobytes(), archived.tobytes(), repr(growth)),
+            lambda: simulate(readings.activity, planted, archived, growth),
+        )
+        grown = True
+        if cache is not None:
+            cache.grown += 1
+        activity, plays, observation = readings
+        return grow(
+            specs, activity, today, site.config, skills, plays, observation, simulated=simulated
+        )
+
+    config = site.config.model_dump_json
+    garden = _cached(
+        cache,
+        "garden",
+        lambda: digest(data, repr(specs), config(), repr(skills)),
+        grow_garden,
     )
-    if cache is not None:
-        cache.garden_key, cache.garden = key, garden
-        cache.readings_key, cache.readings = readings_key, readings
-        cache.simulation_key, cache.simulation = simulation_key, simulated
-        cache.grown += 1
-    return garden, True
+    return garden, grown
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:

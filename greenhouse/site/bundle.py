@@ -102,10 +102,13 @@ class Bundle:
         root: Path,
         published: Path | None = None,
         previous_keys: Mapping[str, str] | None = None,
+        keep_keys: bool = False,
     ):
         self.root = root
         self.published = published if published is not None and published.is_dir() else None
         self.previous_keys = previous_keys or {}
+        # Keys are digested only for a caller that keeps them (serve), or to compare.
+        self.keep_keys = keep_keys or bool(self.previous_keys)
         self.keys: dict[str, str] = {}
         self.files = 0
         self.bytes = 0
@@ -140,14 +143,19 @@ class Bundle:
         """Write one JSON document."""
         self.write(relative, dumps(document))
 
-    def render(self, relative: str, key: str, produce: Callable[[], bytes | str]) -> None:
-        """Write what *produce* makes from inputs digested in *key*, unless the published copy has it.
+    def render(
+        self, relative: str, key: Callable[[], str], produce: Callable[[], bytes | str]
+    ) -> None:
+        """Write what *produce* makes, unless the published copy was made from the same *key*.
 
-        *key* must cover every input of the output: an input left out of it
-        would let a stale file through.
+        *key* digests every input of the output (an input left out of it would
+        let a stale file through); it is only called when keys are kept.
         """
-        self.keys[relative] = key
-        if self.previous_keys.get(relative) == key and self._can_link:
+        if not self.keep_keys:
+            self.write(relative, produce())
+            return
+        self.keys[relative] = digested = key()
+        if self.previous_keys.get(relative) == digested and self._can_link:
             path = self._path(relative)
             try:
                 stat = os.stat(os.path.join(self._published, relative))

@@ -42,8 +42,8 @@ class Links:
 
     base_url: str
 
-    @property
-    def base_path(self) -> str:
+    @functools.cached_property
+    def base_path(self) -> str:  # cached: every page asks for it dozens of times
         """The path part of the base URL, always ending in '/'."""
         path = urlsplit(self.base_url).path or "/"
         return path if path.endswith("/") else path + "/"
@@ -228,10 +228,9 @@ class Renderer:
                 self.snapshots_written[name] = (fingerprint, plants)
                 encoded = functools.partial(bytes, plants)
             # Declared inputs: the snapshot's fingerprint, the moment, the config.
-            key = digest(self.documents_key, name, fingerprint)
             bundle.render(
                 f"api/v1/garden/history/{name}.json",
-                key,
+                functools.partial(digest, self.documents_key, name, fingerprint),
                 functools.partial(self._snapshot_document, name, encoded),
             )
             items.append(
@@ -303,7 +302,7 @@ class Renderer:
         Their inputs: the plant's state (its spec included) and history row, the
         config, templates and moment (``pages_key``), and for the page the weather.
         """
-        plant_key = digest(repr(state), garden.history.row_key(state.row))
+        plant_key = functools.cache(lambda: digest(repr(state), garden.history.row_key(state.row)))
         series = functools.cache(functools.partial(garden.history.series, state.row))
 
         def page() -> str:
@@ -330,9 +329,13 @@ class Renderer:
                 )
             )
 
-        bundle.render(f"projects/{state.spec.id}/index.html", digest(page_key, plant_key), page)
         bundle.render(
-            f"api/v1/projects/{state.spec.id}.json", digest(self.documents_key, plant_key), document
+            f"projects/{state.spec.id}/index.html", lambda: digest(page_key, plant_key()), page
+        )
+        bundle.render(
+            f"api/v1/projects/{state.spec.id}.json",
+            lambda: digest(self.documents_key, plant_key()),
+            document,
         )
 
     # -- pages -----------------------------------------------------------

@@ -121,6 +121,7 @@ class DevServer:
         self.live = LiveState()
         self.cache = BuildCache()
         self.stop_event = threading.Event()
+        self.watching = threading.Event()
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
@@ -226,16 +227,27 @@ class DevServer:
             step=20,
             stop_event=self.stop_event,
             raise_interrupt=False,
+            # An empty batch every quarter second: the first one says the watches are in place.
+            rust_timeout=250,
+            yield_on_timeout=True,
         ):
-            self.changed(Path(name) for _change, name in sorted(changes))
+            self.watching.set()
+            if changes:
+                self.changed(Path(name) for _change, name in sorted(changes))
 
     def start(self) -> None:
-        """Build once, then serve and watch in background threads."""
+        """Build once, then serve and watch in background threads.
+
+        Returns once the watcher is in place: with a big bundle in the site
+        folder, setting up its watches takes long enough for an edit made
+        right after start to go unseen otherwise.
+        """
         self.rebuild(first=True)
         for target in (self.httpd.serve_forever, self.watch):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self.threads.append(thread)
+        self.watching.wait(timeout=60)
 
     def stop(self) -> None:
         """Stop serving and watching."""
