@@ -28,17 +28,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from greenhouse.config import Site, load_site
-from greenhouse.errors import BuildError, ConfigError, Problem
+from greenhouse.errors import BuildError, ConfigError, GreenhouseError, Problem
 
 if TYPE_CHECKING:  # the no-change path imports none of these
     import jinja2
 
+    from greenhouse.config import Site
     from greenhouse.content import Content
-    from greenhouse.fingerprint import Stamp
     from greenhouse.garden.garden import GardenState
     from greenhouse.garden.growth import Activity
     from greenhouse.garden.weather import Observation, Play
+    from greenhouse.locations import Locations
     from greenhouse.site.bundle import Published
     from greenhouse.store import Store
 
@@ -123,9 +123,10 @@ def source_date(env: dict[str, str] | None = None) -> datetime | None:
 
 def paths(site: Site, output: Path | str | None, db: Path | str | None) -> tuple[Path, Path]:
     """The bundle folder and the DuckDB file, from flags or config."""
-    out = Path(output).resolve() if output else site.path(site.config.build.output)
-    store = Path(db).resolve() if db else site.path(site.config.build.db)
-    return out, store
+    from greenhouse.locations import resolve
+
+    config = site.config.build
+    return resolve(site.root, config.output, output), resolve(site.root, config.db, db)
 
 
 def build(
@@ -149,22 +150,25 @@ def build(
     *on_publish* is called the moment the new bundle is in place, before the
     old one is removed and the store is closed.
     """
+    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp
     from greenhouse.site.publish import build_lock, clean_leftovers
 
     started = time.perf_counter()
+    fixed_now = source_date()
+    if offline and not force:
+        skipped = _up_to_date(Path(root).resolve(), output, db, base_url, fixed_now)
+        if skipped is not None:
+            return BuildResult(output=skipped, skipped=True, seconds=time.perf_counter() - started)
+    from greenhouse.config import load_site
+
     say = progress or (lambda _: None)
     site = load_site(root)
     if base_url is not None:
         site = with_base_url(site, base_url)
     out, db_path = paths(site, output, db)
-    fixed_now = source_date()
     demo_day = (fixed_now or _utcnow()).date() if site.config.demo.enabled else None
     with build_lock(out):
-        from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp
-
         stamp = read_stamp(out)
-        if offline and not force and _stamped(stamp, site, out, db_path, fixed_now, demo_day):
-            return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
         from greenhouse.content import load_content
         from greenhouse.store import Store, store_errors
 
@@ -173,7 +177,7 @@ def build(
 
         # Digested before anything is read: a file saved during the build leaves a
         # digest that no longer matches it, so the next build does not skip.
-        files = inputs_digest(site.root, out, db_path, site.config.site.base_url, demo_day)
+        files = inputs_digest(site.root, out, db_path, base_url, demo_day)
         content = load_content(site.root)
         clean_leftovers(out)
         with store_errors(db_path), Store.open(db_path) as store:
@@ -207,7 +211,7 @@ def build(
 
 def with_base_url(site: Site, base_url: str) -> Site:
     """The site with ``[site] base_url`` replaced, validated like the config file's value."""
-    from greenhouse.config import validate_config
+    from greenhouse.config import Site, validate_config
 
     raw = site.config.model_dump()
     raw["site"]["base_url"] = base_url
@@ -223,20 +227,42 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time())
 
 
-def _stamped(
-    stamp: Stamp | None,
-    site: Site,
-    out: Path,
-    db: Path,
+def _up_to_date(
+    root: Path,
+    output: Path | str | None,
+    db: Path | str | None,
+    base_url: str | None,
     fixed_now: datetime | None,
-    demo_day: date | None,
-) -> bool:
-    """Whether *stamp* shows that nothing changed since the last build."""
-    from greenhouse.fingerprint import file_identity, inputs_digest, store_identity
+) -> Path | None:
+    """The bundle, if the stamp beside it shows that nothing changed since the last build.
 
-    if stamp is None or store_identity(db) != stamp.store or file_identity(out) != stamp.bundle:
+    Runs before the config schema is loaded (:mod:`greenhouse.locations`); None
+    sends the build down the full path, which also reports any problem.
+    """
+    from greenhouse.locations import read_locations
+    from greenhouse.site.publish import build_lock
+
+    where = read_locations(root, output, db) if root.is_dir() else None
+    if where is None:
+        return None
+    try:
+        with build_lock(where.output):
+            unchanged = _stamp_matches(root, where, base_url, fixed_now)
+    except (GreenhouseError, OSError):  # busy, unwritable, unreadable: the full path says so
+        return None
+    return where.output if unchanged else None
+
+
+def _stamp_matches(
+    root: Path, where: Locations, base_url: str | None, fixed_now: datetime | None
+) -> bool:
+    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp, store_identity
+
+    out = where.output
+    stamp = read_stamp(out)
+    if stamp is None or store_identity(where.db) != stamp.store:
         return False
-    if not (out / "index.html").is_file():
+    if file_identity(out) != stamp.bundle or not (out / "index.html").is_file():
         return False
     if fixed_now is not None:
         now = fixed_now
@@ -244,7 +270,8 @@ def _stamped(
         now = datetime.fromisoformat(stamp.now)  # the same store holds the same latest sync
     else:
         now = _day_start(_utcnow().date())
-    files = inputs_digest(site.root, out, db, site.config.site.base_url, demo_day)
+    demo_day = (fixed_now or _utcnow()).date() if where.demo else None
+    files = inputs_digest(root, out, where.db, base_url, demo_day)
     return f"{files}:{now.isoformat()}" == stamp.inputs
 
 
@@ -273,7 +300,7 @@ def sync(
     reporter: object | None = None,
 ) -> object:
     """``greenhouse sync``: pull the selected sources into the store; returns the SyncReport."""
-    from greenhouse.config import Secrets
+    from greenhouse.config import Secrets, load_site
     from greenhouse.sources.sync import sync_sources
     from greenhouse.store import Store, store_errors
 
@@ -299,6 +326,7 @@ def stats(
     (a build or sync may be running); an older file is migrated first.
     """
     from greenhouse.analytics import stats_report
+    from greenhouse.config import load_site
     from greenhouse.errors import StoreError
     from greenhouse.store import SCHEMA_VERSION, Store, store_errors
 
@@ -474,6 +502,7 @@ def _garden(
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:
     """Validate config and content without building; raises with every problem at once."""
+    from greenhouse.config import load_site
     from greenhouse.content import load_content
     from greenhouse.errors import ContentError
 

@@ -34,13 +34,19 @@ PACKAGE = Path(__file__).parent
 STAMP_VERSION = 1
 
 
-def inputs_digest(root: Path, out: Path, db: Path, base_url: str, demo_day: date | None) -> str:
-    """A digest of every file and flag a build reads (not the store, nor the moment)."""
-    from greenhouse.config import CONFIG_FILE
+def inputs_digest(
+    root: Path, out: Path, db: Path, base_url: str | None, demo_day: date | None
+) -> str:
+    """A digest of every file and flag a build reads (not the store, nor the moment).
+
+    *base_url* is the ``--base-url`` flag (None without it): the config file
+    is digested whole, so nothing that needs the schema is read here.
+    """
+    from greenhouse.locations import CONFIG_FILE
     from greenhouse.site import THEME
 
     digest = hashlib.blake2b(digest_size=20)
-    head = [__version__, str(out), str(db), base_url, str(demo_day)]
+    head = [__version__, str(out), str(db), str(base_url), str(demo_day)]
     digest.update("|".join(head).encode())
     config = root / CONFIG_FILE
     digest.update(config.read_bytes() if config.is_file() else b"-")

@@ -167,7 +167,7 @@ def test_an_unchanged_offline_build_opens_no_store(demo_site: Path) -> None:
         import sys
         from greenhouse.build import build
         result = build({str(demo_site)!r}, offline=True)
-        heavy = ("duckdb", "numpy", "jinja2", "markdown_it", "greenhouse.site.render")
+        heavy = ("duckdb", "numpy", "jinja2", "markdown_it", "pydantic", "greenhouse.config")
         print(result.skipped, [name for name in heavy if name in sys.modules])
     """)
     done = subprocess.run(

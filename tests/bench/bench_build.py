@@ -17,8 +17,8 @@ same run and the target:
 * full rebuild: ``--force`` with the data stored — target ≤ 0.4 × Pelican;
 * no-change rebuild — target ≤ 0.2 s and no file written;
 * start-up: ``greenhouse --version``, and in one process what typer's
-  parameter coercion costs on its own and with pydantic imported first
-  (greenhouse imports it for its config on every command but ``--version``).
+  parameter coercion costs on its own and once greenhouse's config models
+  are imported (every command but ``--version`` needs them, and pydantic).
 """
 
 from __future__ import annotations
@@ -172,14 +172,14 @@ print(ready - started, time.perf_counter() - ready)
 
 
 def coercion_seconds(repeat: int) -> tuple[float, float, float] | None:
-    """typer's coercion on its own, and with pydantic imported first (median seconds)."""
+    """typer's coercion on its own; greenhouse's config (pydantic) imported first; after that."""
     try:
         import typer._adapters  # noqa: F401  (typer 0.29+ coerces through pydantic)
     except ImportError:
         return None
     alone, pydantic_import, after = [], [], []
     for _ in range(repeat):
-        for before, into in (("", alone), ("import pydantic, pydantic.main", after)):
+        for before, into in (("", alone), ("import greenhouse.config", after)):
             out = subprocess.run(
                 [sys.executable, "-c", COERCION.format(before=before)],
                 env=env(),
@@ -232,7 +232,8 @@ def main() -> None:
             clone.append(run(greenhouse("build", "--offline", "--root", str(site)), site))
             shutil.rmtree(site)
         clone_run = median(clone)
-        pelican_10 = median([pelican(pelican_site(root / "p10", 10)) for _ in range(args.repeat)])
+        small = pelican_site(root, 10)
+        pelican_10 = median([pelican(small) for _ in range(args.repeat)])
 
         first, full, unchanged, written = [], [], [], []
         for n in range(args.repeat):
@@ -249,7 +250,7 @@ def main() -> None:
             if n < args.repeat - 1:
                 shutil.rmtree(site)
         files = sum(1 for p in (site / "build" / "site").rglob("*") if p.is_file())
-        psite = pelican_site(root / "pbig", args.projects)
+        psite = pelican_site(root, args.projects)
         pel = median([pelican(psite) for _ in range(args.repeat)])
         version = median([run(greenhouse("--version"), root) for _ in range(args.repeat)])
         python = median([run([sys.executable, "-c", "pass"], root) for _ in range(args.repeat)])
@@ -312,8 +313,9 @@ def main() -> None:
         if coercion is not None:
             alone, pydantic_import, after = coercion
             print(
-                f"typer coercion of build's options: {alone:.3f} s on its own, of which "
-                f"importing pydantic {pydantic_import:.3f} s; {after:.3f} s once pydantic is imported"
+                f"typer coercion of build's options: {alone:.3f} s on its own (mostly importing "
+                f"pydantic); {after:.3f} s once greenhouse's config models are imported "
+                f"(which takes {pydantic_import:.3f} s, pydantic included)"
             )
         print(
             f"system time: full rebuild {full_run.sys:.2f} s, pelican {pel.sys:.2f} s; "
