@@ -9,10 +9,11 @@ it in atomically. Nothing is done twice when nothing changed:
   before DuckDB, numpy or the renderer are even imported;
 * otherwise a fingerprint of every input, the store's data version included,
   is checked in the store after demo data and sync;
-* a long-running process (``greenhouse serve``) hands in a :class:`BuildCache`:
-  the garden is grown again only when its inputs changed (not for a template
-  edit), and outputs whose declared inputs are unchanged are linked from the
-  published bundle rather than rendered (:mod:`greenhouse.site.bundle`).
+* a long-running process (``greenhouse serve``) hands in a
+  :class:`~greenhouse.build_cache.BuildCache`: the garden is grown again only
+  when its inputs changed (not for a template edit), and outputs whose
+  declared inputs are unchanged are linked from the published bundle rather
+  than rendered (:mod:`greenhouse.site.bundle`).
 
 Any DuckDB failure reaches the user as one :class:`~greenhouse.errors.StoreError`
 line; what was stored and what was published stay as they were.
@@ -23,23 +24,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING
 
-from greenhouse.errors import BuildError, ConfigError, GreenhouseError, Problem
+from greenhouse.errors import BuildError, ConfigError, Problem
 
 if TYPE_CHECKING:  # the no-change path imports none of these
-    import jinja2
-
+    from greenhouse.build_cache import BuildCache
     from greenhouse.config import Site
     from greenhouse.content import Content
-    from greenhouse.garden.garden import GardenState
-    from greenhouse.garden.growth import Activity
-    from greenhouse.garden.weather import Observation, Play
-    from greenhouse.locations import Locations
-    from greenhouse.site.bundle import Published
     from greenhouse.store import Store
 
 Progress = Callable[[str], None]
@@ -62,50 +57,6 @@ class BuildResult:
     written: int = 0  # files written; the others were linked from the published bundle
     rendered: int = 0  # outputs rendered; the others had the published copy's inputs
     grown: bool = False  # whether the garden was simulated (False: reused from the cache)
-
-
-class Readings(NamedTuple):
-    """What the garden is grown from, read from the store."""
-
-    activity: Activity
-    plays: list[Play]
-    observation: Observation | None
-
-
-@dataclass
-class BuildCache:
-    """What a long-running process keeps between its builds; every entry is keyed by its inputs.
-
-    ``greenhouse serve`` holds one, so an edit redoes only what it touches:
-    a template or stylesheet edit re-renders pages from the garden it already
-    grew; a content edit grows the garden again (from the readings of the
-    store it kept) and renders only the outputs whose inputs changed.
-    """
-
-    entries: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (key, value)
-    published: Published | None = None  # keys of the outputs of the bundle published last
-    grown: int = 0  # gardens grown so far (tests check the edits that must not)
-
-
-T = TypeVar("T")
-
-
-def _cached(
-    cache: BuildCache | None, name: str, key: Callable[[], str], make: Callable[[], T]
-) -> T:
-    """``make()``, or the value *cache* keeps under *name* while ``key()`` is the same.
-
-    Without a cache nothing is digested: a one-off build only makes.
-    """
-    if cache is None:
-        return make()
-    digested = key()
-    kept = cache.entries.get(name)
-    if kept is not None and kept[0] == digested:
-        return cast(T, kept[1])
-    value = make()
-    cache.entries[name] = (digested, value)
-    return value
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -146,17 +97,21 @@ def build(
     """Build the site under *root* and publish it atomically.
 
     *base_url* overrides ``[site] base_url`` (CI passes the Pages URL here).
-    *cache* is kept by a long-running caller between builds (see :class:`BuildCache`);
+    *cache* is kept by a long-running caller between builds
+    (:class:`~greenhouse.build_cache.BuildCache`);
     *on_publish* is called the moment the new bundle is in place, before the
     old one is removed and the store is closed.
     """
-    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp
+    from greenhouse.fingerprint import day_start, file_identity, inputs_digest, read_stamp, record
     from greenhouse.site.publish import build_lock, clean_leftovers
 
     started = time.perf_counter()
     fixed_now = source_date()
+    today = (fixed_now or _utcnow()).date()
     if offline and not force:
-        skipped = _up_to_date(Path(root).resolve(), output, db, base_url, fixed_now)
+        from greenhouse.fingerprint import up_to_date
+
+        skipped = up_to_date(Path(root).resolve(), output, db, base_url, fixed_now, today)
         if skipped is not None:
             return BuildResult(output=skipped, skipped=True, seconds=time.perf_counter() - started)
     from greenhouse.config import load_site
@@ -166,7 +121,7 @@ def build(
     if base_url is not None:
         site = with_base_url(site, base_url)
     out, db_path = paths(site, output, db)
-    demo_day = (fixed_now or _utcnow()).date() if site.config.demo.enabled else None
+    demo_day = today if site.config.demo.enabled else None
     with build_lock(out):
         stamp = read_stamp(out)
         from greenhouse.content import load_content
@@ -195,7 +150,7 @@ def build(
                     sync_reporter,
                 )
             data_time = store.data_time()
-            now = fixed_now or data_time or _day_start(_utcnow().date())
+            now = fixed_now or data_time or day_start(today)
             inputs = f"{files}:{now.isoformat()}"
             fingerprint = f"{inputs}:{store.data_version()}"
             if not force and not touched and _unchanged(store, out, fingerprint):
@@ -205,7 +160,7 @@ def build(
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
                 )
-        _stamp(out, db_path, inputs, now, now_from_data=fixed_now is None and data_time is not None)
+        record(out, db_path, inputs, now, now_from_data=fixed_now is None and data_time is not None)
     return replace(result, seconds=time.perf_counter() - started)
 
 
@@ -220,68 +175,6 @@ def with_base_url(site: Site, base_url: str) -> Site:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _day_start(day: date) -> datetime:
-    """The moment a garden with no sync yet shows: the start of the day (UTC)."""
-    return datetime.combine(day, datetime.min.time())
-
-
-def _up_to_date(
-    root: Path,
-    output: Path | str | None,
-    db: Path | str | None,
-    base_url: str | None,
-    fixed_now: datetime | None,
-) -> Path | None:
-    """The bundle, if the stamp beside it shows that nothing changed since the last build.
-
-    Runs before the config schema is loaded (:mod:`greenhouse.locations`); None
-    sends the build down the full path, which also reports any problem.
-    """
-    from greenhouse.locations import read_locations
-    from greenhouse.site.publish import build_lock
-
-    where = read_locations(root, output, db) if root.is_dir() else None
-    if where is None:
-        return None
-    try:
-        with build_lock(where.output):
-            unchanged = _stamp_matches(root, where, base_url, fixed_now)
-    except (GreenhouseError, OSError):  # busy, unwritable, unreadable: the full path says so
-        return None
-    return where.output if unchanged else None
-
-
-def _stamp_matches(
-    root: Path, where: Locations, base_url: str | None, fixed_now: datetime | None
-) -> bool:
-    from greenhouse.fingerprint import file_identity, inputs_digest, read_stamp, store_identity
-
-    out = where.output
-    stamp = read_stamp(out)
-    if stamp is None or store_identity(where.db) != stamp.store:
-        return False
-    if file_identity(out) != stamp.bundle or not (out / "index.html").is_file():
-        return False
-    if fixed_now is not None:
-        now = fixed_now
-    elif stamp.now_from_data:
-        now = datetime.fromisoformat(stamp.now)  # the same store holds the same latest sync
-    else:
-        now = _day_start(_utcnow().date())
-    demo_day = (fixed_now or _utcnow()).date() if where.demo else None
-    files = inputs_digest(root, out, where.db, base_url, demo_day)
-    return f"{files}:{now.isoformat()}" == stamp.inputs
-
-
-def _stamp(out: Path, db: Path, inputs: str, now: datetime, now_from_data: bool) -> None:
-    """Record what the bundle at *out* was built from, once the store file has settled."""
-    from greenhouse.fingerprint import Stamp, file_identity, store_identity, write_stamp
-
-    store, bundle = store_identity(db), file_identity(out)
-    if store is not None and bundle is not None:
-        write_stamp(out, Stamp(inputs, store, bundle, now.isoformat(), now_from_data))
 
 
 def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
@@ -369,13 +262,14 @@ def _render(
     cache: BuildCache | None,
     on_publish: Callable[[], None] | None,
 ) -> BuildResult:
+    from greenhouse.build_cache import grow_garden, template_environment
     from greenhouse.site.bundle import Bundle, Published
     from greenhouse.site.publish import staging, swap_in
     from greenhouse.site.render import Renderer
     from greenhouse.store import queries
     from greenhouse.store.snapshots import StoredSnapshots, save_snapshots
 
-    garden, grown = _garden(site, content, store, now, say, cache)
+    garden, grown = grow_garden(site, content, store, now, say, cache)
     demo = queries.is_demo(store)
     dashboard = None
     if site.config.analytics.publish:
@@ -392,7 +286,7 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := StoredSnapshots(store)),
-        env=_environment(site, cache),
+        env=template_environment(site, cache),
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)
@@ -427,87 +321,6 @@ def _render(
         rendered=bundle.files - bundle.reused,
         grown=grown,
     )
-
-
-def _environment(site: Site, cache: BuildCache | None) -> jinja2.Environment:
-    """The template environment, compiled templates kept while no template changes."""
-    from greenhouse.site.render import template_environment, templates_digest
-
-    folder = site.root / "site_templates"
-    # Any template change, even a new file overriding a theme one, gets a fresh environment.
-    return _cached(
-        cache, "templates", lambda: templates_digest(folder), lambda: template_environment(folder)
-    )
-
-
-def _garden(
-    site: Site,
-    content: Content,
-    store: Store,
-    now: datetime,
-    say: Progress,
-    cache: BuildCache | None,
-) -> tuple[GardenState, bool]:
-    """The garden at *now*, and whether it was grown (False: the cache had it).
-
-    Its key covers every input of :func:`~greenhouse.garden.garden.grow`: the
-    store's data, the moment, the merged plant specs, the config and the
-    declared skills. Templates are not among them: a template edit re-renders
-    from the same garden. The readings (what the store holds for these plants)
-    and the simulation are kept by keys of their own, so an edit to a
-    project's description does not read the store or simulate again.
-    """
-    from greenhouse.garden.garden import grow, simulation_inputs
-    from greenhouse.garden.growth import simulate
-    from greenhouse.garden.plants import merge_plants
-    from greenhouse.site.bundle import digest
-    from greenhouse.store import queries
-
-    today = now.date()
-    data = f"{store.data_version()}:{now.isoformat()}"
-    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
-    skills = [s.model_dump() for s in content.skills]
-    grown = False
-
-    def readings_key() -> str:
-        return digest(data, repr([(s.id, s.repo, s.planted_on) for s in specs]))
-
-    def read() -> Readings:
-        start = queries.activity_span(store, specs, today)
-        return Readings(
-            queries.load_activity(store, specs, start, today),
-            queries.load_plays(store, now - timedelta(days=7)),
-            queries.latest_observation(store, now),
-        )
-
-    def grow_garden() -> GardenState:
-        nonlocal grown
-        say("simulate")
-        readings = _cached(cache, "readings", readings_key, read)
-        planted, archived = simulation_inputs(specs, readings.activity.start)
-        growth = site.config.growth
-        simulated = _cached(
-            cache,
-            "simulation",
-            lambda: digest(readings_key(), planted.tobytes(), archived.tobytes(), repr(growth)),
-            lambda: simulate(readings.activity, planted, archived, growth),
-        )
-        grown = True
-        if cache is not None:
-            cache.grown += 1
-        activity, plays, observation = readings
-        return grow(
-            specs, activity, today, site.config, skills, plays, observation, simulated=simulated
-        )
-
-    config = site.config.model_dump_json
-    garden = _cached(
-        cache,
-        "garden",
-        lambda: digest(data, repr(specs), config(), repr(skills)),
-        grow_garden,
-    )
-    return garden, grown
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:

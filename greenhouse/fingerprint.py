@@ -25,10 +25,14 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from greenhouse import __version__
+
+if TYPE_CHECKING:
+    from greenhouse.locations import Locations
 
 PACKAGE = Path(__file__).parent
 STAMP_VERSION = 1
@@ -127,3 +131,63 @@ def write_stamp(out: Path, stamp: Stamp) -> None:
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)  # a stamp is an optimisation: never fail a build for it
+
+
+def up_to_date(
+    root: Path,
+    output: Path | str | None,
+    db: Path | str | None,
+    base_url: str | None,
+    fixed_now: datetime | None,
+    today: date,
+) -> Path | None:
+    """The bundle, if the stamp beside it shows that nothing changed since the last build.
+
+    Runs before the config schema is loaded (:mod:`greenhouse.locations`). *today*
+    is the day of the clock (UTC), or of *fixed_now* (``SOURCE_DATE_EPOCH``). None
+    sends the build down the full path, which also reports any problem.
+    """
+    from greenhouse.errors import GreenhouseError
+    from greenhouse.locations import read_locations
+    from greenhouse.site.publish import build_lock
+
+    where = read_locations(root, output, db) if root.is_dir() else None
+    if where is None:
+        return None
+    try:
+        with build_lock(where.output):
+            unchanged = _stamp_matches(root, where, base_url, fixed_now, today)
+    except (GreenhouseError, OSError):  # busy, unwritable, unreadable: the full path says so
+        return None
+    return where.output if unchanged else None
+
+
+def _stamp_matches(
+    root: Path, where: Locations, base_url: str | None, fixed_now: datetime | None, today: date
+) -> bool:
+    out = where.output
+    stamp = read_stamp(out)
+    if stamp is None or store_identity(where.db) != stamp.store:
+        return False
+    if file_identity(out) != stamp.bundle or not (out / "index.html").is_file():
+        return False
+    if fixed_now is not None:
+        now = fixed_now
+    elif stamp.now_from_data:
+        now = datetime.fromisoformat(stamp.now)  # the same store holds the same latest sync
+    else:
+        now = day_start(today)
+    files = inputs_digest(root, out, where.db, base_url, today if where.demo else None)
+    return f"{files}:{now.isoformat()}" == stamp.inputs
+
+
+def record(out: Path, db: Path, inputs: str, now: datetime, now_from_data: bool) -> None:
+    """Write the stamp of the bundle at *out*, once the store file has settled (closed)."""
+    store, bundle = store_identity(db), file_identity(out)
+    if store is not None and bundle is not None:
+        write_stamp(out, Stamp(inputs, store, bundle, now.isoformat(), now_from_data))
+
+
+def day_start(day: date) -> datetime:
+    """The moment a garden with no sync yet shows: the start of the day (UTC)."""
+    return datetime.combine(day, datetime.min.time())

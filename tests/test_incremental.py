@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from greenhouse.build import BuildCache, build
+from greenhouse.build import build
+from greenhouse.build_cache import BuildCache
 from greenhouse.store import Store
 from tests.conftest import REPO
 from tests.test_build import tree_digest

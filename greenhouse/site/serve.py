@@ -7,7 +7,7 @@ at ``/__greenhouse/events``: a rebuild makes the page reload, a change to
 stylesheets alone swaps them in place, and a failed build shows an overlay with
 the file, line and lines around it while the last good site keeps being served.
 
-Rebuilds keep a :class:`~greenhouse.build.BuildCache`: a template edit
+Rebuilds keep a :class:`~greenhouse.build_cache.BuildCache`: a template edit
 re-renders pages from the garden already grown, and a content edit renders
 only the outputs whose inputs changed (the others are linked from the
 published bundle), so a reload follows an edit within a fraction of a second
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from greenhouse.build import BuildCache
+from greenhouse.build_cache import BuildCache
 from greenhouse.config import CONFIG_FILE, load_site
 from greenhouse.errors import GreenhouseError, TemplateError
 from greenhouse.site.render import THEME as _THEME
