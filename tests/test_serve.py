@@ -141,3 +141,17 @@ def test_template_and_stylesheet_edits_do_not_grow_the_garden_again(
         assert next_event()["kind"] == "page"
         assert b"Watered today." in (server.output / "projects/sprig/index.html").read_bytes()
         assert server.cache.grown == grown + 1  # a content edit grows the garden again
+
+
+def test_only_the_sites_sources_are_watched(server: DevServer, demo_site: Path) -> None:
+    from greenhouse.site.serve import THEME
+
+    root = server.root
+    assert server.watched(root / "greenhouse.toml")
+    assert server.watched(root / "content") and server.watched(root / "content/projects/a.md")
+    assert server.watched(root / "site_templates/static/garden.css")
+    assert server.watched(THEME / "templates/base.html")
+    assert not server.watched(root / "build/site/index.html")
+    assert not server.watched(root / "build/.site.spare/projects/sprig/index.html")
+    assert not server.watched(root / "content-old/notes.md")  # a prefix, not a folder of ours
+    assert not server.watched(root / "greenhouse.toml.swp")

@@ -120,6 +120,11 @@ class DevServer:
         self.output = self.site.path(self.site.config.build.output)
         self.live = LiveState()
         self.cache = BuildCache()
+        folders = [
+            os.fspath(f) for f in (THEME, self.root / "content", self.root / "site_templates")
+        ]
+        self._watched = {*folders, os.fspath(self.root / CONFIG_FILE)}
+        self._watched_prefixes = tuple(folder + os.sep for folder in folders)
         self.stop_event = threading.Event()
         self.watching = threading.Event()
         self.lock = threading.Lock()
@@ -207,13 +212,14 @@ class DevServer:
                 return self.output / "static" / path.relative_to(folder)
         return None
 
-    def watched(self, path: Path) -> bool:
-        """Whether a change to *path* affects the site."""
-        if path.is_relative_to(THEME):
-            return True
-        if path == self.root / CONFIG_FILE:
-            return True
-        return any(path.is_relative_to(self.root / d) for d in ("content", "site_templates"))
+    def watched(self, path: Path | str) -> bool:
+        """Whether a change to *path* affects the site.
+
+        Asked for every event under the site folder, the bundle's own included
+        (thousands per rebuild), on the watcher thread: plain string prefixes.
+        """
+        name = os.fspath(path)
+        return name in self._watched or name.startswith(self._watched_prefixes)
 
     def watch(self) -> None:
         """Rebuild on every batch of changes until stopped."""
@@ -222,7 +228,7 @@ class DevServer:
         for changes in watchfiles.watch(
             self.root,
             THEME,
-            watch_filter=lambda _change, name: self.watched(Path(name)),
+            watch_filter=lambda _change, name: self.watched(name),
             debounce=60,
             step=20,
             stop_event=self.stop_event,
