@@ -217,3 +217,31 @@ def test_milestones_are_the_newest_hundred_changes(case: tuple[np.ndarray, np.nd
     result = SimpleNamespace(stage=stage)
     got = _milestones(specs, activity, result, planted)  # type: ignore[arg-type]
     assert got == milestones_in_full(specs, start, stage, planted)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dates(date(2000, 1, 1), date(2100, 1, 1)),
+            st.sampled_from(STAGES),
+            st.floats(0, 1),
+            st.floats(0, 1),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 6),
+)
+def test_a_plants_history_is_encoded_as_dumps_would(points: list, digits: int) -> None:  # type: ignore[type-arg]
+    from greenhouse.site.bundle import dumps, dumps_spliced
+    from greenhouse.site.render import series_json
+
+    series = [
+        {"date": d.isoformat(), "stage": s, "growth": round(g, digits), "health": round(h, digits)}
+        for d, s, g, h in points
+    ]
+    assert series_json(series) == dumps(series)
+    document = {"plant": {"id": "x", "name": 'a "quoted" ñame'}, "schema_version": 1}
+    assert dumps_spliced(document, {"history": series_json(series)}) == dumps(
+        {**document, "history": series}
+    )
