@@ -245,3 +245,28 @@ def test_a_plants_history_is_encoded_as_dumps_would(points: list, digits: int) -
     assert dumps_spliced(document, {"history": series_json(series)}) == dumps(
         {**document, "history": series}
     )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True),
+            st.sampled_from(STAGES),
+            st.floats(0, 1),
+            st.floats(0, 1),
+            st.floats(0, 40),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 6),
+)
+def test_a_snapshot_is_encoded_as_dumps_would(plants: list, digits: int) -> None:  # type: ignore[type-arg]
+    from greenhouse.site.bundle import dumps
+    from greenhouse.site.render import snapshot_json
+
+    points = [
+        {"id": i, "stage": s, "growth": round(g, digits), "health": round(h, digits), "height": t}
+        for i, s, g, h, t in plants
+    ]
+    assert snapshot_json(points) == dumps(points)
