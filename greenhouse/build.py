@@ -57,6 +57,8 @@ class BuildResult:
     written: int = 0  # files written; the others were linked from the published bundle
     rendered: int = 0  # outputs rendered; the others had the published copy's inputs
     grown: bool = False  # whether the garden was simulated (False: reused from the cache)
+    #: Located warnings worth showing (e.g. a content file's repository was renamed).
+    warnings: tuple[str, ...] = ()
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -113,7 +115,13 @@ def build(
 
         skipped = up_to_date(Path(root).resolve(), output, db, base_url, fixed_now, today)
         if skipped is not None:
-            return BuildResult(output=skipped, skipped=True, seconds=time.perf_counter() - started)
+            out, warnings = skipped
+            return BuildResult(
+                output=out,
+                skipped=True,
+                seconds=time.perf_counter() - started,
+                warnings=warnings,
+            )
     from greenhouse.config import load_site
 
     say = progress or (lambda _: None)
@@ -149,6 +157,9 @@ def build(
                     strict if strict is not None else site.config.build.strict,
                     sync_reporter,
                 )
+            from greenhouse.attachments import stored_repo_warnings
+
+            warnings = tuple(str(w) for w in stored_repo_warnings(content.projects, store))
             data_time = store.data_time()
             now = fixed_now or data_time or day_start(today)
             inputs = f"{files}:{now.isoformat()}"
@@ -160,8 +171,15 @@ def build(
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
                 )
-        record(out, db_path, inputs, now, now_from_data=fixed_now is None and data_time is not None)
-    return replace(result, seconds=time.perf_counter() - started)
+        record(
+            out,
+            db_path,
+            inputs,
+            now,
+            now_from_data=fixed_now is None and data_time is not None,
+            warnings=warnings,
+        )
+    return replace(result, seconds=time.perf_counter() - started, warnings=warnings)
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
@@ -282,7 +300,7 @@ def _render(
         site.root / "site_templates",
         now,
         demo,
-        queries.freshness(store),
+        queries.freshness(store, now),
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := StoredSnapshots(store)),
@@ -321,6 +339,15 @@ def _render(
         rendered=bundle.files - bundle.reused,
         grown=grown,
     )
+
+
+def check_warnings(site: Site, content: Content) -> list[Problem]:
+    """What ``check`` warns about without failing: content repositories renamed or gone
+    (as the last sync found them in the store)."""
+    from greenhouse.attachments import warnings_from_file
+
+    _, db_path = paths(site, None, None)
+    return warnings_from_file(content.projects, db_path)
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:

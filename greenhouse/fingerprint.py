@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from greenhouse.locations import Locations
 
 PACKAGE = Path(__file__).parent
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 
 
 def inputs_digest(
@@ -88,6 +88,9 @@ class Stamp:
     now_from_data: (
         bool  # True: the store's latest sync; False: SOURCE_DATE_EPOCH or the day's start
     )
+    # The build's warnings (content files whose repository was renamed or is gone): they
+    # come from the content and the store, so a skipped build shows them again from here.
+    warnings: list[str] = field(default_factory=list)
     version: int = STAMP_VERSION
 
 
@@ -140,8 +143,8 @@ def up_to_date(
     base_url: str | None,
     fixed_now: datetime | None,
     today: date,
-) -> Path | None:
-    """The bundle, if the stamp beside it shows that nothing changed since the last build.
+) -> tuple[Path, tuple[str, ...]] | None:
+    """The bundle and the last build's warnings, if the stamp shows that nothing changed since.
 
     Runs before the config schema is loaded (:mod:`greenhouse.locations`). *today*
     is the day of the clock (UTC), or of *fixed_now* (``SOURCE_DATE_EPOCH``). None
@@ -156,21 +159,21 @@ def up_to_date(
         return None
     try:
         with build_lock(where.output):
-            unchanged = _stamp_matches(root, where, base_url, fixed_now, today)
+            stamp = _matching_stamp(root, where, base_url, fixed_now, today)
     except (GreenhouseError, OSError):  # busy, unwritable, unreadable: the full path says so
         return None
-    return where.output if unchanged else None
+    return (where.output, tuple(stamp.warnings)) if stamp is not None else None
 
 
-def _stamp_matches(
+def _matching_stamp(
     root: Path, where: Locations, base_url: str | None, fixed_now: datetime | None, today: date
-) -> bool:
+) -> Stamp | None:
     out = where.output
     stamp = read_stamp(out)
     if stamp is None or store_identity(where.db) != stamp.store:
-        return False
+        return None
     if file_identity(out) != stamp.bundle or not (out / "index.html").is_file():
-        return False
+        return None
     if fixed_now is not None:
         now = fixed_now
     elif stamp.now_from_data:
@@ -178,14 +181,22 @@ def _stamp_matches(
     else:
         now = day_start(today)
     files = inputs_digest(root, out, where.db, base_url, today if where.demo else None)
-    return f"{files}:{now.isoformat()}" == stamp.inputs
+    return stamp if f"{files}:{now.isoformat()}" == stamp.inputs else None
 
 
-def record(out: Path, db: Path, inputs: str, now: datetime, now_from_data: bool) -> None:
+def record(
+    out: Path,
+    db: Path,
+    inputs: str,
+    now: datetime,
+    now_from_data: bool,
+    warnings: tuple[str, ...] = (),
+) -> None:
     """Write the stamp of the bundle at *out*, once the store file has settled (closed)."""
     store, bundle = store_identity(db), file_identity(out)
     if store is not None and bundle is not None:
-        write_stamp(out, Stamp(inputs, store, bundle, now.isoformat(), now_from_data))
+        stamp = Stamp(inputs, store, bundle, now.isoformat(), now_from_data, list(warnings))
+        write_stamp(out, stamp)
 
 
 def day_start(day: date) -> datetime:

@@ -33,6 +33,7 @@ from greenhouse.site.bundle import Bundle, digest, dumps, dumps_spliced
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 
 if TYPE_CHECKING:
+    from greenhouse.store.freshness import Freshness
     from greenhouse.store.snapshots import StoredSnapshots
 
 __all__ = ["Bundle", "Links", "Renderer", "dumps", "iso", "template_environment"]
@@ -95,7 +96,7 @@ class Renderer:
         site_templates: Path,
         generated_at: datetime,
         demo: bool,
-        freshness: Mapping[str, Mapping[str, Any]],
+        freshness: Mapping[str, Freshness],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: StoredSnapshots | None = None,
@@ -223,14 +224,13 @@ class Renderer:
         living = [p.health for p in garden.plants if p.stage != "dormant"]
         sources = {}
         for name, row in sorted(self.freshness.items()):
-            last = row.get("last_success")
-            age = (self.generated_at - last).total_seconds() / 3600 if last else None
+            age = row.age_seconds / 3600 if row.age_seconds is not None else None
             sources[name] = {
-                "status": row.get("status"),
-                "last_success": iso(last) if last else None,
+                "status": row.status,
+                "last_success": iso(row.last_success) if row.last_success else None,
                 "age_hours": round(age, 2) if age is not None else None,
-                "stale": age is None or age > 48 or row.get("status") == "failed",
-                "message": row.get("message"),
+                "stale": row.stale,  # the one rule: greenhouse.store.freshness
+                "message": row.message,
             }
         doc = self._doc(
             demo=self.demo,
