@@ -127,7 +127,7 @@ def grow_garden(
             queries.latest_observation(store, now),
         )
 
-    def grow_garden() -> GardenState:
+    def grow_now() -> GardenState:
         nonlocal grown
         say("simulate")
         readings = _cached(cache, "readings", readings_key, read)
@@ -152,6 +152,6 @@ def grow_garden(
         cache,
         "garden",
         lambda: digest(data, repr(specs), config(), repr(skills)),
-        grow_garden,
+        grow_now,
     )
     return garden, grown
