@@ -2,27 +2,40 @@
 
 The steps follow the pipeline: load config and content; open the store;
 (demo data, sync); simulate the garden; render into a staging folder; swap
-it in atomically. A fingerprint of every input (config, content, templates,
-the store's data version, the garden's day) is kept in the store, so a build
-with nothing changed returns at once and rewrites nothing.
+it in atomically. Nothing is done twice when nothing changed:
+
+* an offline build whose inputs and store are untouched since the last one
+  returns from the stamp beside the bundle (:mod:`greenhouse.fingerprint`),
+  before DuckDB, numpy or the renderer are even imported;
+* otherwise a fingerprint of every input, the store's data version included,
+  is checked in the store after demo data and sync;
+* a long-running process (``greenhouse serve``) hands in a
+  :class:`~greenhouse.build_cache.BuildCache`: the garden is grown again only
+  when its inputs changed (not for a template edit), and outputs whose
+  declared inputs are unchanged are linked from the published bundle rather
+  than rendered (:mod:`greenhouse.site.bundle`).
+
+Any DuckDB failure reaches the user as one :class:`~greenhouse.errors.StoreError`
+line; what was stored and what was published stay as they were.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from greenhouse import __version__
-from greenhouse.attachments import stored_repo_warnings
-from greenhouse.config import CONFIG_FILE, Site, load_site
-from greenhouse.content import Content, load_content
 from greenhouse.errors import BuildError, ConfigError, Problem
-from greenhouse.store import Store
+
+if TYPE_CHECKING:  # the no-change path imports none of these
+    from greenhouse.build_cache import BuildCache
+    from greenhouse.config import Site
+    from greenhouse.content import Content
+    from greenhouse.store import Store
 
 Progress = Callable[[str], None]
 #: Days covered by the published analytics dashboard.
@@ -41,6 +54,9 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
+    written: int = 0  # files written; the others were linked from the published bundle
+    rendered: int = 0  # outputs rendered; the others had the published copy's inputs
+    grown: bool = False  # whether the garden was simulated (False: reused from the cache)
     #: Located warnings worth showing (e.g. a content file's repository was renamed).
     warnings: tuple[str, ...] = ()
 
@@ -60,11 +76,11 @@ def source_date(env: dict[str, str] | None = None) -> datetime | None:
 
 def paths(site: Site, output: Path | str | None, db: Path | str | None) -> tuple[Path, Path]:
     """The bundle folder (symlinks resolved: the swap happens where it really is) and the DuckDB file."""
+    from greenhouse.locations import resolve
     from greenhouse.site.output import real
 
-    out = real(Path(output) if output else site.path(site.config.build.output))
-    store = Path(db).resolve() if db else site.path(site.config.build.db)
-    return out, store
+    config = site.config.build
+    return real(resolve(site.root, config.output, output)), resolve(site.root, config.db, db)
 
 
 def output_problems(
@@ -76,6 +92,7 @@ def output_problems(
     and the problem points at its line in greenhouse.toml).
     """
     from greenhouse.config import locate_key
+    from greenhouse.locations import CONFIG_FILE
     from greenhouse.site.output import ownership_problem, placement_problem
 
     placement = placement_problem(out, site.root, store)
@@ -112,34 +129,64 @@ def build(
     progress: Progress | None = None,
     sync_reporter: object | None = None,
     base_url: str | None = None,
+    cache: BuildCache | None = None,
+    on_publish: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Build the site under *root* and publish it atomically.
 
     *base_url* overrides ``[site] base_url`` (CI passes the Pages URL here).
+    *cache* is kept by a long-running caller between builds
+    (:class:`~greenhouse.build_cache.BuildCache`);
+    *on_publish* is called the moment the new bundle is in place, before the
+    old one is removed and the store is closed.
     """
+    from greenhouse.fingerprint import day_start, file_identity, inputs_digest, read_stamp, record
     from greenhouse.site.publish import build_lock, clean_leftovers
 
     started = time.perf_counter()
+    fixed_now = source_date()
+    today = (fixed_now or _utcnow()).date()
+    if offline and not force:
+        from greenhouse.fingerprint import up_to_date
+
+        skipped = up_to_date(Path(root).resolve(), output, db, base_url, fixed_now, today)
+        if skipped is not None:
+            out, warnings = skipped
+            return BuildResult(
+                output=out,
+                skipped=True,
+                seconds=time.perf_counter() - started,
+                warnings=warnings,
+            )
+    from greenhouse.config import load_site
+
     say = progress or (lambda _: None)
     site = load_site(root)
     if base_url is not None:
         site = with_base_url(site, base_url)
-    content = load_content(site.root)
     out, db_path = paths(site, output, db)
     problems = output_problems(site, out, db_path, flag=bool(output))
     if problems:
         raise ConfigError(problems)
-    fixed_now = source_date()
+    demo_day = today if site.config.demo.enabled else None
+    from greenhouse.content import load_content
+    from greenhouse.store import Store, store_errors
+
+    # Digested before anything is read: a file saved during the build leaves a
+    # digest that no longer matches it, so the next build does not skip.
+    files = inputs_digest(site.root, out, db_path, base_url, demo_day)
+    content = load_content(site.root)  # bad content is refused before anything is made
     with build_lock(out):
+        stamp = read_stamp(out)
+        # A bundle touched since the stamp was written (a file deleted by hand) is rebuilt.
+        touched = stamp is not None and file_identity(out) != stamp.bundle
         clean_leftovers(out)
-        with Store.open(db_path) as store:
-            if site.config.demo.enabled:
+        with store_errors(db_path), Store.open(db_path) as store:
+            if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
 
                 say("demo data")
-                seed_demo(
-                    store, content.projects, site.config.demo, (fixed_now or _utcnow()).date()
-                )
+                seed_demo(store, content.projects, site.config.demo, demo_day)
             if not offline:
                 say("sync")
                 _sync(
@@ -148,36 +195,36 @@ def build(
                     strict if strict is not None else site.config.build.strict,
                     sync_reporter,
                 )
-            now = fixed_now or _garden_time(store)
+            from greenhouse.attachments import stored_repo_warnings
+
             warnings = tuple(str(w) for w in stored_repo_warnings(content.projects, store))
-            fingerprint = _fingerprint(site, content, store, now, out)
-            if not force and _unchanged(store, out, fingerprint):
-                return BuildResult(
-                    output=out,
-                    skipped=True,
-                    seconds=time.perf_counter() - started,
-                    warnings=warnings,
+            data_time = store.data_time()
+            now = fixed_now or data_time or day_start(today)
+            inputs = f"{files}:{now.isoformat()}"
+            fingerprint = f"{inputs}:{store.data_version()}"
+            if not force and not touched and _unchanged(store, out, fingerprint):
+                result = BuildResult(output=out, skipped=True)
+            else:
+                result = _render(
+                    site, content, store, now, out, say, cache, on_publish, private=(db_path,)
                 )
-            result = _render(site, content, store, now, out, say, private=(db_path,))
-            store.conn.execute(
-                "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
-            )
-    return BuildResult(
-        output=out,
-        skipped=False,
-        plants=result[0],
-        files=result[1],
-        bytes=result[2],
-        seconds=time.perf_counter() - started,
-        demo=result[3],
-        stages=result[4],
-        warnings=warnings,
-    )
+                store.conn.execute(
+                    "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
+                )
+        record(
+            out,
+            db_path,
+            inputs,
+            now,
+            now_from_data=fixed_now is None and data_time is not None,
+            warnings=warnings,
+        )
+    return replace(result, seconds=time.perf_counter() - started, warnings=warnings)
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
     """The site with ``[site] base_url`` replaced, validated like the config file's value."""
-    from greenhouse.config import validate_config
+    from greenhouse.config import Site, validate_config
 
     raw = site.config.model_dump()
     raw["site"]["base_url"] = base_url
@@ -186,14 +233,6 @@ def with_base_url(site: Site, base_url: str) -> Site:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _garden_time(store: Store) -> datetime:
-    """The moment the garden shows: the latest sync, else the start of today (UTC)."""
-    latest = store.data_time()
-    if latest is not None:
-        return latest
-    return datetime.combine(_utcnow().date(), datetime.min.time())
 
 
 def _sync(site: Site, store: Store, strict: bool, reporter: object | None) -> None:
@@ -212,12 +251,13 @@ def sync(
     reporter: object | None = None,
 ) -> object:
     """``greenhouse sync``: pull the selected sources into the store; returns the SyncReport."""
-    from greenhouse.config import Secrets
+    from greenhouse.config import Secrets, load_site
     from greenhouse.sources.sync import sync_sources
+    from greenhouse.store import Store, store_errors
 
     site = load_site(root)
     _, db_path = paths(site, None, db)
-    with Store.open(db_path) as store:
+    with store_errors(db_path), Store.open(db_path) as store:
         return sync_sources(
             site,
             store,
@@ -243,8 +283,9 @@ def stats(
     it, so while one runs this waits up to *wait* seconds (calling *on_wait* once first).
     """
     from greenhouse.analytics import stats_report
+    from greenhouse.config import load_site
     from greenhouse.errors import StoreBusyError, StoreOutdatedError
-    from greenhouse.store import SCHEMA_VERSION
+    from greenhouse.store import SCHEMA_VERSION, Store, store_errors
 
     site = load_site(root)
     out, db_path = paths(site, None, db)
@@ -259,34 +300,9 @@ def stats(
         store = Store.open(db_path, read_only=True, wait=wait)
     except StoreOutdatedError:
         store = Store.open(db_path, wait=wait)
-    with store:
+    with store_errors(db_path), store:
         assert store.schema_version() == SCHEMA_VERSION
         return stats_report(store, now, days, out / "api/v1/garden/index.json")
-
-
-def _fingerprint(site: Site, content: Content, store: Store, now: datetime, out: Path) -> str:
-    from greenhouse.site import THEME
-
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{__version__}|{now.isoformat()}|{store.data_version()}|{out}".encode())
-    config_file = site.root / CONFIG_FILE
-    digest.update(config_file.read_bytes() if config_file.exists() else b"")
-    digest.update(site.config.site.base_url.encode())  # --base-url overrides the file
-    for project in content.projects:
-        digest.update(f"{project.path.name}:{project.source_hash}".encode())
-    skills = site.root / "content" / "skills.toml"
-    digest.update(skills.read_bytes() if skills.exists() else b"")
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):  # a new greenhouse (even unreleased) rebuilds
-        stat = path.stat()
-        digest.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for folder in (site.root / "site_templates", THEME):
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    digest.update(str(path.relative_to(folder)).encode())
-                    digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
@@ -301,37 +317,25 @@ def _render(
     now: datetime,
     out: Path,
     say: Progress,
+    cache: BuildCache | None,
+    on_publish: Callable[[], None] | None,
     private: tuple[Path, ...] = (),
-) -> tuple[int, int, int, bool, dict[str, int]]:
-    from greenhouse.garden.garden import grow
-    from greenhouse.garden.plants import merge_plants
+) -> BuildResult:
+    from greenhouse.build_cache import grow_garden, template_environment
+    from greenhouse.site.bundle import Bundle, Published
     from greenhouse.site.publish import staging, swap_in
-    from greenhouse.site.render import Bundle, Renderer
+    from greenhouse.site.render import Renderer
     from greenhouse.store import queries
+    from greenhouse.store.snapshots import StoredSnapshots, save_snapshots
 
-    today = now.date()
-    say("simulate")
-    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
-    start = queries.activity_span(store, specs, today)
-    activity = queries.load_activity(store, specs, start, today)
-    plays = queries.load_plays(store, now - timedelta(days=7))
-    observation = queries.latest_observation(store, now)
-    garden = grow(
-        specs,
-        activity,
-        today,
-        site.config,
-        [s.model_dump() for s in content.skills],
-        plays,
-        observation,
-    )
+    garden, grown = grow_garden(site, content, store, now, say, cache)
     demo = queries.is_demo(store)
     dashboard = None
     if site.config.analytics.publish:
         from greenhouse.analytics import dashboard as build_dashboard
 
         analytics = site.config.analytics
-        dashboard = build_dashboard(store, today, DASHBOARD_DAYS, analytics.min_count)
+        dashboard = build_dashboard(store, now.date(), DASHBOARD_DAYS, analytics.min_count)
     renderer = Renderer(
         site.config,
         site.root / "site_templates",
@@ -340,58 +344,43 @@ def _render(
         queries.freshness(store, now),
         dashboard=dashboard,
         progress=say,
-        snapshots=(stored := _stored_snapshots(store)),
+        snapshots=(stored := StoredSnapshots(store)),
+        env=template_environment(site, cache),
         private=private,
     )
+    if cache is not None and (cache.published is None or cache.published.output != out):
+        cache.published = Published(out)
+    published = cache.published if cache is not None else None
     with staging(out) as folder:
-        bundle = Bundle(folder)
+        previous = published.current_keys() if published else None
+        bundle = Bundle(folder, out, previous, keep_keys=published is not None)
         try:
             renderer.render(garden, bundle)
+            bundle.finish()
         except OSError as exc:
             raise BuildError(
                 f"{exc.filename or folder}: cannot write the bundle: {exc.strerror}"
             ) from None
         say("publish")
-        swap_in(folder, out)
-    _store_snapshots(store, stored, renderer.snapshots_written)
+        swap_in(folder, out, on_publish)
+    if published is not None:
+        published.remember(bundle.keys)
+    save_snapshots(store, stored, renderer.snapshots_written, renderer.snapshot_days)
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
-    return len(garden.plants), bundle.files, bundle.bytes, demo, stages
-
-
-def _stored_snapshots(store: Store) -> dict[str, tuple[str, bytes]]:
-    rows = store.conn.execute("SELECT taken_on, fingerprint, body FROM snapshots").fetchall()
-    return {day.isoformat(): (fingerprint, body.encode("utf-8")) for day, fingerprint, body in rows}
-
-
-def _store_snapshots(
-    store: Store, before: dict[str, tuple[str, bytes]], written: dict[str, tuple[str, bytes]]
-) -> None:
-    """Keep this build's snapshots for the next one: only those that changed are written.
-
-    A cache, not data: it does not bump the data version (which would make
-    the next build think something changed).
-    """
-    gone = [day for day in before if day not in written]
-    changed = [
-        (day, fp, body.decode("utf-8"))
-        for day, (fp, body) in sorted(written.items())
-        if before.get(day, ("",))[0] != fp
-    ]
-    if not gone and not changed:
-        return
-    conn = store.conn
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        if gone:
-            conn.executemany("DELETE FROM snapshots WHERE taken_on = ?", [(d,) for d in gone])
-        if changed:
-            conn.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", changed)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    return BuildResult(
+        output=out,
+        skipped=False,
+        plants=len(garden.plants),
+        files=bundle.files,
+        bytes=bundle.bytes,
+        demo=demo,
+        stages=stages,
+        written=bundle.files - bundle.linked,
+        rendered=bundle.files - bundle.reused,
+        grown=grown,
+    )
 
 
 def check_warnings(site: Site, content: Content) -> list[Problem]:
@@ -405,6 +394,8 @@ def check_warnings(site: Site, content: Content) -> list[Problem]:
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:
     """Validate config and content without building; raises with every problem at once."""
+    from greenhouse.config import load_site
+    from greenhouse.content import load_content
     from greenhouse.errors import ContentError
 
     problems: list[Problem] = []

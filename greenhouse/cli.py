@@ -133,8 +133,12 @@ def build(
 ) -> None:
     """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
     from greenhouse.build import build as run_build
-    from greenhouse.sources.progress import RichReporter
 
+    reporter = None
+    if not offline:  # rich is not imported when nothing is synced
+        from greenhouse.sources.progress import RichReporter
+
+        reporter = RichReporter()
     progress = _stage_printer()
     result = run_build(
         root,
@@ -145,7 +149,7 @@ def build(
         force=force,
         progress=progress,
         base_url=base_url,
-        sync_reporter=None if offline else RichReporter(),
+        sync_reporter=reporter,
     )
     for warning in result.warnings:
         _err(f"warning: {warning}")

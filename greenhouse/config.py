@@ -18,9 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from greenhouse.errors import ConfigError, Problem
+from greenhouse.locations import CONFIG_FILE as CONFIG_FILE  # callers name it config.CONFIG_FILE
+from greenhouse.locations import DB, DEMO, OUTPUT
 from greenhouse.tomltext import TomlSyntaxError, parse_toml
-
-CONFIG_FILE = "greenhouse.toml"
 
 
 class Section(BaseModel):
@@ -57,10 +57,8 @@ class SiteConfig(Section):
 class BuildConfig(Section):
     """Where the build reads and writes."""
 
-    output: str = Field("build/site", description="Folder the static bundle is published to.")
-    db: str = Field(
-        "build/greenhouse.duckdb", description="The DuckDB data store (keep it between runs)."
-    )
+    output: str = Field(OUTPUT, description="Folder the static bundle is published to.")
+    db: str = Field(DB, description="The DuckDB data store (keep it between runs).")
     strict: bool = Field(
         False, description="Fail the build when a source fails instead of using stale data."
     )
@@ -334,7 +332,7 @@ class DemoConfig(Section):
     """Deterministic demo activity, so a garden looks alive with no tokens and no network."""
 
     enabled: bool = Field(
-        False, description="Fill the store with generated demo activity (labelled demo)."
+        DEMO, description="Fill the store with generated demo activity (labelled demo)."
     )
     seed: int = Field(7, description="Seed of the demo generator.")
     days: int = Field(

@@ -172,3 +172,101 @@ def test_weather_follows_rhythm_and_rain_outside() -> None:
     assert compute_weather(now, steady, [], rain)["condition"] == "rainy"
     stale_rain = Observation(now - timedelta(days=3), "rainy")
     assert compute_weather(now, steady, [], stale_rain)["condition"] == "sunny"
+
+
+def milestones_in_full(specs, start: date, stage: np.ndarray, planted: np.ndarray) -> list:  # type: ignore[no-untyped-def]
+    """Every stage change and planting, sorted newest first: the plain definition."""
+    from greenhouse.garden.garden import Milestone
+
+    found = []
+    for i in range(stage.shape[0]):
+        for d in range(1, stage.shape[1]):
+            if stage[i, d] != stage[i, d - 1] and d >= planted[i]:
+                found.append(
+                    Milestone(
+                        start + timedelta(days=d), specs[i].id, specs[i].name, STAGES[stage[i, d]]
+                    )
+                )
+        if 0 <= planted[i] < stage.shape[1]:
+            found.append(Milestone(specs[i].planted_on, specs[i].id, specs[i].name, "planted"))
+    found.sort(key=lambda m: (m.day, m.plant_id, m.stage), reverse=True)
+    return found[:100]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40).flatmap(
+        lambda plants: st.tuples(
+            arrays(np.int8, (plants, 60), elements=st.integers(0, 5)),
+            arrays(np.int64, (plants,), elements=st.integers(-5, 70)),
+        )
+    )
+)
+def test_milestones_are_the_newest_hundred_changes(case: tuple[np.ndarray, np.ndarray]) -> None:
+    from types import SimpleNamespace
+
+    from greenhouse.garden.garden import _milestones
+
+    stage, planted = case
+    start = date(2024, 1, 1)
+    specs = [
+        SimpleNamespace(id=f"p{i % 7}-{i}", name=f"P{i}", planted_on=start + timedelta(days=int(p)))
+        for i, p in enumerate(planted)
+    ]
+    activity = SimpleNamespace(start=start, shape=stage.shape)
+    result = SimpleNamespace(stage=stage)
+    got = _milestones(specs, activity, result, planted)  # type: ignore[arg-type]
+    assert got == milestones_in_full(specs, start, stage, planted)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dates(date(2000, 1, 1), date(2100, 1, 1)),
+            st.sampled_from(STAGES),
+            st.floats(0, 1),
+            st.floats(0, 1),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 6),
+)
+def test_a_plants_history_is_encoded_as_dumps_would(points: list, digits: int) -> None:  # type: ignore[type-arg]
+    from greenhouse.site.bundle import dumps, dumps_spliced
+    from greenhouse.site.render import series_json
+
+    series = [
+        {"date": d.isoformat(), "stage": s, "growth": round(g, digits), "health": round(h, digits)}
+        for d, s, g, h in points
+    ]
+    assert series_json(series) == dumps(series)
+    document = {"plant": {"id": "x", "name": 'a "quoted" ñame'}, "schema_version": 1}
+    assert dumps_spliced(document, {"history": series_json(series)}) == dumps(
+        {**document, "history": series}
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True),
+            st.sampled_from(STAGES),
+            st.floats(0, 1),
+            st.floats(0, 1),
+            st.floats(0, 40),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 6),
+)
+def test_a_snapshot_is_encoded_as_dumps_would(plants: list, digits: int) -> None:  # type: ignore[type-arg]
+    from greenhouse.site.bundle import dumps
+    from greenhouse.site.render import snapshot_json
+
+    points = [
+        {"id": i, "stage": s, "growth": round(g, digits), "health": round(h, digits), "height": t}
+        for i, s, g, h, t in plants
+    ]
+    assert snapshot_json(points) == dumps(points)

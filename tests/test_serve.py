@@ -102,3 +102,56 @@ def test_error_report_shows_the_lines_around() -> None:
     assert [n for n, _ in report["lines"]] == [3, 4, 5, 6, 7]
     many = error_report(ContentError([Problem("a.md", "one", 1), Problem("b.md", "two", 2)]))
     assert many["file"] == "a.md" and "two" in many["message"]
+
+
+def test_template_and_stylesheet_edits_do_not_grow_the_garden_again(
+    server: DevServer, demo_site: Path
+) -> None:
+    grown = server.cache.grown
+    assert grown == 1  # the first build warmed the cache
+    with urlopen(server.url.removesuffix("/repo/") + "/__greenhouse/events", timeout=10) as events:
+
+        def next_event() -> dict[str, object]:
+            while True:
+                line = events.readline().decode()
+                if line.startswith("data: "):
+                    return json.loads(line[6:])  # type: ignore[no-any-return]
+
+        first = next_event()
+        templates = demo_site / "site_templates"
+        (templates / "static").mkdir(parents=True)
+        (templates / "404.html").write_text(
+            "{% extends 'base.html' %}{% block main %}<p>Lost in the beds</p>{% endblock %}"
+        )
+        page = next_event()
+        assert page["kind"] == "page" and page["version"] != first["version"]
+        assert b"Lost in the beds" in (server.output / "404.html").read_bytes()
+        assert server.cache.grown == grown  # re-rendered from the garden already grown
+
+        pages = {p: p.stat().st_mtime_ns for p in server.output.rglob("*.html")}
+        (templates / "static" / "garden.css").write_text("body { color: rgb(1, 2, 3) }\n")
+        css = next_event()
+        assert css["kind"] == "css"
+        assert (server.output / "static/garden.css").read_text() == "body { color: rgb(1, 2, 3) }\n"
+        assert {p: p.stat().st_mtime_ns for p in server.output.rglob("*.html")} == pages
+        assert server.cache.grown == grown
+
+        sprig = demo_site / "content/projects/sprig.md"
+        sprig.write_text(sprig.read_text().replace("Just planted.", "Watered today."))
+        assert next_event()["kind"] == "page"
+        assert b"Watered today." in (server.output / "projects/sprig/index.html").read_bytes()
+        assert server.cache.grown == grown + 1  # a content edit grows the garden again
+
+
+def test_only_the_sites_sources_are_watched(server: DevServer, demo_site: Path) -> None:
+    from greenhouse.site.serve import THEME
+
+    root = server.root
+    assert server.watched(root / "greenhouse.toml")
+    assert server.watched(root / "content") and server.watched(root / "content/projects/a.md")
+    assert server.watched(root / "site_templates/static/garden.css")
+    assert server.watched(THEME / "templates/base.html")
+    assert not server.watched(root / "build/site/index.html")
+    assert not server.watched(root / "build/.site.spare/projects/sprig/index.html")
+    assert not server.watched(root / "content-old/notes.md")  # a prefix, not a folder of ours
+    assert not server.watched(root / "greenhouse.toml.swp")

@@ -79,15 +79,15 @@ class History:
         """What snapshot *k* depends on: an unchanged one can reuse an earlier build's document."""
         column = int(self.day_index[k])
         planted = self.planted <= column
-        digest = hashlib.blake2b(digest_size=16)
-        digest.update(
-            repr(
-                (self.max_height, [i for i, p in zip(self.ids, planted, strict=True) if p])
-            ).encode()
-        )
+        digest = hashlib.blake2b(self._ids_key, digest_size=16)
+        digest.update(planted.tobytes())  # which of the plants (ids in order) it holds
         for values in (self.growth, self.health, self.stage):
             digest.update(np.ascontiguousarray(values[planted, k]).tobytes())
         return digest.hexdigest()
+
+    @functools.cached_property
+    def _ids_key(self) -> bytes:
+        return hashlib.blake2b(repr((self.max_height, self.ids)).encode(), digest_size=16).digest()
 
     def planted_count(self, k: int) -> int:
         """How many plants snapshot *k* holds."""
@@ -104,6 +104,16 @@ class History:
             {"date": dates[k], "stage": model.STAGES[st], "growth": g, "health": h}
             for k, st, g, h in zip(keep.tolist(), stages, growth, health, strict=True)
         ]
+
+    def row_key(self, row: int) -> bytes:
+        """Everything :meth:`series` of *row* is made of, as bytes (to tell an unchanged one)."""
+        planted = int(self.planted[row]).to_bytes(8, "little", signed=True)
+        values = (self.growth[row], self.health[row], self.stage[row])
+        return b"".join([planted, self._days_key, *(v.tobytes() for v in values)])
+
+    @functools.cached_property
+    def _days_key(self) -> bytes:
+        return self.day_index.tobytes() + "|".join(self.dates).encode()
 
     @functools.cached_property
     def dates(self) -> list[str]:
@@ -146,21 +156,23 @@ def grow(
     declared_skills: Sequence[Mapping[str, object]],
     plays: Sequence[Play] = (),
     observation: Observation | None = None,
+    simulated: model.Growth | None = None,
 ) -> GardenState:
-    """Simulate every plant up to *today* and assemble the garden."""
+    """Simulate every plant up to *today* and assemble the garden.
+
+    *simulated* is the :func:`~greenhouse.garden.growth.simulate` result of
+    these very inputs from an earlier call (a long-running caller keeps it
+    while only descriptions change); None simulates.
+    """
     plants, days = activity.shape
-    planted = np.array([(s.planted_on - activity.start).days for s in specs], dtype=np.int64)
-    archived = np.array([s.archived for s in specs], dtype=bool)
-    result = model.simulate(activity, planted, archived, config.growth)
+    planted, archived = simulation_inputs(specs, activity.start)
+    result = simulated or model.simulate(activity, planted, archived, config.growth)
     positions = place([Seedling(s.id, s.species, s.planted_on) for s in specs])
 
     snapshot_days = _snapshot_days(
         activity.start, days, config.history.interval_days, config.history.max_snapshots
     )
-    states = [
-        _plant_state(i, spec, activity, result, positions[spec.id], config)
-        for i, spec in enumerate(specs)
-    ]
+    states = _plant_states(specs, activity, result, positions, config)
     now = datetime.combine(today, datetime.min.time())
     daily_total = (
         (activity.commits.sum(axis=0) + activity.releases.sum(axis=0)) if plants else np.zeros(days)
@@ -195,49 +207,76 @@ def _snapshot_days(start: date, days: int, interval: int, most: int) -> list[int
     return sorted(picks)
 
 
-def _plant_state(
-    i: int,
-    spec: PlantSpec,
+def simulation_inputs(specs: Sequence[PlantSpec], start: date) -> tuple[np.ndarray, np.ndarray]:
+    """Each plant's planting day (an index from *start*) and whether it is archived."""
+    planted = np.array([(s.planted_on - start).days for s in specs], dtype=np.int64)
+    archived = np.array([s.archived for s in specs], dtype=bool)
+    return planted, archived
+
+
+def _plant_states(
+    specs: Sequence[PlantSpec],
     activity: model.Activity,
     result: model.Growth,
-    position: tuple[float, float, float],
+    positions: Mapping[str, tuple[float, float, float]],
     config: Config,
-) -> PlantState:
-    last = -1
-    recent = slice(max(0, activity.shape[1] - 30), None)
-    commits_30d = int(activity.commits[i, recent].sum())
-    stars_30d = int(activity.stars[i, recent].sum())
-    views_30d = int(activity.views[i, recent].sum())
-    interactions_30d = int(activity.interactions[i, recent].sum())
-    active = np.flatnonzero(result.units[i] > 0)
-    if active.size:
-        last = int(active[-1])
-    stage = model.STAGES[int(result.stage[i, -1])]
-    growth = float(result.growth[i, -1])
-    health = float(result.health[i, -1])
-    metrics = {
-        "stars": spec.stars,
-        "forks": spec.forks,
-        "commits_30d": commits_30d,
-        "stars_30d": stars_30d,
-        "views_30d": views_30d,
-        "interactions_30d": interactions_30d,
-        "commits_total": int(activity.commits[i].sum()),
-        "releases_total": int(activity.releases[i].sum()),
-        "idle_days": int(result.idle_days[i, -1]),
+) -> list[PlantState]:
+    """Every plant as it stands on the last day (figures computed for all plants at once)."""
+    days = activity.shape[1]
+    recent = slice(max(0, days - 30), None)
+    figures = {
+        "commits_30d": activity.commits[:, recent].sum(axis=1),
+        "stars_30d": activity.stars[:, recent].sum(axis=1),
+        "views_30d": activity.views[:, recent].sum(axis=1),
+        "interactions_30d": activity.interactions[:, recent].sum(axis=1),
+        "commits_total": activity.commits.sum(axis=1),
+        "releases_total": activity.releases.sum(axis=1),
+        "idle_days": result.idle_days[:, -1] if days else np.zeros(len(specs)),
     }
-    return PlantState(
-        spec=spec,
-        stage=stage,
-        growth=round(growth, 4),
-        health=round(health, 4),
-        height=round(growth * config.growth.max_height, 3),
-        position=position,
-        last_activity=(activity.start + timedelta(days=last)) if last >= 0 else None,
-        metrics=metrics,
-        why=explain(stage, metrics, spec, config),
-        row=i,
-    )
+    columns = {name: values.tolist() for name, values in figures.items()}
+    active = result.units > 0
+    # The last active day: the first from the end; -1 for a plant never active.
+    last = np.where(active.any(axis=1), days - 1 - np.argmax(active[:, ::-1], axis=1), -1)
+    last_days = last.tolist()
+    stages = result.stage[:, -1].tolist() if days else [0] * len(specs)
+    growths = result.growth[:, -1].tolist() if days else [0.0] * len(specs)
+    healths = result.health[:, -1].tolist() if days else [0.0] * len(specs)
+    states = []
+    for i, spec in enumerate(specs):
+        stage = model.STAGES[int(stages[i])]
+        metrics = {"stars": spec.stars, "forks": spec.forks}
+        metrics.update({name: int(values[i]) for name, values in columns.items()})
+        metrics = {key: metrics[key] for key in METRICS}  # the documents' order
+        states.append(
+            PlantState(
+                spec=spec,
+                stage=stage,
+                growth=round(growths[i], 4),
+                health=round(healths[i], 4),
+                height=round(growths[i] * config.growth.max_height, 3),
+                position=positions[spec.id],
+                last_activity=(activity.start + timedelta(days=last_days[i]))
+                if last_days[i] >= 0
+                else None,
+                metrics=metrics,
+                why=explain(stage, metrics, spec, config),
+                row=i,
+            )
+        )
+    return states
+
+
+METRICS = (
+    "stars",
+    "forks",
+    "commits_30d",
+    "stars_30d",
+    "views_30d",
+    "interactions_30d",
+    "commits_total",
+    "releases_total",
+    "idle_days",
+)
 
 
 def explain(stage: str, metrics: Mapping[str, int], spec: PlantSpec, config: Config) -> str:
@@ -260,26 +299,35 @@ def _milestones(
     specs: Sequence[PlantSpec], activity: model.Activity, result: model.Growth, planted: np.ndarray
 ) -> list[Milestone]:
     """Stage changes (and plantings), newest first, at most 100."""
-    found: list[Milestone] = []
     stage = result.stage
     if stage.size == 0:
         return []
     change = np.zeros_like(stage, dtype=bool)
     change[:, 1:] = stage[:, 1:] != stage[:, :-1]
     rows, cols = np.nonzero(change)
-    for i, d in zip(rows.tolist(), cols.tolist(), strict=True):
-        if d < planted[i]:
-            continue
-        found.append(
-            Milestone(
-                activity.start + timedelta(days=d),
-                specs[i].id,
-                specs[i].name,
-                model.STAGES[int(stage[i, d])],
-            )
+    kept = cols >= planted[rows]
+    rows, cols = rows[kept], cols[kept]
+    sown = np.flatnonzero((planted >= 0) & (planted < activity.shape[1]))
+    # Only the newest 100 are kept: objects are made for the days that can hold them.
+    days = np.concatenate([cols, planted[sown]])
+    if days.size > MILESTONES:
+        newest = np.partition(days, days.size - MILESTONES)[days.size - MILESTONES]
+        rows, cols = rows[cols >= newest], cols[cols >= newest]
+        sown = sown[planted[sown] >= newest]
+    found = [
+        Milestone(
+            activity.start + timedelta(days=d),
+            specs[i].id,
+            specs[i].name,
+            model.STAGES[int(stage[i, d])],
         )
-    for i, spec in enumerate(specs):
-        if 0 <= planted[i] < activity.shape[1]:
-            found.append(Milestone(spec.planted_on, spec.id, spec.name, "planted"))
+        for i, d in zip(rows.tolist(), cols.tolist(), strict=True)
+    ]
+    found += [
+        Milestone(specs[i].planted_on, specs[i].id, specs[i].name, "planted") for i in sown.tolist()
+    ]
     found.sort(key=lambda m: (m.day, m.plant_id, m.stage), reverse=True)
-    return found[:100]
+    return found[:MILESTONES]
+
+
+MILESTONES = 100

@@ -117,9 +117,22 @@ def has_marker(folder: Path) -> bool:
         return False
 
 
-def write_marker(folder: Path) -> None:
-    """Mark *folder* as a bundle greenhouse published."""
-    (folder / MARKER).write_text(MARKER_TEXT)
+def write_marker(folder: Path, published: Path | None = None) -> None:
+    """Mark *folder* as a bundle greenhouse published.
+
+    The *published* bundle's marker is linked when it has one: a rebuild that
+    changes nothing replaces no file (the others are linked the same way).
+    """
+    marker = folder / MARKER
+    if marker.is_symlink() or marker.exists():
+        marker.unlink()  # a spare's leftover, never written through
+    if published is not None and has_marker(published):
+        try:
+            os.link(published / MARKER, marker)
+            return
+        except OSError:
+            pass  # another file system, no hard links: write it
+    marker.write_text(MARKER_TEXT)
 
 
 def is_legacy_bundle(folder: Path) -> bool:

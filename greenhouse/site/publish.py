@@ -9,19 +9,26 @@ swap falls back to two renames (a window of microseconds without a folder).
 Every staged folder carries the marker of :mod:`greenhouse.site.output`, and
 the swap checks again, at the last moment, that the folder it replaces is
 one greenhouse published (or empty): the old contents are deleted after it.
+
+The bundle swapped out is kept as a *spare* (``build/.site.spare``) and the
+next build stages into it: its folders are already there and most of its
+files are links to the published ones (:class:`~greenhouse.site.bundle.Bundle`
+trusts nothing else in it), so a rebuild creates and deletes a handful of
+entries instead of a thousand folders. On ext4 without a journal, creating a
+folder skips every inode freed in the last 30 s, so deleting a whole bundle
+and staging a new one made each rebuild slower than the one before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from greenhouse.errors import BuildError, BusyError
@@ -52,23 +59,43 @@ def build_lock(output: Path) -> Iterator[None]:
         handle.close()
 
 
+def spare_path(output: Path) -> Path:
+    """Where the bundle swapped out by the last build is kept for the next one to stage into."""
+    return output.parent / f".{output.name}.spare"
+
+
 @contextlib.contextmanager
 def staging(output: Path) -> Iterator[Path]:
-    """A fresh hidden folder beside *output*; removed unless it was published."""
+    """A hidden folder beside *output*: the spare if there is one, else a new one.
+
+    Unless it was published, it becomes the spare again (its content is never
+    trusted, so a half-updated one is as good as any).
+    """
+    spare = spare_path(output)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     except OSError as exc:
         raise BuildError(f"{output.parent}: cannot write the bundle here: {exc.strerror}") from None
+    if spare.is_dir() and not spare.is_symlink():
+        with contextlib.suppress(OSError):
+            os.rename(spare, folder)  # onto the empty new folder
     try:
-        try:
-            write_marker(folder)
-        except OSError as exc:
-            raise BuildError(f"{folder}: cannot write the bundle: {exc.strerror}") from None
         yield folder
     finally:
         if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+            _keep_as_spare(folder, output)
+
+
+def _keep_as_spare(folder: Path, output: Path) -> None:
+    spare = spare_path(output)
+    if spare.exists() or spare.is_symlink():
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        os.rename(folder, spare)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def clean_leftovers(output: Path) -> None:
@@ -79,31 +106,42 @@ def clean_leftovers(output: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def swap_in(staged: Path, output: Path) -> None:
-    """Make *staged* the published bundle at *output*, atomically where the OS allows."""
+def swap_in(staged: Path, output: Path, published: Callable[[], None] | None = None) -> None:
+    """Make *staged* the published bundle at *output*, atomically where the OS allows.
+
+    *published* is called as soon as the new bundle is in place, before the
+    old one is removed (``serve`` reloads browsers without waiting for that).
+    """
+    announce = published or (lambda: None)
+    try:
+        # Written last: a staged spare's leftovers are pruned once the bundle is rendered.
+        write_marker(staged, output)
+    except OSError as exc:
+        raise BuildError(f"{staged}: cannot write the bundle: {exc.strerror}") from None
     staged.chmod(0o755)
     if not output.exists():
         os.rename(staged, output)
+        announce()
         return
     problem = ownership_problem(output)  # again: the folder may have changed during the build
     if problem:
         raise BuildError(f"{output}: {problem}")
     if _exchange(staged, output):
-        shutil.rmtree(staged, ignore_errors=True)  # staged now holds the old bundle
+        announce()
+        _keep_as_spare(staged, output)  # staged now holds the old bundle
         return
     old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
     os.rmdir(old)
     os.rename(output, old)
     os.rename(staged, output)
-    shutil.rmtree(old, ignore_errors=True)
+    announce()
+    _keep_as_spare(old, output)
 
 
 def _exchange(a: Path, b: Path) -> bool:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
+        # The process's own symbols (libc among them): find_library("c") runs ldconfig.
+        libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False

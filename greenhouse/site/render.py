@@ -8,6 +8,7 @@ sorted keys and no wall-clock time, so the same garden gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
@@ -30,6 +31,7 @@ from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api, feed
+from greenhouse.site.bundle import Bundle, digest, dumps, dumps_spliced
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 from greenhouse.site.static import StaticFiles, StaticRule, select
 
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from greenhouse.store.freshness import Freshness
+    from greenhouse.store.snapshots import StoredSnapshots
+
+__all__ = ["Bundle", "Links", "Renderer", "dumps", "iso", "template_environment"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,8 @@ class Links:
 
     base_url: str
 
-    @property
-    def base_path(self) -> str:
+    @functools.cached_property
+    def base_path(self) -> str:  # cached: every page asks for it dozens of times
         """The path part of the base URL, always ending in '/'."""
         path = urlsplit(self.base_url).path or "/"
         return path if path.endswith("/") else path + "/"
@@ -172,40 +177,6 @@ def template_environment(site_templates: Path) -> jinja2.Environment:
     return env
 
 
-def dumps(document: Any) -> bytes:
-    """Canonical JSON: sorted keys, compact, UTF-8."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-class Bundle:
-    """Writes files into the staging folder."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.files = 0
-        self.bytes = 0
-        self._folders: set[Path] = set()
-
-    def write(self, relative: str, data: bytes | str) -> None:
-        """Write one file of the bundle."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        path = self.root / relative
-        if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(path.parent)
-        with open(path, "wb", buffering=0) as handle:
-            handle.write(data)
-        self.files += 1
-        self.bytes += len(data)
-
-    def json(self, relative: str, document: Any) -> None:
-        """Write one JSON document."""
-        self.write(relative, dumps(document))
-
-
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z."""
     if moment.tzinfo is not None:
@@ -225,13 +196,15 @@ class Renderer:
         freshness: Mapping[str, Freshness],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
-        snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        snapshots: StoredSnapshots | None = None,
+        env: jinja2.Environment | None = None,
         private: Sequence[Path] = (),
     ):
         self.config = config
         self.links = Links(config.site.base_url)
         self.site_templates = site_templates
-        self.env = template_environment(site_templates)
+        # A long-running caller passes the environment of its last build: compiled templates.
+        self.env = env or template_environment(site_templates)
         self.generated_at = generated_at
         self.stamp = iso(generated_at)
         self.demo = demo
@@ -239,10 +212,18 @@ class Renderer:
         self.dashboard = dashboard
         self.progress = progress or (lambda _: None)
         # History snapshots of earlier builds: date -> (fingerprint, encoded plants list).
-        self.snapshot_cache = dict(snapshots or {})
+        self.stored_snapshots = snapshots
+        # Snapshots whose fingerprint the store does not have yet: date -> (fingerprint, plants).
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
-        self.snapshots_reused = 0
+        self.snapshot_days: list[str] = []
+        self.snapshots_reused = 0  # snapshots not encoded again (the store had them)
         self.private = tuple(private)  # files a static link may never publish (the store)
+        # What every document depends on besides its own data (keys of Bundle.render):
+        # the config (links, titles, …), the garden's moment and the demo label; pages
+        # also depend on every template.
+        self.documents_key = digest(config.model_dump_json(), self.stamp, repr(demo))
+        self.templates_key = templates_digest(site_templates)
+        self.pages_key = digest(self.documents_key, self.templates_key)
 
     # -- documents -------------------------------------------------------
 
@@ -300,10 +281,10 @@ class Renderer:
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.json("api/v1/analytics/dashboard.json", self._doc(**self.dashboard))
-        for name, model in api.SCHEMAS.items():
+        for name, schema in _schema_documents().items():
             if name == "dashboard" and not self.config.analytics.publish:
                 continue
-            bundle.json(f"api/v1/schema/{name}.schema.json", model.model_json_schema())
+            bundle.write(f"api/v1/schema/{name}.schema.json", schema)
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
@@ -362,31 +343,26 @@ class Renderer:
     def _history(self, garden: GardenState, bundle: Bundle) -> None:
         items = []
         history = garden.history
+        stored = self.stored_snapshots.fingerprints if self.stored_snapshots else {}
+        slugs = all(SLUG.fullmatch(plant_id) for plant_id in history.ids)  # need no escaping
         for k, day in enumerate(history.days):
             name = day.isoformat()
             fingerprint = history.fingerprint(k)
-            cached = self.snapshot_cache.get(name)
-            if cached is not None and cached[0] == fingerprint:
-                encoded = cached[1]  # unchanged since an earlier build: reuse, don't re-encode
-                self.snapshots_reused += 1
+            self.snapshot_days.append(name)
+            if stored.get(name) == fingerprint:
+                self.snapshots_reused += 1  # unchanged since an earlier build: never re-encoded
+                assert self.stored_snapshots is not None
+                encoded = functools.partial(self.stored_snapshots.body, name)
             else:
-                encoded = dumps(history.snapshot(k))
-            self.snapshots_written[name] = (fingerprint, encoded)
-            # The same bytes dumps() gives the whole document: keys in sorted order.
-            document = b"".join(
-                [
-                    b'{"date":',
-                    dumps(name),
-                    b',"generated_at":',
-                    dumps(self.stamp),
-                    b',"plants":',
-                    encoded,
-                    b',"schema_version":',
-                    dumps(api.SCHEMA_VERSION),
-                    b"}",
-                ]
+                plants = (snapshot_json if slugs else dumps)(history.snapshot(k))
+                self.snapshots_written[name] = (fingerprint, plants)
+                encoded = functools.partial(bytes, plants)
+            # Declared inputs: the snapshot's fingerprint, the moment, the config.
+            bundle.render(
+                f"api/v1/garden/history/{name}.json",
+                functools.partial(digest, self.documents_key, name, fingerprint),
+                functools.partial(self._snapshot_document, name, encoded),
             )
-            bundle.write(f"api/v1/garden/history/{name}.json", document)
             items.append(
                 {
                     "date": name,
@@ -398,6 +374,10 @@ class Renderer:
             "api/v1/garden/history/index.json",
             self._doc(interval_days=self.config.history.interval_days, snapshots=items),
         )
+
+    def _snapshot_document(self, name: str, plants: Callable[[], bytes]) -> bytes:
+        """One history snapshot, its plants list encoded apart (possibly by an earlier build)."""
+        return dumps_spliced(self._doc(date=name), {"plants": plants()})
 
     def _projects(
         self, garden: GardenState, ordered: list[PlantState], docs: dict[str, Any], bundle: Bundle
@@ -423,33 +403,56 @@ class Renderer:
             bundle.json(f"api/v1/projects/page/{page}.json", doc)
             if page == 1:
                 bundle.json("api/v1/projects/index.json", doc)
-        weather = garden.weather
+        page_key = digest(self.pages_key, repr(garden.weather))
         for state in garden.plants:
-            series = garden.history.series(state.row)  # once per plant: its JSON and its page
-            bundle.write(
-                f"projects/{state.spec.id}/index.html",
-                self.page(
-                    "project.html",
-                    plant=docs[state.spec.id],
-                    state=state,
-                    weather=weather,
-                    series=series,
-                    chart=_chart_points(series, "growth"),
-                    health_chart=_chart_points(series, "health"),
-                ),
+            self._plant_outputs(garden, state, docs[state.spec.id], page_key, bundle)
+
+    def _plant_outputs(
+        self,
+        garden: GardenState,
+        state: PlantState,
+        plant: dict[str, Any],
+        page_key: str,
+        bundle: Bundle,
+    ) -> None:
+        """A plant's page and JSON document, rendered only when their declared inputs changed.
+
+        Their inputs: the plant's state (its spec included) and history row, the
+        config, templates and moment (``pages_key``), and for the page the weather.
+        """
+        plant_key = functools.cache(lambda: digest(repr(state), garden.history.row_key(state.row)))
+        series = functools.cache(functools.partial(garden.history.series, state.row))
+
+        def page() -> str:
+            return self.page(
+                "project.html",
+                plant=plant,
+                state=state,
+                weather=garden.weather,
+                series=series(),
+                chart=_chart_points(series(), "growth"),
+                health_chart=_chart_points(series(), "health"),
             )
-            bundle.json(
-                f"api/v1/projects/{state.spec.id}.json",
-                self._doc(
-                    plant=docs[state.spec.id],
-                    body_html=state.spec.body_html,
-                    history=series,
-                    analytics={
-                        "views_30d": state.metrics["views_30d"],
-                        "interactions_30d": state.metrics["interactions_30d"],
-                    },
-                ),
+
+        def document() -> bytes:
+            fields = self._doc(
+                plant=plant,
+                body_html=state.spec.body_html,
+                analytics={
+                    "views_30d": state.metrics["views_30d"],
+                    "interactions_30d": state.metrics["interactions_30d"],
+                },
             )
+            return dumps_spliced(fields, {"history": series_json(series())})
+
+        bundle.render(
+            f"projects/{state.spec.id}/index.html", lambda: digest(page_key, plant_key()), page
+        )
+        bundle.render(
+            f"api/v1/projects/{state.spec.id}.json",
+            lambda: digest(self.documents_key, plant_key()),
+            document,
+        )
 
     # -- pages -----------------------------------------------------------
 
@@ -558,6 +561,24 @@ class Renderer:
             log.warning("skipped static file %s", line)
 
 
+@functools.cache
+def _schema_documents() -> dict[str, bytes]:
+    """The JSON Schema of every document, encoded once per process (the models never change)."""
+    return {name: dumps(model.model_json_schema()) for name, model in api.SCHEMAS.items()}
+
+
+def templates_digest(site_templates: Path) -> str:
+    """A digest of every template a page may use: the site's own, then the theme's."""
+    parts: list[bytes | str] = []
+    for folder in (site_templates, THEME / "templates"):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and "static" not in path.relative_to(folder).parts:
+                    parts += [str(path.relative_to(folder)), path.read_bytes()]
+        parts.append("|")  # the same file in the other folder is another template
+    return digest(*parts)
+
+
 @dataclass(frozen=True)
 class PlantPage:
     """One page of the plant list: the index is page 1, the others live at ``plants/<n>/``."""
@@ -601,6 +622,52 @@ def static_files(site_templates: Path, private: Sequence[Path] = ()) -> StaticFi
     found = select(StaticRule(THEME / "static", THEME / "static"))
     own = StaticRule(site_templates / "static", site_templates.parent, private)
     return select(own, found)
+
+
+def series_json(series: list[dict[str, Any]]) -> bytes:
+    """What :func:`dumps` gives for a plant's history (:meth:`History.series`), faster.
+
+    Its points have the same four keys (written here in sorted order), ISO
+    dates and stage names that need no escaping, and Python floats, which
+    ``json`` writes by ``repr``. A series of any other shape takes ``dumps``.
+    """
+    first = series[0] if series else None
+    if first is not None and (
+        tuple(first) != ("date", "stage", "growth", "health")
+        or type(first["growth"]) is not float
+        or type(first["health"]) is not float
+    ):
+        return dumps(series)
+    points = [
+        f'{{"date":"{p["date"]}","growth":{p["growth"]!r},'
+        f'"health":{p["health"]!r},"stage":"{p["stage"]}"}}'
+        for p in series
+    ]
+    return ("[" + ",".join(points) + "]").encode()
+
+
+SLUG = re.compile(r"[a-z0-9-]+")  # a plant id (api.Plant's pattern)
+
+
+def snapshot_json(plants: list[dict[str, Any]]) -> bytes:
+    """What :func:`dumps` gives for a snapshot's plants (:meth:`History.snapshot`), faster.
+
+    For ids that are slugs (the caller checks); stage names need no escaping
+    either, and floats are written by ``repr``, as ``json`` does. A list of
+    any other shape takes ``dumps``.
+    """
+    first = plants[0] if plants else None
+    if first is not None and (
+        tuple(first) != ("id", "stage", "growth", "health", "height")
+        or not all(type(first[key]) is float for key in ("growth", "health", "height"))
+    ):
+        return dumps(plants)
+    points = [
+        f'{{"growth":{p["growth"]!r},"health":{p["health"]!r},"height":{p["height"]!r},'
+        f'"id":"{p["id"]}","stage":"{p["stage"]}"}}'
+        for p in plants
+    ]
+    return ("[" + ",".join(points) + "]").encode()
 
 
 def _chart_points(series: list[dict[str, Any]], key: str) -> str:

@@ -13,6 +13,12 @@ it answers only requests whose ``Host`` is a name the developer really uses
 (:func:`host_allowed`), and it serves only files that really are inside the
 bundle (no link out of ``build/site``). No error in a build, however
 unexpected, stops the watcher: the next save rebuilds.
+
+Rebuilds keep a :class:`~greenhouse.build_cache.BuildCache`: a template edit
+re-renders pages from the garden already grown, and a content edit renders
+only the outputs whose inputs changed (the others are linked from the
+published bundle), so a reload follows an edit within a fraction of a second
+even with a thousand plants (tests/bench/bench_serve.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import mimetypes
+import os
 import shutil
 import threading
 import time
@@ -32,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from greenhouse.build_cache import BuildCache
 from greenhouse.config import CONFIG_FILE, load_site
 from greenhouse.errors import GreenhouseError, TemplateError
 from greenhouse.site.output import real
@@ -165,7 +173,14 @@ class DevServer:
         self.base_path = Links(self.site.config.site.base_url).base_path
         self.output = self.site.path(self.site.config.build.output)
         self.live = LiveState()
+        self.cache = BuildCache()
+        folders = [
+            os.fspath(f) for f in (THEME, self.root / "content", self.root / "site_templates")
+        ]
+        self._watched = {*folders, os.fspath(self.root / CONFIG_FILE)}
+        self._watched_prefixes = tuple(folder + os.sep for folder in folders)
         self.stop_event = threading.Event()
+        self.watching = threading.Event()
         self.lock = threading.Lock()
         self.host = host
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
@@ -179,13 +194,29 @@ class DevServer:
         return f"http://{host!s}:{port}{self.base_path}"
 
     def rebuild(self, first: bool = False) -> bool:
-        """Build (forced after the first time); publish the result or the error."""
+        """Build; publish the result or the error.
+
+        Every build renders (the first one too, so the cache is warm for the
+        first edit); outputs that did not change are linked, not rewritten.
+        """
         from greenhouse.build import build
 
         with self.lock:
             started = time.perf_counter()
+            reloaded: list[float] = []
+
+            def reload() -> None:  # as soon as the bundle is in place: the rest is cleanup
+                reloaded.append(time.perf_counter())
+                self.live.publish("page")
+
             try:
-                result = build(self.root, offline=self.offline, force=not first)
+                result = build(
+                    self.root,
+                    offline=self.offline,
+                    force=True,
+                    cache=self.cache,
+                    on_publish=reload,
+                )
             except GreenhouseError as exc:
                 self.say(f"build failed: {exc}")
                 self.live.publish(error=error_report(exc))
@@ -194,12 +225,17 @@ class DevServer:
                 self.say(f"build crashed (a bug in greenhouse):\n{traceback.format_exc()}")
                 self.live.publish(error=crash_report(exc))
                 return False
-            took = time.perf_counter() - started
+            took = (reloaded[0] if reloaded else time.perf_counter()) - started
             if result.skipped:
                 self.say(f"site up to date ({took:.2f}s)")
             else:
-                self.say(f"built {result.plants} plants in {took:.2f}s")
-            self.live.publish("page")
+                self.say(
+                    f"built {result.plants} plants in {took:.2f}s "
+                    f"({result.written} of {result.files} files changed"
+                    f"{'' if result.grown else ', garden reused'})"
+                )
+            if not reloaded:
+                self.live.publish("page")
             return True
 
     def changed(self, paths: Iterable[Path]) -> None:
@@ -218,8 +254,7 @@ class DevServer:
         if self.live.error is None and statics and all(t is not None for t in statics):
             for source, target in zip(paths, statics, strict=True):
                 assert target is not None
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+                _replace_file(source, target)
             css = all(p.suffix == ".css" for p in paths)
             self.say("stylesheet swapped" if css else "static files copied")
             self.live.publish("css" if css else "page")
@@ -240,13 +275,14 @@ class DevServer:
                 return self.output / "static" / path.relative_to(folder)
         return None
 
-    def watched(self, path: Path) -> bool:
-        """Whether a change to *path* affects the site."""
-        if path.is_relative_to(THEME):
-            return True
-        if path == self.root / CONFIG_FILE:
-            return True
-        return any(path.is_relative_to(self.root / d) for d in ("content", "site_templates"))
+    def watched(self, path: Path | str) -> bool:
+        """Whether a change to *path* affects the site.
+
+        Asked for every event under the site folder, the bundle's own included
+        (thousands per rebuild), on the watcher thread: plain string prefixes.
+        """
+        name = os.fspath(path)
+        return name in self._watched or name.startswith(self._watched_prefixes)
 
     def watch(self) -> None:
         """Rebuild on every batch of changes until stopped; no error ends the loop."""
@@ -257,13 +293,18 @@ class DevServer:
                 for changes in watchfiles.watch(
                     self.root,
                     THEME,
-                    watch_filter=lambda _change, name: self.watched(Path(name)),
+                    watch_filter=lambda _change, name: self.watched(name),
                     debounce=60,
                     step=20,
                     stop_event=self.stop_event,
                     raise_interrupt=False,
+                    # An empty batch every quarter second: the first says the watches are in place.
+                    rust_timeout=250,
+                    yield_on_timeout=True,
                 ):
-                    self.react(Path(name) for _change, name in sorted(changes))
+                    self.watching.set()
+                    if changes:
+                        self.react(Path(name) for _change, name in sorted(changes))
             except Exception:  # the watcher itself failed (a folder vanished…): start it again
                 self.say(f"watcher restarted after an error:\n{traceback.format_exc()}")
                 self.stop_event.wait(0.5)
@@ -277,12 +318,18 @@ class DevServer:
             self.live.publish(error=crash_report(exc))
 
     def start(self) -> None:
-        """Build once, then serve and watch in background threads."""
+        """Build once, then serve and watch in background threads.
+
+        Returns once the watcher is in place: with a big bundle in the site
+        folder, setting up its watches takes long enough for an edit made
+        right after start to go unseen otherwise.
+        """
         self.rebuild(first=True)
         for target in (self.httpd.serve_forever, self.watch):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self.threads.append(thread)
+        self.watching.wait(timeout=60)
 
     def stop(self) -> None:
         """Stop serving and watching."""
@@ -323,6 +370,19 @@ def quote_path(path: str) -> str:
     from urllib.parse import quote
 
     return quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
+def _replace_file(source: Path, target: Path) -> None:
+    """Copy *source* over *target* by renaming a full copy into place.
+
+    A request being served never reads a half-copied file, and the bundle's
+    file is never written through (it may be a link shared with a bundle
+    being staged).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.copy")
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
 
 
 def _handler(server: DevServer) -> type[BaseHTTPRequestHandler]:

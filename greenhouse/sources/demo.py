@@ -15,9 +15,10 @@ the growth model shows up in the demo garden.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -171,120 +172,106 @@ def generation_key(projects: Sequence[Project], config: DemoConfig, today: date)
     ).hexdigest()
 
 
-def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, today: date) -> bool:
-    """Write the demo rows for the span ending *today*; False when they were already there."""
-    key = generation_key(projects, config, today)
-    if store.get_meta("demo_key") == key:
-        return False
+@dataclass(frozen=True)
+class DemoData:
+    """Every generated row, column by column: numpy arrays ready for one bulk insert per table.
+
+    Daily rows refer to repositories and plants by index (``repo`` into
+    ``repos["full_name"]``, ``plant`` into ``plant_ids``), so a million rows
+    carry integers, not a million strings.
+    """
+
+    repos: dict[str, np.ndarray]
+    activity: dict[str, np.ndarray]
+    plant_ids: np.ndarray
+    engagement: dict[str, np.ndarray]
+    plays: dict[str, np.ndarray]
+    weather: dict[str, np.ndarray]
+
+
+def generate(projects: Sequence[Project], config: DemoConfig, today: date) -> DemoData:
+    """The demo rows for the span ending *today* (pure: same inputs, same arrays)."""
     import numpy as np
 
     repos = demo_repos(projects, config, today)
-    start = today - timedelta(days=config.days - 1)
-    start_ordinal = (start - EPOCH).days
+    start_ordinal = (today - timedelta(days=config.days - 1) - EPOCH).days
+    attached = {p.meta.repo.lower(): p.slug for p in projects if p.meta.repo}
+    plant_ids = [attached.get(r.full_name.lower(), slugify(r.name)) for r in repos]
     activity: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("name", "day", "commits", "stars", "releases", "issues")
+        k: [] for k in ("repo", "day", "commits", "stars", "releases", "issues")
     }
     engagement: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("project", "day", "views", "interactions")
+        k: [] for k in ("plant", "day", "views", "interactions")
     }
-    repo_rows = []
-    attached = {p.meta.repo.lower(): p.slug for p in projects if p.meta.repo}
-    for repo in repos:
-        plant_id = attached.get(repo.full_name.lower(), slugify(repo.name))
+    stars, last_active = [], []
+    for row, repo in enumerate(repos):
         history = _history(repo, config, today)
         active = (
             history["commits"] + history["stars"] + history["releases"] + history["issues"]
         ) > 0
         index = np.flatnonzero(active)
-        activity["name"].append(np.full(index.size, repo.full_name, dtype=object))
+        activity["repo"].append(np.full(index.size, row, dtype=np.int32))
         activity["day"].append((start_ordinal + index).astype(np.int32))
         for channel in ("commits", "stars", "releases", "issues"):
             activity[channel].append(history[channel][index])
         seen = np.flatnonzero(history["views"] > 0)
-        engagement["project"].append(np.full(seen.size, plant_id, dtype=object))
+        engagement["plant"].append(np.full(seen.size, row, dtype=np.int32))
         engagement["day"].append((start_ordinal + seen).astype(np.int32))
         engagement["views"].append(history["views"][seen])
         engagement["interactions"].append(history["interactions"][seen])
-        last = (start + timedelta(days=int(index[-1]))) if index.size else repo.created
-        repo_rows.append(
-            (
-                repo.full_name,
-                repo.name,
-                _description(repo),
-                None,
-                f"https://github.com/{repo.full_name}",
-                repo.language,
-                repo.topics,
-                "MIT",
-                int(history["stars"].sum()) + (40 if repo.profile == "popular" else 0),
-                int(history["stars"].sum() // 5),
-                False,
-                repo.profile == "archived",
-                False,
-                datetime.combine(repo.created, datetime.min.time()),
-                datetime.combine(last, datetime.min.time()),
-                "ok",
-                "demo",
-            )
-        )
-    with store.transaction() as conn:
-        for table in ("repos", "activity", "engagement", "plays", "weather_obs", "contributions"):
-            conn.execute(f"DELETE FROM {table} WHERE source = 'demo'")
-        conn.execute("DELETE FROM repo_languages WHERE full_name LIKE ?", [DEMO_OWNER + "/%"])
-        if repo_rows:  # none when there are no synthetic projects and no content repos
-            conn.executemany(
-                "INSERT OR REPLACE INTO repos (full_name, name, description, homepage, html_url, language, topics, "
-                "license, stars, forks, is_fork, is_archived, is_private, created_at, pushed_at, activity_status, "
-                "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                repo_rows,
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO repo_languages VALUES (?, ?, ?)",
-                [(r.full_name, r.language, 10000 + _seed(r.full_name) % 90000) for r in repos],
-            )
-        if repos:
-            _bulk(
-                conn,
-                "activity",
-                activity,
-                "INSERT OR REPLACE INTO activity SELECT name, DATE '1970-01-01' + day, commits, stars, "
-                "releases, issues, 'demo' FROM src",
-            )
-            _bulk(
-                conn,
-                "engagement",
-                engagement,
-                "INSERT OR REPLACE INTO engagement SELECT project, DATE '1970-01-01' + day, views, "
-                "interactions, views, 'demo' FROM src",
-            )
-        conn.execute(
-            "INSERT OR REPLACE INTO contributions SELECT day, sum(commits)::INTEGER, 'demo' FROM activity "
-            "WHERE source = 'demo' GROUP BY day"
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO plays VALUES ('demo', ?, ?, ?, ?, ?)", _plays(config, today)
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO weather_obs VALUES ('demo', ?, ?, NULL, ?, ?, ?)",
-            _weather(config, today),
-        )
-        conn.execute(
-            "INSERT OR REPLACE INTO sync_state VALUES ('demo', ?, ?, 'ok', 'demo data (generated)', NULL)",
-            [datetime.combine(today, datetime.min.time())] * 2,
-        )
-        store.set_meta(conn, "demo_key", key)
+        stars.append(int(history["stars"].sum()))
+        created = (repo.created - EPOCH).days
+        last_active.append(start_ordinal + int(index[-1]) if index.size else created)
+    star_counts = np.array(stars, dtype=np.int64)
+    popular = np.array([r.profile == "popular" for r in repos], dtype=bool)
+    return DemoData(
+        repos={
+            "full_name": _strings([r.full_name for r in repos]),
+            "name": _strings([r.name for r in repos]),
+            "description": _strings([_description(r) for r in repos]),
+            "language": _strings([r.language for r in repos]),
+            "topics": _strings([",".join(r.topics) for r in repos]),
+            "stars": star_counts + np.where(popular, 40, 0),
+            "forks": star_counts // 5,
+            "archived": np.array([r.profile == "archived" for r in repos], dtype=bool),
+            "created": np.array([(r.created - EPOCH).days for r in repos], dtype=np.int32),
+            "pushed": np.array(last_active, dtype=np.int32),
+            "language_bytes": np.array(
+                [10000 + _seed(r.full_name) % 90000 for r in repos], dtype=np.int64
+            ),
+        },
+        activity=_concatenated(activity),
+        plant_ids=_strings(plant_ids),
+        engagement=_concatenated(engagement),
+        plays=_plays(config, today),
+        weather=_weather(config, today),
+    )
+
+
+def seed_demo(store: Store, projects: Sequence[Project], config: DemoConfig, today: date) -> bool:
+    """Write the demo rows for the span ending *today*; False when they were already there."""
+    from greenhouse.store.demo import replace_demo
+
+    key = generation_key(projects, config, today)
+    if store.get_meta("demo_key") == key:
+        return False
+    replace_demo(store, generate(projects, config, today), key, today)
     return True
 
 
-def _bulk(conn: object, name: str, columns: dict[str, list[np.ndarray]], sql: str) -> None:
+def _strings(values: list[str]) -> np.ndarray:
     import numpy as np
 
-    frame = {k: np.concatenate(v) if v else np.array([]) for k, v in columns.items()}
-    conn.register("src", frame)  # type: ignore[attr-defined]
-    try:
-        conn.execute(sql)  # type: ignore[attr-defined]
-    finally:
-        conn.unregister("src")  # type: ignore[attr-defined]
+    return np.array(values, dtype=object)
+
+
+def _concatenated(columns: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    import numpy as np
+
+    return {
+        name: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        for name, parts in columns.items()
+    }
 
 
 def _description(repo: DemoRepo) -> str:
@@ -301,53 +288,60 @@ def _description(repo: DemoRepo) -> str:
     return f"Demo: {what} {repo.language} project about {', '.join(repo.topics)}."
 
 
-def _plays(
-    config: DemoConfig, today: date
-) -> list[tuple[datetime, str, str, float | None, float | None]]:
+def _plays(config: DemoConfig, today: date) -> dict[str, np.ndarray]:
     """A few weeks of listening (only recent plays: the APIs never give more)."""
     import numpy as np
 
     rng = np.random.default_rng(_seed(config.seed, "plays"))
-    rows = []
+    midnight = np.datetime64(today.isoformat(), "s")
+    plays: dict[np.datetime64, tuple[int, float, float]] = {}
     for back in range(min(config.days, 60)):
-        day = today - timedelta(days=back)
+        day = midnight - np.timedelta64(back, "D")
         for _ in range(int(rng.integers(4, 30))):
             minute = int(rng.integers(7 * 60, 26 * 60)) % (24 * 60)
-            at = datetime.combine(day, datetime.min.time()) + timedelta(
-                minutes=minute, seconds=int(rng.integers(60))
-            )
+            at = day + np.timedelta64(minute * 60 + int(rng.integers(60)), "s")
             track = int(rng.integers(1, 400))
-            has_features = back % 3 != 0  # some plays without features, as with new Spotify apps
-            rows.append(
-                (
-                    at,
-                    f"Demo track {track}",
-                    f"Demo artist {track % 37}",
-                    round(float(rng.beta(4, 3)), 3) if has_features else None,
-                    round(float(rng.beta(3, 3)), 3) if has_features else None,
-                )
-            )
-    unique = {row[0]: row for row in rows}
-    return [unique[k] for k in sorted(unique)]
+            if back % 3 != 0:  # some plays without features, as with new Spotify apps
+                features = (round(float(rng.beta(4, 3)), 3), round(float(rng.beta(3, 3)), 3))
+            else:
+                features = (math.nan, math.nan)  # NaN reaches DuckDB as NULL
+            plays[at] = (track, *features)  # one play per second: the last one wins
+    times = sorted(plays)
+    tracks = np.array([plays[t][0] for t in times], dtype=np.int32)
+    return {
+        "played_at": np.array(times, dtype="datetime64[us]"),
+        "track": tracks,
+        "valence": np.array([plays[t][1] for t in times], dtype=np.float64),
+        "energy": np.array([plays[t][2] for t in times], dtype=np.float64),
+    }
 
 
-def _weather(config: DemoConfig, today: date) -> list[tuple[datetime, str, float, float, float]]:
+def _weather(config: DemoConfig, today: date) -> dict[str, np.ndarray]:
+    """A daily noon observation for the last few months; today is always sunny."""
     import numpy as np
 
     rng = np.random.default_rng(_seed(config.seed, "weather"))
-    rows = []
+    noon = np.datetime64(today.isoformat(), "h") + np.timedelta64(12, "h")
+    columns: dict[str, list[object]] = {
+        "observed_at": [],
+        "condition": [],
+        "temperature": [],
+        "wind_speed": [],
+        "cloud_cover": [],
+    }
     for back in range(min(config.days, 120), -1, -1):
-        day = today - timedelta(days=back)
         condition = CONDITIONS[int(rng.integers(0, len(CONDITIONS)))]
         if back == 0:
             condition = "sunny"  # the demo's own sky comes from its coding rhythm today
-        rows.append(
-            (
-                datetime.combine(day, datetime.min.time()) + timedelta(hours=12),
-                condition,
-                round(float(rng.normal(14, 8)), 1),
-                round(float(abs(rng.normal(4, 3))), 1),
-                round(float(rng.uniform(0, 100)), 0),
-            )
-        )
-    return rows
+        columns["observed_at"].append(noon - np.timedelta64(back, "D"))
+        columns["condition"].append(condition)
+        columns["temperature"].append(round(float(rng.normal(14, 8)), 1))
+        columns["wind_speed"].append(round(float(abs(rng.normal(4, 3))), 1))
+        columns["cloud_cover"].append(round(float(rng.uniform(0, 100)), 0))
+    return {
+        "observed_at": np.array(columns["observed_at"], dtype="datetime64[us]"),
+        "condition": np.array(columns["condition"], dtype=object),
+        "temperature": np.array(columns["temperature"], dtype=np.float64),
+        "wind_speed": np.array(columns["wind_speed"], dtype=np.float64),
+        "cloud_cover": np.array(columns["cloud_cover"], dtype=np.float64),
+    }

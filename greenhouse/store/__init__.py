@@ -31,7 +31,7 @@ from greenhouse.errors import StoreBusyError, StoreError, StoreOutdatedError
 from greenhouse.store.format import STORAGE_VERSION, ensure_format
 from greenhouse.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store", "SCHEMA_VERSION", "interrupted"]
+__all__ = ["SCHEMA_VERSION", "Store", "interrupted", "store_errors"]
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -277,3 +277,28 @@ def _open_error(path: Path, exc: Exception) -> StoreError:
         )
     first = text.splitlines()[0] if text else type(exc).__name__
     return StoreError(f"{path}: cannot open the data store: {first}")
+
+
+@contextmanager
+def store_errors(path: Path) -> Iterator[None]:
+    """Turn any DuckDB failure inside the block into one StoreError line naming the file.
+
+    Every write goes through a transaction that rolls back, so the message can
+    promise that what was stored is kept.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        if interrupted(exc):  # Ctrl-C is not a store failure: the CLI reports it as such
+            raise KeyboardInterrupt from None
+        raise StoreError(_explain_error(path, exc)) from None
+
+
+def _explain_error(path: Path, exc: duckdb.Error) -> str:
+    first = (str(exc).splitlines() or [type(exc).__name__])[0].strip()
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return (
+            f"{path}: the data store ran out of memory ({first}); nothing stored was changed. "
+            "Lower [demo] projects or days, or free memory, and build again"
+        )
+    return f"{path}: the data store failed ({first}); nothing stored was changed"

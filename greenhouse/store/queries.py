@@ -24,7 +24,10 @@ EPOCH = date(1970, 1, 1)
 
 def activity_span(store: Store, specs: Sequence[PlantSpec], today: date) -> date:
     """The first day worth simulating: the earliest planting or recorded activity."""
-    row = store.one("SELECT min(day) FROM activity")
+    row = store.one(
+        "SELECT min(day) FROM (SELECT min(day) AS day FROM activity "
+        "UNION ALL SELECT min(day) FROM demo_activity)"
+    )
     first = [s.planted_on for s in specs] + ([row[0]] if row and row[0] else [])
     # A project planted "tomorrow" (a time zone ahead, or a typo) must not empty the span.
     return min([*first, today])
@@ -41,14 +44,18 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
     offset = (start - EPOCH).days
     repo_keys = [(s.repo.lower(), i) for i, s in enumerate(specs) if s.repo]
     plant_keys = [(s.id, i) for i, s in enumerate(specs)]
-    repos = _matched(
-        store,
-        repo_keys,
-        "SELECT k.row, (a.day - DATE '1970-01-01')::INTEGER AS d, a.commits, a.stars, a.releases, a.issues "
-        "FROM activity a JOIN keys k ON lower(a.full_name) = k.key WHERE a.day BETWEEN ? AND ?",
-        [start, today],
-    )
-    _scatter(activity, repos, offset, ("commits", "stars", "releases", "issues"))
+    # Real rows and the demo generator's add up; each table holds one row per
+    # (repository or plant, day) once grouped, so its rows are added in one go.
+    for table in ("activity", "demo_activity"):
+        rows = _matched(
+            store,
+            repo_keys,
+            "SELECT k.row, (a.day - DATE '1970-01-01')::INTEGER AS d, a.commits, a.stars, "
+            f"a.releases, a.issues FROM {table} a JOIN keys k ON lower(a.full_name) = k.key "
+            "WHERE a.day BETWEEN ? AND ?",
+            [start, today],
+        )
+        _scatter(activity, rows, offset, ("commits", "stars", "releases", "issues"))
     seen = _matched(
         store,
         plant_keys,
@@ -56,9 +63,17 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
         "sum(e.interactions) AS interactions "
         "FROM engagement e JOIN keys k ON e.project = k.key WHERE e.day BETWEEN ? AND ?",
         [start, today],
-        " GROUP BY ALL",  # demo and real visits are separate rows of the same day
+        " GROUP BY ALL",  # visits of several sources on the same day add up
     )
     _scatter(activity, seen, offset, ("views", "interactions"))
+    generated = _matched(
+        store,
+        plant_keys,
+        "SELECT k.row, (e.day - DATE '1970-01-01')::INTEGER AS d, e.views, e.interactions "
+        "FROM demo_engagement e JOIN keys k ON e.project = k.key WHERE e.day BETWEEN ? AND ?",
+        [start, today],
+    )
+    _scatter(activity, generated, offset, ("views", "interactions"))
     return activity
 
 
@@ -87,7 +102,7 @@ def _matched(
         store.conn.unregister("keys")
 
 
-PLANT_BLOCK = 200
+PLANT_BLOCK = 1000  # ~8 MB of fetched columns per block at three years of daily rows
 
 
 def _scatter(
@@ -103,9 +118,10 @@ def _scatter(
         day = rows["d"].astype(np.int64) - offset
         for channel in channels:
             assert channel in CHANNELS
-            # One row per (plant, day) in each table (its primary key), so plain assignment.
-            values = np.clip(np.asarray(rows[channel], dtype=np.int64), 0, np.iinfo(np.uint16).max)
-            getattr(activity, channel)[plant, day] = values
+            # (plant, day) pairs are unique within one query's rows, so += adds each once.
+            counts = getattr(activity, channel)
+            values = counts[plant, day] + np.asarray(rows[channel], dtype=np.int64)
+            counts[plant, day] = np.clip(values, 0, np.iinfo(np.uint16).max)
 
 
 def load_plays(store: Store, since: datetime) -> list[Play]:

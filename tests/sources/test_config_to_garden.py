@@ -134,6 +134,11 @@ def test_renamed_and_missing_content_repositories_are_warned_about(
     built = cli("build", "--offline", "--root", site)
     assert built.exit_code == 0, built.output
     assert renamed_line in built.output and "octo/deleted was not found" in built.output
+    # Built again with nothing changed, it returns from the stamp and still warns.
+    again = cli("build", "--offline", "--root", site)
+    assert again.exit_code == 0, again.output
+    assert "Nothing changed" in again.output
+    assert renamed_line in again.output and "octo/deleted was not found" in again.output
 
     # Fixed in the content file: the warning goes with the next sync.
     (projects / "renamed.md").write_text(

@@ -1,0 +1,250 @@
+"""Rebuilds that redo only what changed, checked byte for byte against full builds.
+
+Real builds, real DuckDB files, real folders: a BuildCache as ``greenhouse
+serve`` keeps one, the spare bundle the next build stages into, and the
+stamp that lets an unchanged offline build return without opening the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from greenhouse.build import build
+from greenhouse.build_cache import BuildCache
+from greenhouse.store import Store
+from tests.conftest import REPO
+from tests.test_build import tree_digest
+
+SPRIG = '+++\ntitle = "Sprig"\nrepo = "greenhouse-demo/sprig"\nskills = ["Shell", "cli"]\n+++\n'
+
+
+def fresh_build(site: Path, tmp_path: Path, name: str) -> dict[str, str]:
+    """A full build from a fresh store into a folder of its own; its files' digests."""
+    result = build(site, offline=True, output=tmp_path / name, db=tmp_path / f"{name}.duckdb")
+    assert not result.skipped and result.rendered == result.files
+    return tree_digest(tmp_path / name)
+
+
+def test_incremental_rebuilds_equal_full_builds_from_a_fresh_store(
+    demo_site: Path, tmp_path: Path
+) -> None:
+    cache = BuildCache()
+    site = demo_site / "build" / "site"
+    first = build(demo_site, offline=True, force=True, cache=cache)
+    assert first.rendered == first.files and first.grown
+    assert tree_digest(site) == fresh_build(demo_site, tmp_path, "full-0")
+
+    # A content edit: the plant's page and document are rendered, not the other plants'.
+    sprig = demo_site / "content/projects/sprig.md"
+    sprig.write_text(SPRIG + "Edited **body**.\n")
+    edited = build(demo_site, offline=True, force=True, cache=cache)
+    plants = edited.plants
+    assert edited.grown and edited.rendered < edited.files - 2 * (plants - 2)
+    assert "Edited <strong>body</strong>" in (site / "projects/sprig/index.html").read_text()
+    assert tree_digest(site) == fresh_build(demo_site, tmp_path, "full-1")
+
+    # A template edit: no plant is grown again; every page is rendered, no JSON document.
+    templates = demo_site / "site_templates"
+    templates.mkdir()
+    (templates / "project.html").write_text(
+        (REPO / "greenhouse/site/theme/templates/project.html")
+        .read_text()
+        .replace("{% block main %}", "{% block main %}<p class=marker>templated</p>", 1)
+    )
+    restyled = build(demo_site, offline=True, force=True, cache=cache)
+    assert not restyled.grown and cache.grown == 2
+    assert "templated" in (site / "projects/sprig/index.html").read_text()
+    documents = list((site / "api/v1/projects").glob("*.json"))
+    assert restyled.rendered < restyled.files - len(documents) + 5  # documents were linked
+    assert tree_digest(site) == fresh_build(demo_site, tmp_path, "full-2")
+
+    # A new project, a removed one, and a config change that touches every page.
+    (demo_site / "content/projects/fresh-idea.md").write_text(
+        '+++\ntitle = "Fresh idea"\nplanted = 2025-12-01\n+++\nNew.\n'
+    )
+    (demo_site / "content/projects/bramble.md").unlink()
+    config = demo_site / "greenhouse.toml"
+    config.write_text(config.read_text().replace("The greenhouse demo garden", "Renamed garden"))
+    changed = build(demo_site, offline=True, force=True, cache=cache)
+    assert changed.grown
+    assert not (site / "projects/bramble").exists()
+    assert (site / "projects/fresh-idea/index.html").is_file()
+    assert tree_digest(site) == fresh_build(demo_site, tmp_path, "full-3")
+
+    # Nothing changed at all: nothing rendered again, nothing written.
+    inodes = {p: p.stat().st_ino for p in site.rglob("*") if p.is_file()}
+    again = build(demo_site, offline=True, force=True, cache=cache)
+    assert not again.grown and again.written == 0
+    assert {p: p.stat().st_ino for p in site.rglob("*") if p.is_file()} == inodes
+
+
+def test_stored_data_changes_reach_an_incremental_rebuild(demo_site: Path, tmp_path: Path) -> None:
+    cache = BuildCache()
+    build(demo_site, offline=True, force=True, cache=cache)
+    db = demo_site / "build" / "greenhouse.duckdb"
+    with Store.open(db) as store, store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO engagement VALUES ('tidewatch', DATE '2025-12-31', 500, 40, 90, 'visitors')"
+        )
+    again = build(demo_site, offline=True, force=True, cache=cache)
+    assert again.grown
+    doc = json.loads((demo_site / "build/site/api/v1/projects/tidewatch.json").read_text())
+    assert doc["analytics"]["views_30d"] >= 500
+    # the same store, built in full without any cache, gives the same bundle
+    full = tmp_path / "full.duckdb"
+    full.write_bytes(db.read_bytes())
+    build(demo_site, offline=True, output=tmp_path / "full", db=full)
+    assert tree_digest(demo_site / "build" / "site") == tree_digest(tmp_path / "full")
+
+
+def test_keys_are_dropped_when_another_build_published(demo_site: Path, tmp_path: Path) -> None:
+    cache = BuildCache()
+    build(demo_site, offline=True, force=True, cache=cache)
+    # another process (here: a build without the cache) publishes a different bundle
+    env = {"SOURCE_DATE_EPOCH": "1767312000"}  # a day later: every document differs
+    subprocess.run(
+        [sys.executable, "-m", "greenhouse", "build", "--offline", "--root", str(demo_site)],
+        env={**os.environ, **env},
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+    )
+    again = build(demo_site, offline=True, force=True, cache=cache)
+    assert again.rendered == again.files  # no key trusted: the folder is not the one they describe
+    assert tree_digest(demo_site / "build" / "site") == fresh_build(demo_site, tmp_path, "full")
+
+
+def test_a_forced_rebuild_links_every_unchanged_file(demo_site: Path) -> None:
+    build(demo_site, offline=True)
+    site = demo_site / "build" / "site"
+    before = {p: (p.stat().st_ino, p.read_bytes()) for p in site.rglob("*") if p.is_file()}
+    again = build(demo_site, offline=True, force=True)
+    assert not again.skipped and again.rendered == again.files and again.written == 0
+    assert {p: (p.stat().st_ino, p.read_bytes()) for p in site.rglob("*") if p.is_file()} == before
+
+
+def test_the_spare_is_trusted_for_nothing(demo_site: Path, tmp_path: Path) -> None:
+    build(demo_site, offline=True)
+    build(demo_site, offline=True, force=True)  # the first bundle is now the spare
+    spare = demo_site / "build" / ".site.spare"
+    assert (spare / "index.html").is_file()
+    # Junk where files and folders should be, stale files, and a link to a file of ours
+    # that must never be written through.
+    outside = tmp_path / "precious.txt"
+    outside.write_text("mine")
+    (spare / "index.html").unlink()
+    os.link(outside, spare / "index.html")
+    (spare / "feed.xml").unlink()
+    (spare / "feed.xml").mkdir()
+    (spare / "feed.xml" / "junk").write_text("x")
+    for folder in (spare / "projects/sprig", spare / "projects/loom"):
+        for item in folder.iterdir():
+            item.unlink()
+        folder.rmdir()
+    (spare / "projects/sprig").write_text("a file where a folder should be")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (spare / "projects/loom").symlink_to(elsewhere)
+    (spare / "stale").mkdir()
+    (spare / "stale" / "old.html").write_text("old")
+    (spare / "api/v1/garden/weather.json").write_text('{"tampered": true}')
+    (demo_site / "content/projects/sprig.md").write_text(SPRIG + "Changed.\n")
+    build(demo_site, offline=True)
+    assert outside.read_text() == "mine"
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link
+    assert tree_digest(demo_site / "build" / "site") == fresh_build(demo_site, tmp_path, "full")
+
+
+def test_an_unchanged_offline_build_opens_no_store(demo_site: Path) -> None:
+    build(demo_site, offline=True)
+    script = textwrap.dedent(f"""
+        import sys
+        from greenhouse.build import build
+        result = build({str(demo_site)!r}, offline=True)
+        heavy = ("duckdb", "numpy", "jinja2", "markdown_it", "pydantic", "greenhouse.config")
+        print(result.skipped, [name for name in heavy if name in sys.modules])
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "[]"], done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["store", "content", "template", "config", "day", "bundle", "stamp", "flag"],
+)
+def test_every_input_invalidates_the_stamp(demo_site: Path, change: str) -> None:
+    build(demo_site, offline=True)
+    site = demo_site / "build" / "site"
+    kwargs: dict[str, object] = {}
+    if change == "store":
+        db = demo_site / "build" / "greenhouse.duckdb"
+        with Store.open(db) as store, store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO engagement VALUES ('loom', DATE '2025-12-30', 9, 0, 1, 'visitors')"
+            )
+    elif change == "content":
+        (demo_site / "content/projects/sprig.md").write_text(SPRIG + "Other.\n")
+    elif change == "template":
+        (demo_site / "site_templates").mkdir()
+        (demo_site / "site_templates/404.html").write_text(
+            "{% extends 'base.html' %}{% block main %}gone{% endblock %}"
+        )
+    elif change == "config":
+        config = demo_site / "greenhouse.toml"
+        config.write_text(config.read_text().replace("seed = 7", "seed = 8"))
+    elif change == "day":
+        os.environ["SOURCE_DATE_EPOCH"] = "1767312000"  # undone by the autouse fixture
+    elif change == "bundle":
+        (site / "robots.txt").unlink()
+    elif change == "stamp":
+        (demo_site / "build" / ".site.stamp").write_text("{not json")
+    elif change == "flag":
+        kwargs["base_url"] = "https://example.org/elsewhere/"
+    again = build(demo_site, offline=True, **kwargs)  # type: ignore[arg-type]
+    if change in ("stamp", "bundle"):
+        # the store's own check still knows nothing changed, except a damaged bundle
+        assert again.skipped == (change == "stamp")
+    else:
+        assert not again.skipped, change
+    # and once rebuilt, the next build is skipped again from the stamp
+    assert build(demo_site, offline=True, **kwargs).skipped  # type: ignore[arg-type]
+
+
+def test_a_demo_stamp_of_another_day_is_not_trusted(
+    demo_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real clock: the demo's data time is its own last generation, so only the
+    # day in the stamp tells that the demo must be generated again today.
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    from datetime import UTC, datetime, timedelta
+
+    from greenhouse.fingerprint import inputs_digest, read_stamp, stamp_path
+
+    build(demo_site, offline=True)
+    out, db = demo_site / "build" / "site", demo_site / "build" / "greenhouse.duckdb"
+    stamp = read_stamp(out)
+    assert stamp is not None and stamp.now_from_data
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    files = inputs_digest(demo_site, out, db, "http://localhost:8000/", yesterday)
+    forged = json.loads(stamp_path(out).read_text()) | {"inputs": f"{files}:{stamp.now}"}
+    stamp_path(out).write_text(json.dumps(forged))
+    script = textwrap.dedent(f"""
+        import sys
+        from greenhouse.build import build
+        result = build({str(demo_site)!r}, offline=True)
+        print("duckdb" in sys.modules)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "True", done.stdout + done.stderr  # the store was consulted
