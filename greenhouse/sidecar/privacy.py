@@ -105,31 +105,46 @@ class DailySalt:
         return hmac.new(bytes(self._current()), message, hashlib.sha256).hexdigest()[:32]
 
 
-def client_ip(peer: str, forwarded_for: str | None, trusted_proxies: Iterable[str]) -> str:
-    """The visitor's address: X-Forwarded-For is believed only from a trusted proxy.
+class TrustedProxies:
+    """The peers whose ``X-Forwarded-For`` is believed (addresses or CIDRs, parsed once)."""
 
-    Walks the header from the right, skipping trusted proxies, so a client
-    cannot smuggle an address in by sending its own X-Forwarded-For.
-    """
-    networks = [n for n in (_network(p) for p in trusted_proxies) if n is not None]
+    def __init__(self, trusted: Iterable[str]):
+        self.networks = [n for n in (_network(p) for p in trusted) if n is not None]
 
-    def trusted(address: str) -> bool:
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def trusts(self, address: str) -> bool:
+        """Whether *address* is one of the trusted proxies."""
+        if not self.networks:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in n for n in networks)
+        return any(ip in n for n in self.networks)
 
-    if not forwarded_for or not trusted(peer):
-        return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not trusted(hop):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
-    return hops[0] if hops else peer
+    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
+        """The visitor's address: X-Forwarded-For is believed only from a trusted proxy.
+
+        Walks the header from the right, skipping trusted proxies, so a client
+        cannot smuggle an address in by sending its own X-Forwarded-For.
+        """
+        if not forwarded_for or not self.trusts(peer):
+            return peer
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer
+        return hops[0] if hops else peer
+
+
+def client_ip(peer: str, forwarded_for: str | None, trusted_proxies: Iterable[str]) -> str:
+    """The visitor's address (see :meth:`TrustedProxies.client_ip`)."""
+    return TrustedProxies(trusted_proxies).client_ip(peer, forwarded_for)
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -1,0 +1,382 @@
+"""Connections: who may hold a socket, and what one websocket visit does.
+
+**Admission** counts every TCP connection from its accept to its close, open
+or half-open (handshake not finished), and holds three caps:
+
+- per host (:func:`~greenhouse.sidecar.limits.host_of`): a connection from
+  an untrusted peer is counted against the peer's address at once, in
+  ``connection_made``, before a byte is read, and closed there if the host is
+  at ``max_connections_per_ip``; one through a trusted proxy is counted
+  against the address the proxy forwards, as soon as the request is read,
+  and refused with HTTP 429;
+- all sockets, below the open-files limit (closed at accept beyond it);
+- upgraded websockets, below that again (HTTP 503 beyond it), which leaves
+  sockets for ``/healthz`` when the websockets are full.
+
+**A visit** is one open websocket: keyed (the day's visitor hash), counted in
+presence by key, its messages rate-limited and parsed, its views and
+interactions recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from greenhouse.sidecar import protocol
+from greenhouse.sidecar.limits import HostCounter, SocketBudget, TokenBucket, host_of
+from greenhouse.sidecar.logs import Throttle
+from greenhouse.sidecar.privacy import TrustedProxies, device, is_bot, opted_out
+
+if TYPE_CHECKING:
+    from greenhouse.sidecar.metrics import Metrics
+    from greenhouse.sidecar.server import Sidecar
+
+log = logging.getLogger("greenhouse.sidecar")
+
+CLOSE_CODES = {1007: "bad_utf8", 1009: "too_big", 1002: "protocol_error"}
+
+
+class GardenConnection(ServerConnection):
+    """A websockets server connection that :class:`Admission` counts from accept to close."""
+
+    admission: Admission  # set on the subclass made by :func:`connection_class`
+    #: The host this connection is counted against (None: not counted yet).
+    host: str | None = None
+    #: The visitor's address, through the trusted-proxy rule (set at the handshake).
+    client_ip: str | None = None
+    #: Counted as a websocket (admitted for an upgrade).
+    upgraded: bool = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.admission.accepted(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            self.admission.lost(self)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().handshake(*args, **kwargs)
+        except asyncio.CancelledError:
+            if not self.admission.stopping:
+                self.admission.metrics.reject("handshake_timeout")
+            raise
+
+
+def connection_class(admission: Admission) -> type[GardenConnection]:
+    """A :class:`GardenConnection` subclass bound to *admission* (for ``serve(create_connection=…)``)."""
+    return type("Connection", (GardenConnection,), {"admission": admission})
+
+
+class Admission:
+    """Counts sockets per host and in all, and refuses what is over a cap."""
+
+    def __init__(
+        self,
+        proxies: TrustedProxies,
+        per_host: int,
+        budget: SocketBudget,
+        metrics: Metrics,
+        throttle: Throttle,
+    ):
+        self.proxies = proxies
+        self.hosts = HostCounter(per_host)
+        self.budget = budget
+        self.metrics = metrics
+        self.throttle = throttle
+        self.sockets = 0
+        self.websockets = 0
+        self.stopping = False
+
+    @property
+    def handshakes(self) -> int:
+        """Sockets not (or not yet) upgraded: handshakes in progress and plain HTTP requests."""
+        return self.sockets - self.websockets
+
+    def accepted(self, conn: GardenConnection) -> None:
+        """A TCP connection was accepted: count it, or close it at once if over a cap."""
+        self.sockets += 1
+        if self.sockets > self.budget.sockets:
+            self._drop(conn, "overload", f"at the socket cap ({self.budget.sockets})")
+            return
+        peer = str(conn.remote_address[0])
+        if self.proxies.trusts(peer):
+            return  # counted against the forwarded address once the request is read
+        host = host_of(peer)
+        if not self.hosts.take(host):
+            self._drop(conn, "ip_cap", "too many connections from one address")
+            return
+        conn.host = host
+
+    def _drop(self, conn: GardenConnection, reason: str, why: str) -> None:
+        self.metrics.reject(reason)
+        self.throttle.log(logging.WARNING, reason, "connection refused at accept: %s", why)
+        conn.transport.abort()
+
+    def charge(self, conn: GardenConnection, client_ip: str) -> bool:
+        """Count a proxied connection against its forwarded address; False when over the cap."""
+        if conn.host is not None:
+            return True
+        host = host_of(client_ip)
+        if not self.hosts.take(host):
+            return False
+        conn.host = host
+        return True
+
+    def upgrade(self, conn: GardenConnection) -> bool:
+        """Count *conn* as a websocket; False when the websockets are at their cap."""
+        if self.websockets >= self.budget.websockets:
+            return False
+        self.websockets += 1
+        conn.upgraded = True
+        return True
+
+    def lost(self, conn: GardenConnection) -> None:
+        """A connection closed: uncount it."""
+        self.sockets -= 1
+        if conn.host is not None:
+            self.hosts.release(conn.host)
+            conn.host = None
+        if conn.upgraded:
+            self.websockets -= 1
+            conn.upgraded = False
+
+
+@dataclass(eq=False, slots=True)
+class Visit:
+    """One open websocket. ``ip`` and ``user_agent`` stay in memory only, to key events."""
+
+    ws: ServerConnection
+    number: int
+    visitor: str
+    ip: str
+    user_agent: str
+    counted: bool
+    recorded: bool
+    device: str
+    bucket: TokenBucket
+    project: str | None = None
+    viewed: bool = False
+    view_started: float = field(default_factory=time.monotonic)
+    strikes: int = 0
+
+
+class Visits:
+    """Every open visit, and the websocket handler that serves one."""
+
+    def __init__(self, sidecar: Sidecar):
+        self.sidecar = sidecar
+        self.open: dict[ServerConnection, Visit] = {}
+        self.per_visitor: dict[str, int] = {}
+        self._numbers = itertools.count(1)
+        # One budget for all interaction fan-outs: many visitors (or bots) within
+        # their own limits must not make the server broadcast without end.
+        self._interaction_budget = TokenBucket(
+            sidecar.tuning.interactions_per_second,
+            max(1, int(sidecar.tuning.interactions_per_second * 2)),
+            time.monotonic(),
+        )
+        self._interaction_end = float("-inf")
+        self._interaction_cost = 0.0
+
+    def forget_plants(self, plants: frozenset[str]) -> None:
+        """After a new garden: whoever looked at a removed plant is on the overview."""
+        for visit in self.open.values():
+            if visit.project is not None and visit.project not in plants:
+                visit.project = None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Serve one websocket from its welcome to its close (the ``serve()`` handler)."""
+        sidecar = self.sidecar
+        request = ws.request
+        assert request is not None
+        # The handshake checked that every header read here occurs at most once.
+        user_agent = request.headers.get("User-Agent", "")
+        forwarded = ws.client_ip if isinstance(ws, GardenConnection) else None
+        ip = forwarded or str(ws.remote_address[0])
+        if sidecar.shared_salt is not None:
+            await sidecar.shared_salt.ensure()  # the day's first visitor waits for the shared salt
+        key = sidecar.salt.visitor(ip, user_agent)
+        number = next(self._numbers)
+        config = sidecar.config
+        if self.per_visitor.get(key, 0) >= config.max_connections_per_visitor:
+            sidecar.metrics.reject("visitor_cap")
+            sidecar.throttle.log(
+                logging.INFO,
+                "visitor_cap",
+                "connection #%d refused: too many connections for one visitor",
+                number,
+            )
+            await ws.close(1008, "too many connections")
+            return
+        bot = is_bot(user_agent)
+        visit = Visit(
+            ws=ws,
+            number=number,
+            visitor=key,
+            ip=ip,
+            user_agent=user_agent,
+            counted=not bot,
+            recorded=not bot and not opted_out(request.headers),
+            device=device(user_agent),
+            bucket=TokenBucket(config.messages_per_second, config.message_burst, time.monotonic()),
+        )
+        self.per_visitor[key] = self.per_visitor.get(key, 0) + 1
+        self.open[ws] = visit
+        if visit.counted:
+            sidecar.presence.join(ws, key)
+            sidecar.presence_changed()
+        if visit.recorded:
+            sidecar.recent.seen(key, sidecar.clock().timestamp())
+        sidecar.metrics.connections += 1
+        sidecar.metrics.connections_total += 1
+        log.info(
+            "connection #%d open (%s%s)",
+            number,
+            visit.device,
+            "" if visit.recorded else ", not recorded",
+        )
+        reason = "closed"
+        try:
+            snapshot = sidecar.current_presence()
+            await ws.send(protocol.welcome_frame(snapshot.visitors, snapshot.projects))
+            sidecar.metrics.messages_out += 1
+            reason = await self._serve(visit)
+        except ConnectionClosed as exc:
+            code = exc.sent.code if exc.sent is not None else None
+            if code in CLOSE_CODES:
+                reason = CLOSE_CODES[code]
+                sidecar.metrics.reject(reason)
+        finally:
+            self._leave(visit)
+            log.info("connection #%d closed (%s)", number, reason)
+
+    async def _serve(self, visit: Visit) -> str:
+        sidecar = self.sidecar
+        ws = visit.ws
+        while True:
+            try:
+                async with asyncio.timeout(sidecar.config.idle_timeout):
+                    message = await ws.recv()
+            except TimeoutError:
+                sidecar.metrics.reject("idle")
+                await ws.close(1000, "idle timeout")
+                return "idle"
+            sidecar.metrics.messages_in += 1
+            if not visit.bucket.take(time.monotonic()):
+                visit.strikes += 1
+                sidecar.metrics.reject("rate_limited")
+                if visit.strikes > sidecar.tuning.flood_strikes:
+                    sidecar.metrics.reject("flood")
+                    await ws.close(1008, "too many messages")
+                    return "flood"
+                if visit.strikes == 1:
+                    await self._error(visit, "rate_limited", "too many messages; slow down")
+                continue
+            visit.strikes = 0
+            if not isinstance(message, str):
+                sidecar.metrics.reject("binary")
+                await self._error(visit, "binary", "only JSON text frames are accepted")
+                continue
+            try:
+                parsed = protocol.parse_message(message, sidecar.garden.plants)
+            except protocol.ProtocolError as exc:
+                sidecar.metrics.reject(exc.code)
+                await self._error(visit, exc.code, exc.message)
+                continue
+            if isinstance(parsed, protocol.View):
+                self._view(visit, parsed)
+            else:
+                self._interact(visit, parsed)
+
+    async def _error(self, visit: Visit, code: str, message: str) -> None:
+        log.info("connection #%d: rejected a message (%s)", visit.number, code)
+        await visit.ws.send(protocol.error_frame(code, message))
+        self.sidecar.metrics.messages_out += 1
+
+    def _view(self, visit: Visit, view: protocol.View) -> None:
+        visit.project = view.project
+        visit.viewed = True
+        visit.view_started = time.monotonic()
+        if visit.counted:
+            self.sidecar.presence.move(visit.ws, view.project)
+            self.sidecar.presence_changed()
+        self._record(visit, "view", view.project, referrer=view.referrer)
+
+    def _interact(self, visit: Visit, interact: protocol.Interact) -> None:
+        sidecar = self.sidecar
+        self._record(visit, "interact", interact.project, action=interact.action)
+        if not self.may_fan_out_interaction():
+            sidecar.metrics.reject("interaction_budget")
+            return
+        self.fan_out_interaction(interact.project, interact.action)
+        if sidecar.bus is not None:
+            sidecar.bus.publish_interaction(interact.project, interact.action)
+
+    def may_fan_out_interaction(self) -> bool:
+        """The global interaction budget: a rate, and no more of the loop than presence may take."""
+        now = time.monotonic()
+        pacer = self.sidecar.pacer
+        if now < self._interaction_end + pacer.gap(self._interaction_cost, self.sidecar.storm()):
+            return False
+        return self._interaction_budget.take(now)
+
+    def fan_out_interaction(self, project: str, action: str) -> None:
+        """Send an interaction frame to everyone, remembering its cost for the budget."""
+        self._interaction_cost = self.sidecar.fanout.send(
+            protocol.interaction_frame(project, action)
+        )
+        self._interaction_end = time.monotonic()
+
+    def _leave(self, visit: Visit) -> None:
+        sidecar = self.sidecar
+        self.open.pop(visit.ws, None)
+        left = self.per_visitor.get(visit.visitor, 0) - 1
+        if left > 0:
+            self.per_visitor[visit.visitor] = left
+        else:
+            self.per_visitor.pop(visit.visitor, None)
+        if visit.counted:
+            sidecar.presence.leave(visit.ws)
+            sidecar.presence_changed()
+        sidecar.metrics.connections -= 1
+        if visit.viewed:
+            duration = round(time.monotonic() - visit.view_started, 1)
+            self._record(visit, "leave", visit.project, duration=duration)
+
+    def _record(
+        self,
+        visit: Visit,
+        kind: str,
+        project: str | None,
+        action: str | None = None,
+        referrer: str | None = None,
+        duration: float | None = None,
+    ) -> None:
+        if not visit.recorded:
+            return
+        sidecar = self.sidecar
+        event: dict[str, Any] = {
+            "visitor": sidecar.salt.visitor(visit.ip, visit.user_agent),
+            "type": kind,
+            "project": project,
+            "action": action,
+            "referrer": referrer,
+            "device": visit.device,
+        }
+        if kind == "leave":
+            event["duration"] = duration
+        sidecar.recent.seen(event["visitor"], sidecar.clock().timestamp())
+        if sidecar.events.append(event) is None:
+            sidecar.metrics.reject("event_log_full")

@@ -1,0 +1,179 @@
+"""Fan-out: one frame to every open connection, paced by what it costs.
+
+A broadcast serializes its frame once and writes the same bytes to every
+connection (server frames are unmasked and uncompressed, so they are the same
+for everyone), where ``websockets.broadcast()`` builds a frame per
+connection. :func:`write_frame` is the one place that reaches under
+websockets' documented API to do that.
+
+Presence is coalesced by :class:`PresencePacer`: a frame goes out at once when
+the last one was cheap, and later when it was not, so that presence never
+takes more than a fixed share of the event loop; while handshakes are in
+progress (a reconnect storm after a restart or a deploy) that share drops, so
+new visitors are let in before the ones already in hear about them. Each new
+visitor gets the current presence in its welcome frame anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from greenhouse.sidecar import protocol
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+    from greenhouse.sidecar.metrics import Metrics
+    from greenhouse.sidecar.presence import Snapshot
+
+
+def encode_text_frame(text: str) -> bytes:
+    """*text* as one complete, unmasked websocket text frame (what a server sends)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def write_frame(ws: ServerConnection, frame: bytes, limit: int) -> bool:
+    """Write an already serialized *frame* to *ws*; False (nothing written) when the
+    connection's unsent data is over *limit* bytes.
+
+    This is the only use of websockets internals in the sidecar: the asyncio
+    transport under a connection (``ws.transport``, set in
+    ``connection_made``, not part of websockets' documented API). Writing a
+    whole frame there is safe because every write of websockets itself also
+    happens on the event loop, a whole frame at a time, so frames never
+    interleave. ``tests/sidecar/test_fanout.py`` fails if websockets changes
+    what this relies on.
+    """
+    transport = ws.transport
+    if transport.get_write_buffer_size() > limit:
+        return False
+    transport.write(frame)
+    return True
+
+
+class Fanout:
+    """Sends one frame to every open connection and remembers what that cost."""
+
+    def __init__(
+        self,
+        connections: Callable[[], Iterable[ServerConnection]],
+        metrics: Metrics,
+        slow_reader_bytes: int,
+    ):
+        self.connections = connections
+        self.metrics = metrics
+        self.slow_reader_bytes = slow_reader_bytes
+
+    def send(self, text: str) -> float:
+        """Send *text* to every open connection; returns the seconds it took.
+
+        A reader whose unsent data is over the slow-reader limit misses the
+        frame rather than making the server hold memory for it (counted as
+        ``dropped_frames``); one that stops reading is closed by the keepalive.
+        """
+        started = time.perf_counter()
+        frame = encode_text_frame(text)
+        limit = self.slow_reader_bytes
+        sent = dropped = 0
+        for ws in self.connections():
+            if ws.state is not State.OPEN:
+                continue
+            if write_frame(ws, frame, limit):
+                sent += 1
+            else:
+                dropped += 1
+        cost = time.perf_counter() - started
+        self.metrics.messages_out += sent
+        self.metrics.dropped_frames += dropped
+        self.metrics.broadcast_seconds.observe(cost)
+        return cost
+
+
+@dataclass(frozen=True)
+class PresencePacer:
+    """How long to wait after a broadcast that took *cost* seconds (no clock inside).
+
+    A broadcast of cost *c* followed by a pause *g* takes ``c / (c + g)`` of
+    the loop; holding that to *share* gives ``g = c (1/share - 1)``. With
+    the default half, a broadcast that took 1 ms waits 1 ms (presence is as
+    good as immediate), and one that took 200 ms (10,000 connections) waits
+    200 ms. During a storm the share is *storm_share* (5 %): the same
+    200 ms broadcast then waits 3.8 s, and handshakes get the loop. Never
+    less than *floor* (``[live] presence_interval``) between two frames.
+    """
+
+    floor: float
+    share: float = 0.5
+    storm_share: float = 0.05
+
+    def gap(self, cost: float, storm: bool) -> float:
+        """Seconds from the end of a broadcast of *cost* seconds to the next one."""
+        share = self.storm_share if storm else self.share
+        return max(self.floor, cost * (1.0 / share - 1.0))
+
+
+class PresenceFeed:
+    """Sends presence frames when presence changed, as the :class:`PresencePacer` allows.
+
+    Changes are coalesced: however many joins, moves and leaves happen in
+    between, clients get one frame with the latest counts, and only when the
+    counts differ from the last frame's.
+    """
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        fanout: Fanout,
+        pacer: PresencePacer,
+        storm: Callable[[], bool],
+    ):
+        self.snapshot = snapshot
+        self.fanout = fanout
+        self.pacer = pacer
+        self.storm = storm
+        self._loop = asyncio.get_running_loop()
+        self._dirty = False
+        self._handle: asyncio.Handle | None = None
+        self._last: Snapshot | None = None
+        self._last_end = float("-inf")
+        self._last_cost = 0.0
+        self.closed = False
+
+    def changed(self) -> None:
+        """Presence may have changed: send a frame as soon as the pacer allows."""
+        self._dirty = True
+        if self._handle is None and not self.closed:
+            self._handle = self._loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self._handle = None
+        if not self._dirty or self.closed:
+            return
+        # Decided now rather than when the last frame went: a storm may have begun since.
+        due = self._last_end + self.pacer.gap(self._last_cost, self.storm())
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._tick)
+            return
+        self._dirty = False
+        snapshot = self.snapshot()
+        if snapshot == self._last:
+            return
+        self._last = snapshot
+        self._last_cost = self.fanout.send(
+            protocol.presence_frame(snapshot.visitors, snapshot.projects)
+        )
+        self._last_end = self._loop.time()
+
+    def close(self) -> None:
+        """Send nothing more."""
+        self.closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
