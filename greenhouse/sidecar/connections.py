@@ -54,6 +54,8 @@ class GardenConnection(ServerConnection):
     client_ip: str | None = None
     #: Counted as a websocket (admitted for an upgrade).
     upgraded: bool = False
+    #: A plain HTTP request (not a handshake).
+    plain: bool = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -97,12 +99,13 @@ class Admission:
         self.throttle = throttle
         self.sockets = 0
         self.websockets = 0
+        self.plain = 0
         self.stopping = False
 
     @property
     def handshakes(self) -> int:
-        """Sockets not (or not yet) upgraded: handshakes in progress and plain HTTP requests."""
-        return self.sockets - self.websockets
+        """Sockets that are neither upgraded nor plain HTTP: handshakes in progress."""
+        return self.sockets - self.websockets - self.plain
 
     def accepted(self, conn: GardenConnection) -> None:
         """A TCP connection was accepted: count it, or close it at once if over a cap."""
@@ -134,6 +137,12 @@ class Admission:
         conn.host = host
         return True
 
+    def plain_http(self, conn: GardenConnection) -> None:
+        """*conn* carries a plain HTTP request, not a handshake."""
+        if not conn.plain:
+            conn.plain = True
+            self.plain += 1
+
     def upgrade(self, conn: GardenConnection) -> bool:
         """Count *conn* as a websocket; False when the websockets are at their cap."""
         if self.websockets >= self.budget.websockets:
@@ -151,6 +160,9 @@ class Admission:
         if conn.upgraded:
             self.websockets -= 1
             conn.upgraded = False
+        if conn.plain:
+            self.plain -= 1
+            conn.plain = False
 
 
 @dataclass(eq=False, slots=True)

@@ -74,6 +74,8 @@ class Endpoints:
         url = urlsplit(request.path)
         if url.path == WS_PATH:
             return self._handshake(ws, request)
+        if isinstance(ws, GardenConnection):
+            sidecar.admission.plain_http(ws)
         route = (request.method, url.path)
         if route == ("GET", "/healthz"):
             return self._json(ws, http.HTTPStatus.OK, sidecar.health())

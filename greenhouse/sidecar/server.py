@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import secrets
 import time
@@ -40,6 +39,7 @@ from greenhouse.sidecar.eventlog import EventLog, Flusher
 from greenhouse.sidecar.fanout import Fanout, PresenceFeed, PresencePacer
 from greenhouse.sidecar.garden import GardenFeed
 from greenhouse.sidecar.limits import SocketBudget, open_files_limit
+from greenhouse.sidecar.listener import listen
 from greenhouse.sidecar.logs import QuietLogger, Throttle
 from greenhouse.sidecar.metrics import Metrics
 from greenhouse.sidecar.presence import Presence, RecentVisitors, Snapshot, merge
@@ -51,8 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("greenhouse.sidecar")
 
-#: errno values of an accept that failed for want of resources.
-ACCEPT_FAILURES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: Connections waiting in the kernel for their accept: a reconnect storm must
+#: not find the queue full (a dropped SYN is retried a second later).
+BACKLOG = 1024
 
 
 def utc_now() -> datetime:
@@ -129,7 +130,6 @@ class Sidecar:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._previous_handler: Any = None
         self.server: Server | None = None
         self.bus: RedisBus | None = None
         self.port = 0
@@ -153,10 +153,16 @@ class Sidecar:
         await self.garden.start()
         ws_logger = QuietLogger(logging.getLogger("greenhouse.sidecar.websockets"), {})
         try:
+            listener = listen(host, port, BACKLOG)
+        except OSError as exc:
+            self.feed.close()
+            where = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            raise ConfigError(Problem(config_file, where, field="live.port")) from None
+        listener.on_shed = self._shed
+        try:
             self.server = await serve(
                 self.visits.handle,
-                host,
-                port,
+                sock=listener,
                 create_connection=connection_class(self.admission),
                 process_request=self.endpoints.process_request,
                 process_response=self.endpoints.process_response,
@@ -170,14 +176,11 @@ class Sidecar:
                 close_timeout=self.tuning.close_timeout,
                 server_header=None,
                 logger=ws_logger,
-                backlog=1024,
             )
-        except OSError as exc:
+        except BaseException:
+            listener.close()
             self.feed.close()
-            where = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-            raise ConfigError(Problem(config_file, where, field="live.port")) from None
-        self._previous_handler = self._loop.get_exception_handler()
-        self._loop.set_exception_handler(self._loop_exception)
+            raise
         sock = next(iter(self.server.sockets))
         self.host, self.port = sock.getsockname()[:2]
         self.flusher.start()
@@ -242,8 +245,6 @@ class Sidecar:
             log.error("event log: final flush failed: %s", exc.strerror or exc)
         self.metrics.events_written = Counter(self.events.written)
         self.throttle.flush()
-        if self._loop is not None and self.server is not None:
-            self._loop.set_exception_handler(self._previous_handler)
         log.info("sidecar stopped")
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -251,24 +252,17 @@ class Sidecar:
         self._tasks.append(task)
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        # asyncio reports a failed accept() (out of file descriptors, say) here,
-        # with a traceback, once per attempt: a flood would fill the log.
-        error = context.get("exception")
-        if isinstance(error, OSError) and error.errno in ACCEPT_FAILURES:
-            self.metrics.reject("accept_failed")
-            self.throttle.log(
-                logging.WARNING,
-                "accept_failed",
-                "cannot accept connections: %s (open files limit %d); retrying in a second",
-                error.strerror or type(error).__name__,
-                self.budget.open_files,
-            )
-            return
-        if self._previous_handler is not None:
-            self._previous_handler(loop, context)
-        else:
-            loop.default_exception_handler(context)
+    def _shed(self, count: int, error: OSError) -> None:
+        # Called by the listener when accept() found no descriptor left.
+        self.metrics.rejects["accept_failed"] += max(1, count)
+        self.throttle.log(
+            logging.WARNING,
+            "accept_failed",
+            "cannot accept connections: %s (open files limit %d); closed %d waiting",
+            error.strerror or type(error).__name__,
+            self.budget.open_files,
+            count,
+        )
 
     # -- the garden ------------------------------------------------------------------
 
