@@ -120,7 +120,7 @@ class Sidecar:
             site,
             on_plants=self._plants_changed,
             announce=self.garden_updated,
-            spawn=self._spawn,
+            spawn=self.spawn,
             fetch_attempts=tuning.garden_fetch_attempts,
             fetch_retry=tuning.garden_fetch_retry,
         )
@@ -201,8 +201,9 @@ class Sidecar:
                 coalesce=max(self.config.presence_interval, 0.25),
             )
             self.bus.start()
+        self.spawn(self.visits.close_idle())
         if self.tuning.watch_garden:
-            self._spawn(self.garden.watch(self._stop))
+            self.spawn(self.garden.watch(self._stop))
         log.info(
             "sidecar listening on %s (open files limit %d: at most %d websockets, %d per address)",
             self.url,
@@ -247,7 +248,8 @@ class Sidecar:
         self.throttle.flush()
         log.info("sidecar stopped")
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run *coroutine* in the background until it ends or the sidecar closes."""
         task = asyncio.create_task(coroutine)
         self._tasks.append(task)
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
