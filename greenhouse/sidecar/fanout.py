@@ -106,14 +106,17 @@ class PresencePacer:
     presence is as good as immediate; one that took 200 ms (10,000
     connections) waits 22 ms, in which the loop reads what the clients sent
     meanwhile. During a storm (handshakes waiting) the share is *storm_share*
-    (5 %): the same 200 ms broadcast then waits 3.8 s, and the handshakes get
-    the loop. Never less than *floor* (``[live] presence_interval``) between
-    two frames.
+    (2 %): the same 200 ms broadcast then waits 9.8 s, and the handshakes get
+    the loop. Since the cost grows with the connections as fast as the
+    pauses do, a client then gets about ``storm_share / (send time per
+    connection x connections opened per second)`` frames during the whole
+    storm, whatever its size: a few. Never less than *floor*
+    (``[live] presence_interval``) between two frames.
     """
 
     floor: float
     share: float = 0.9
-    storm_share: float = 0.05
+    storm_share: float = 0.02
 
     def gap(self, cost: float, storm: bool) -> float:
         """Seconds from the end of a broadcast of *cost* seconds to the next one."""

@@ -26,7 +26,8 @@ in a subprocess on 127.0.0.1:
    back to back) over a log of 200,000 events; p99 with and without.
 
 N - 100 clients are minimal: they finish the handshake and count presence
-frames in the bytes that arrive, so the client process does not dominate.
+frames in the bytes that arrive, in a process of their own, so that reading
+N frames per move does not hold up the sampled clients' receipts.
 Keepalive pings are off in both servers (the minimal clients do not answer
 them) and the sidecar's idle timeout is an hour (the clients never talk);
 neither changes what is measured. Loopback only; bounded in connections and
@@ -121,6 +122,7 @@ async def serve_sidecar(root: str) -> None:
 async def serve_baseline() -> None:
     """The bare way: a set of connections and websockets.broadcast of a JSON string."""
     from websockets.asyncio.server import broadcast, serve
+    from websockets.exceptions import ConnectionClosed
 
     clients: set = set()
     times: list[float] = []
@@ -141,6 +143,8 @@ async def serve_baseline() -> None:
                 )
                 broadcast(clients, frame)
                 times.append(time.perf_counter() - started)
+        except ConnectionClosed:
+            pass  # the bench aborts its clients at the end
         finally:
             clients.discard(ws)
             where.pop(ws, None)
@@ -255,6 +259,36 @@ async def open_minimal(port: int, i: int) -> tuple[asyncio.BaseTransport, Counti
     return transport, proto
 
 
+async def crowd(port: int, n: int, every: int) -> None:
+    """The minimal clients, in a process of their own (so reading N frames per move does not
+    delay the sampled clients): opens *n* connections, 200 in flight, and says ``tick`` on
+    stdout after every *every* of them (the parent opens a sampled client then) and
+    ``opened`` at the end. On ``stop`` (stdin) it reports the presence frames each got so
+    far; it holds the connections until ``exit``."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print("ready", flush=True)
+    await reader.readline()  # go
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    opened: list[tuple[asyncio.BaseTransport, Counting]] = []
+
+    async def open_one(i: int) -> None:
+        async with gate:
+            opened.append(await open_minimal(port, i))
+            if len(opened) % every == 0:
+                print("tick", flush=True)
+
+    await asyncio.gather(*(open_one(i) for i in range(n)))
+    print("opened", flush=True)
+    await reader.readline()  # stop
+    Counting.counting = False
+    print(json.dumps([p.frames for _, p in opened]), flush=True)
+    await reader.readline()  # exit
+    for transport, _ in opened:
+        transport.abort()
+
+
 async def open_real(port: int, i: int) -> Any:
     from websockets.asyncio.client import connect
 
@@ -341,35 +375,46 @@ def exporter(port: int, seconds: float) -> None:
 async def measure(kind: str, n: int, seconds: float, root: str, export: bool) -> dict[str, Any]:
     args = [sys.executable, __file__, "--serve", kind, "--root", root]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    people: subprocess.Popen[str] | None = None
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
         await asyncio.sleep(0.5)
         rss_before = rss_bytes(proc.pid)
         every = max(1, n // SAMPLE)
-        minimal: list[tuple[asyncio.BaseTransport, Counting]] = []
+        people = subprocess.Popen(
+            [sys.executable, __file__, "--crowd", f"{port},{n - SAMPLE},{every}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert people.stdin is not None and people.stdout is not None
+        tell, hear = people.stdin, people.stdout
+
+        def say(word: str) -> None:
+            tell.write(word + "\n")
+            tell.flush()
+
+        assert await asyncio.to_thread(hear.readline) == "ready\n"
         sampled: list[Sampled] = []
-        gate = asyncio.Semaphore(IN_FLIGHT)
-        Counting.counting = True
-
-        async def open_one(i: int) -> None:
-            async with gate:
-                if i % every == 0 and len(sampled) < SAMPLE:
-                    sampled.append(Sampled(await open_real(port, i)))
-                else:
-                    minimal.append(await open_minimal(port, i))
-
         opened = time.perf_counter()
-        await asyncio.gather(*(open_one(i) for i in range(n)))
+        say("go")
+        # A sampled client after every n/100 others: spread over the connection order.
+        while (line := await asyncio.to_thread(hear.readline)) != "opened\n":
+            assert line == "tick\n", line
+            if len(sampled) < SAMPLE:
+                sampled.append(Sampled(await open_real(port, n + len(sampled))))
+        while len(sampled) < SAMPLE:
+            sampled.append(Sampled(await open_real(port, n + len(sampled))))
         open_seconds = time.perf_counter() - opened
-        Counting.counting = False
-        storm_frames = [p.frames for _, p in minimal] + [
+        say("stop")
+        storm_frames = json.loads(await asyncio.to_thread(hear.readline)) + [
             sum(1 for t in s.times if t <= opened + open_seconds) for s in sampled
         ]
         await asyncio.sleep(2.0)
         rss_after = rss_bytes(proc.pid)
 
-        drivers = [await open_real(port, n + d) for d in range(DRIVERS)]
+        drivers = [await open_real(port, n + SAMPLE + d) for d in range(DRIVERS)]
         for ws in drivers:
             asyncio.create_task(drain(ws))
         place = ["overview"] * DRIVERS
@@ -409,8 +454,8 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
                 "latency_ms_p50_during": round(percentile(during, 0.5) * 1000, 2),
                 "moves": [count + count_quiet, count_during],
             }
-        for transport, _ in minimal:
-            transport.abort()
+        say("exit")
+        people.wait()
         for s in sampled:
             s.task.cancel()
             s.ws.transport.abort()
@@ -418,8 +463,10 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             ws.transport.abort()
         return result
     finally:
-        proc.kill()
-        proc.wait()
+        for child in (people, proc):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 async def drain(ws: Any) -> None:
@@ -491,6 +538,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=["sidecar", "baseline", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--export", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--crowd", help=argparse.SUPPRESS)
     args = parser.parse_args()
     limit = raise_nofile()
     if args.serve == "sidecar":
@@ -504,6 +552,10 @@ def main() -> None:
         return
     if args.export:
         exporter(args.export, args.seconds)
+        return
+    if args.crowd:
+        port, count, every = (int(v) for v in args.crowd.split(","))
+        asyncio.run(crowd(port, count, every))
         return
     sizes = [int(s) for s in args.connections.split(",")]
     if not all(1 <= s <= 20000 for s in sizes) or max(sizes) + 200 > limit:
