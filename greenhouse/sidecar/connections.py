@@ -23,14 +23,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from greenhouse.sidecar import protocol
+from greenhouse.sidecar.fanout import encode_text_frame, write_frame
 from greenhouse.sidecar.limits import HostCounter, SocketBudget, TokenBucket, host_of
 from greenhouse.sidecar.logs import Throttle
 from greenhouse.sidecar.privacy import TrustedProxies, device, is_bot, opted_out
@@ -111,6 +114,10 @@ class Admission:
         self.websockets = 0
         self.plain = 0
         self.stopping = False
+        # Upgrades per whole second, this one and the last (a cheap sliding rate).
+        self._second = 0
+        self._upgrades_now = 0
+        self._upgrades_before = 0
 
     @property
     def handshakes(self) -> int:
@@ -159,7 +166,21 @@ class Admission:
             return False
         self.websockets += 1
         conn.upgraded = True
+        self._tick_rate()
+        self._upgrades_now += 1
         return True
+
+    def upgrades_per_second(self) -> int:
+        """Websockets admitted in the last whole second (or so far in this one, if more)."""
+        self._tick_rate()
+        return max(self._upgrades_now, self._upgrades_before)
+
+    def _tick_rate(self) -> None:
+        second = int(time.monotonic())
+        if second != self._second:
+            self._upgrades_before = self._upgrades_now if second == self._second + 1 else 0
+            self._upgrades_now = 0
+            self._second = second
 
     def lost(self, conn: GardenConnection) -> None:
         """A connection closed: uncount it."""
@@ -274,8 +295,11 @@ class Visits:
         reason = "closed"
         try:
             snapshot = sidecar.current_presence()
-            await ws.send(protocol.welcome_frame(snapshot.visitors, snapshot.projects))
-            sidecar.metrics.messages_out += 1
+            welcome = protocol.welcome_frame(snapshot.visitors, snapshot.projects)
+            # The fan-out's way: one write, none of send()'s per-frame work (a storm
+            # sends as many welcomes as it opens connections).
+            if ws.state is State.OPEN and write_frame(ws, encode_text_frame(welcome), sys.maxsize):
+                sidecar.metrics.messages_out += 1
             reason = await self._serve(visit)
         except ConnectionClosed as exc:
             code = exc.sent.code if exc.sent is not None else None

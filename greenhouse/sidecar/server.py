@@ -54,6 +54,13 @@ log = logging.getLogger("greenhouse.sidecar")
 #: Connections waiting in the kernel for their accept: a reconnect storm must
 #: not find the queue full (a dropped SYN is retried a second later).
 BACKLOG = 1024
+#: A reconnect storm: this many handshakes in progress at once, or this many
+#: websockets opened per second. One or two handshakes is a visitor arriving,
+#: or an export or a health check in its first milliseconds; a storm has
+#: hundreds, most of them still in the kernel's accept queue, which is why
+#: the rate counts too.
+STORM_HANDSHAKES = 8
+STORM_UPGRADES_PER_SECOND = 20
 
 
 def utc_now() -> datetime:
@@ -286,8 +293,12 @@ class Sidecar:
     # -- presence --------------------------------------------------------------------
 
     def storm(self) -> bool:
-        """Whether handshakes are waiting: presence then gives the loop to them."""
-        return self.admission.handshakes > 0
+        """Whether visitors are pouring in: presence then gives the loop to their handshakes."""
+        admission = self.admission
+        return (
+            admission.handshakes >= STORM_HANDSHAKES
+            or admission.upgrades_per_second() >= STORM_UPGRADES_PER_SECOND
+        )
 
     def presence_changed(self) -> None:
         """Local presence changed: send it to clients and, early, to other instances."""
