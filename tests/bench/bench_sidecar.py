@@ -20,7 +20,10 @@ in a subprocess on 127.0.0.1:
    Reports the server-side fan-out time per frame (the sidecar's
    ``broadcast_seconds``; ``perf_counter`` around ``broadcast()`` in the
    bare server) and the delivery latency from the move to each sample's
-   receipt (p50, p99).
+   receipt (p50, p99). A third server, the **floor**, writes the same frame
+   bytes to every transport and does nothing else: no single-threaded
+   Python server fans out faster on this machine. ``--parallel-floor`` adds
+   the floor with a second writer thread, an experiment.
 4. **export** (sidecar, largest size only): the same latency phase again
    while another process pages through ``/api/events`` (1,000 events a page,
    back to back) over a log of 200,000 events; p99 with and without.
@@ -157,10 +160,24 @@ async def serve_baseline() -> None:
         await asyncio.Event().wait()
 
 
-async def serve_floor() -> None:
+async def serve_floor(threads: int = 1) -> None:
     """The floor of fan-out in one Python process: the same frame bytes written to every
-    transport, and nothing else (a hand-made handshake; any client frame triggers a send)."""
+    transport, and nothing else (a hand-made handshake; any client frame triggers a send).
+
+    With *threads* = 2, a worker thread writes half of the sockets with ``os.write`` while
+    the loop writes the other half (the GIL is released during each send): what parallel
+    writes could gain, where cores are free. Not what the sidecar does."""
     import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+
+    def raw_writes(fds: list[int], frame: bytes) -> None:
+        for fd in fds:
+            try:  # noqa: SIM105 (a with-statement per write would weigh on the floor)
+                os.write(fd, frame)
+            except OSError:
+                pass  # a full buffer or a gone client: the floor does not care
 
     from websockets.frames import Frame, Opcode
 
@@ -180,8 +197,16 @@ async def serve_floor() -> None:
                 body = json.dumps({"type": "presence", "visitors": len(upgraded), "n": moves[0]})
                 frame = Frame(Opcode.TEXT, body.encode()).serialize(mask=False)
                 started = time.perf_counter()
-                for transport in upgraded:
-                    transport.write(frame)
+                if threads == 2:
+                    half = len(upgraded) // 2
+                    fds = [t.get_extra_info("socket").fileno() for t in upgraded[half:]]
+                    other = pool.submit(raw_writes, fds, frame)
+                    for transport in upgraded[:half]:
+                        transport.write(frame)
+                    other.result()
+                else:
+                    for transport in upgraded:
+                        transport.write(frame)
                 times.append(time.perf_counter() - started)
                 return
             self.head += data
@@ -475,7 +500,7 @@ async def drain(ws: Any) -> None:
 
 
 async def fanout_mean(kind: str, port: int, driver: Any) -> float:
-    if kind == "floor":
+    if kind in ("floor", "floor2"):
         import httpx
 
         async with httpx.AsyncClient() as http:
@@ -535,7 +560,14 @@ def main() -> None:
     )
     parser.add_argument("--connections", default="1000,10000", help="sizes, comma-separated")
     parser.add_argument("--seconds", type=float, default=20, help="time budget of each phase")
-    parser.add_argument("--serve", choices=["sidecar", "baseline", "floor"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--parallel-floor",
+        action="store_true",
+        help="also measure the floor with two writer threads (an experiment, not the sidecar)",
+    )
+    parser.add_argument(
+        "--serve", choices=["sidecar", "baseline", "floor", "floor2"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--export", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--crowd", help=argparse.SUPPRESS)
@@ -547,8 +579,8 @@ def main() -> None:
     if args.serve == "baseline":
         asyncio.run(serve_baseline())
         return
-    if args.serve == "floor":
-        asyncio.run(serve_floor())
+    if args.serve in ("floor", "floor2"):
+        asyncio.run(serve_floor(threads=2 if args.serve == "floor2" else 1))
         return
     if args.export:
         exporter(args.export, args.seconds)
@@ -573,7 +605,8 @@ def main() -> None:
         index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
         fill_event_log(root, LOGGED_EVENTS)
         for n in sizes:
-            for kind in ("sidecar", "baseline", "floor"):
+            kinds = ["sidecar", "baseline", "floor"] + (["floor2"] if args.parallel_floor else [])
+            for kind in kinds:
                 export = kind == "sidecar" and n == max(sizes)
                 result = asyncio.run(measure(kind, n, args.seconds, str(root), export))
                 print(json.dumps(result), flush=True)
