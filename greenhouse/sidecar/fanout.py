@@ -124,6 +124,11 @@ class PresencePacer:
         return max(self.floor, cost * (1.0 / share - 1.0))
 
 
+#: A wait for the next presence frame is re-decided at least this often: a
+#: storm's long pause must end with the storm, not with the pause.
+RECHECK = 0.25
+
+
 class PresenceFeed:
     """Sends presence frames when presence changed, as the :class:`PresencePacer` allows.
 
@@ -161,10 +166,12 @@ class PresenceFeed:
         self._handle = None
         if not self._dirty or self.closed:
             return
-        # Decided now rather than when the last frame went: a storm may have begun since.
+        # Decided now rather than when the last frame went (a storm may have begun
+        # since), and again at least every RECHECK while waiting (it may end).
         due = self._last_end + self.pacer.gap(self._last_cost, self.storm())
-        if self._loop.time() < due:
-            self._handle = self._loop.call_at(due, self._tick)
+        now = self._loop.time()
+        if now < due:
+            self._handle = self._loop.call_at(min(due, now + RECHECK), self._tick)
             return
         self._dirty = False
         snapshot = self.snapshot()

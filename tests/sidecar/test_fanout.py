@@ -88,6 +88,31 @@ async def test_presence_gives_the_loop_to_handshakes_during_a_storm():
 
 
 @aio
+async def test_when_the_storm_ends_presence_goes_out_without_waiting_for_the_storm_pause():
+    fanout = CostlyFanout(0.2)  # 10,000 connections: a storm pause of 9.8 s
+    storm = [True]
+    visitors = [1]
+    feed = PresenceFeed(
+        lambda: Snapshot(visitors[0], {}),
+        fanout,  # type: ignore[arg-type]
+        PresencePacer(floor=0.02),
+        lambda: storm[0],
+    )
+    feed.changed()
+    await asyncio.sleep(0.01)
+    assert len(fanout.sent) == 1
+    visitors[0] = 2
+    feed.changed()  # waits: the storm goes on
+    await asyncio.sleep(0.3)
+    assert len(fanout.sent) == 1
+    storm[0] = False  # the storm is over: the calm pause (0.2 / 9 s) has long passed
+    ended = time.monotonic()
+    await until(lambda: len(fanout.sent) == 2, timeout=2)
+    assert time.monotonic() - ended < 0.35
+    feed.close()
+
+
+@aio
 async def test_an_unchanged_presence_sends_nothing():
     fanout = CostlyFanout(0.0)
     feed = PresenceFeed(
