@@ -89,6 +89,12 @@ class GardenConnection(ServerConnection):
             raise
 
 
+def peer_of(ws: ServerConnection) -> str:
+    """The address at the other end of the TCP connection ("" if the socket could not say)."""
+    address = ws.remote_address
+    return str(address[0]) if address else ""
+
+
 def connection_class(admission: Admission) -> type[GardenConnection]:
     """A :class:`GardenConnection` subclass bound to *admission* (for ``serve(create_connection=…)``)."""
     return type("Connection", (GardenConnection,), {"admission": admission})
@@ -130,7 +136,7 @@ class Admission:
         if self.sockets > self.budget.sockets:
             self._drop(conn, "overload", f"at the socket cap ({self.budget.sockets})")
             return
-        peer = str(conn.remote_address[0])
+        peer = peer_of(conn)
         if self.proxies.trusts(peer):
             return  # counted against the forwarded address once the request is read
         host = host_of(peer)
@@ -249,7 +255,7 @@ class Visits:
         # The handshake checked that every header read here occurs at most once.
         user_agent = request.headers.get("User-Agent", "")
         forwarded = ws.client_ip if isinstance(ws, GardenConnection) else None
-        ip = forwarded or str(ws.remote_address[0])
+        ip = forwarded or peer_of(ws)
         if sidecar.shared_salt is not None:
             await sidecar.shared_salt.ensure()  # the day's first visitor waits for the shared salt
         key = sidecar.salt.visitor(ip, user_agent)

@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from greenhouse.sidecar.connections import GardenConnection
+from greenhouse.sidecar.connections import GardenConnection, peer_of
 from greenhouse.sidecar.eventlog import CursorError
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ class Endpoints:
                     ws, http.HTTPStatus.BAD_REQUEST, {"error": f"duplicate {name} header"}
                 )
         if isinstance(ws, GardenConnection):
-            peer = str(ws.remote_address[0])
-            address = sidecar.proxies.client_ip(peer, request.headers.get("X-Forwarded-For"))
+            address = sidecar.proxies.client_ip(peer_of(ws), request.headers.get("X-Forwarded-For"))
             if not sidecar.admission.charge(ws, address):
                 sidecar.metrics.reject("ip_cap")
                 sidecar.throttle.log(
