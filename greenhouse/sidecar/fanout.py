@@ -134,7 +134,8 @@ class PresenceFeed:
 
     Changes are coalesced: however many joins, moves and leaves happen in
     between, clients get one frame with the latest counts, and only when the
-    counts differ from the last frame's.
+    counts differ from the last frame's. *delayed* is told, for each frame,
+    how long its oldest change waited for it.
     """
 
     def __init__(
@@ -143,13 +144,16 @@ class PresenceFeed:
         fanout: Fanout,
         pacer: PresencePacer,
         storm: Callable[[], bool],
+        delayed: Callable[[float], None] = lambda seconds: None,
     ):
         self.snapshot = snapshot
         self.fanout = fanout
         self.pacer = pacer
         self.storm = storm
+        self.delayed = delayed
         self._loop = asyncio.get_running_loop()
         self._dirty = False
+        self._dirty_since = 0.0
         self._handle: asyncio.Handle | None = None
         self._last: Snapshot | None = None
         self._last_end = float("-inf")
@@ -158,7 +162,9 @@ class PresenceFeed:
 
     def changed(self) -> None:
         """Presence may have changed: send a frame as soon as the pacer allows."""
-        self._dirty = True
+        if not self._dirty:
+            self._dirty = True
+            self._dirty_since = self._loop.time()
         if self._handle is None and not self.closed:
             self._handle = self._loop.call_soon(self._tick)
 
@@ -178,6 +184,7 @@ class PresenceFeed:
         if snapshot == self._last:
             return
         self._last = snapshot
+        self.delayed(now - self._dirty_since)
         self._last_cost = self.fanout.send(
             protocol.presence_frame(snapshot.visitors, snapshot.projects)
         )

@@ -52,6 +52,7 @@ class Metrics:
         self.events_written: Counter[str] = Counter()
         self.dropped_frames = 0
         self.broadcast_seconds = Histogram()
+        self.presence_delay_seconds = Histogram()
         self.durable_seconds = Histogram(DURABLE_BUCKETS)
 
     def reject(self, reason: str) -> None:
@@ -98,6 +99,10 @@ class Metrics:
             "# HELP greenhouse_sidecar_broadcast_seconds Server-side fan-out time of one frame.",
             "# TYPE greenhouse_sidecar_broadcast_seconds histogram",
             *self.broadcast_seconds.lines("greenhouse_sidecar_broadcast_seconds"),
+            "# HELP greenhouse_sidecar_presence_delay_seconds From a change of presence to "
+            "the frame that carries it (paced by the cost of a frame, longer in a storm).",
+            "# TYPE greenhouse_sidecar_presence_delay_seconds histogram",
+            *self.presence_delay_seconds.lines("greenhouse_sidecar_presence_delay_seconds"),
             "# HELP greenhouse_sidecar_event_durable_seconds How long the oldest event of each "
             "batch waited to be fsynced: the window a kill -9 can lose.",
             "# TYPE greenhouse_sidecar_event_durable_seconds histogram",

@@ -156,7 +156,13 @@ class Sidecar:
             where = f"cannot use the event folder {self.events.directory}: {exc.strerror or exc}"
             raise ConfigError(Problem(config_file, where, field="live.event_dir")) from None
         self._loop = asyncio.get_running_loop()
-        self.feed = PresenceFeed(self.current_presence, self.fanout, self.pacer, self.storm)
+        self.feed = PresenceFeed(
+            self.current_presence,
+            self.fanout,
+            self.pacer,
+            self.storm,
+            self.metrics.presence_delay_seconds.observe,
+        )
         await self.garden.start()
         ws_logger = QuietLogger(logging.getLogger("greenhouse.sidecar.websockets"), {})
         try:

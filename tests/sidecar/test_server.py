@@ -319,6 +319,8 @@ async def test_health_and_metrics(tmp_path):
         assert "greenhouse_sidecar_messages_in_total 1" in text
         assert 'greenhouse_sidecar_rejects_total{reason="bad_json"} 1' in text
         assert "greenhouse_sidecar_broadcast_seconds_count" in text
+        assert "greenhouse_sidecar_presence_delay_seconds_count 2" in text  # start, join
+        assert "greenhouse_sidecar_event_durable_seconds_count" in text
         assert (await http_get(sidecar, "/nope")).status_code == 404
 
 
