@@ -239,7 +239,6 @@ class Visits:
             time.monotonic(),
         )
         self._interaction_end = float("-inf")
-        self._interaction_cost = 0.0
 
     def forget_plants(self, plants: frozenset[str]) -> None:
         """After a new garden: whoever looked at a removed plant is on the overview."""
@@ -402,16 +401,15 @@ class Visits:
     def may_fan_out_interaction(self) -> bool:
         """The global interaction budget: a rate, and no more of the loop than presence may take."""
         now = time.monotonic()
-        pacer = self.sidecar.pacer
-        if now < self._interaction_end + pacer.gap(self._interaction_cost, self.sidecar.storm()):
+        sidecar = self.sidecar
+        gap = sidecar.pacer.gap(sidecar.fanout.expected_cost(), sidecar.storm())
+        if now < self._interaction_end + gap:
             return False
         return self._interaction_budget.take(now)
 
     def fan_out_interaction(self, project: str, action: str) -> None:
-        """Send an interaction frame to everyone, remembering its cost for the budget."""
-        self._interaction_cost = self.sidecar.fanout.send(
-            protocol.interaction_frame(project, action)
-        )
+        """Send an interaction frame to everyone, remembering when for the budget."""
+        self.sidecar.fanout.send(protocol.interaction_frame(project, action))
         self._interaction_end = time.monotonic()
 
     def _leave(self, visit: Visit) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,17 +59,27 @@ def write_frame(ws: ServerConnection, frame: bytes, limit: int) -> bool:
 
 
 class Fanout:
-    """Sends one frame to every open connection and remembers what that cost."""
+    """Sends one frame to every open connection, and knows what the next one will cost."""
 
     def __init__(
         self,
-        connections: Callable[[], Iterable[ServerConnection]],
+        connections: Callable[[], Collection[ServerConnection]],
         metrics: Metrics,
         slow_reader_bytes: int,
     ):
         self.connections = connections
         self.metrics = metrics
         self.slow_reader_bytes = slow_reader_bytes
+        #: Seconds one connection's write took in the last fan-out of any size.
+        self.per_connection = 0.0
+
+    def expected_cost(self) -> float:
+        """Seconds a fan-out to the connections open now should take.
+
+        From the last fan-out's cost per connection, times the connections now:
+        during a reconnect storm the next frame goes to many more than the last.
+        """
+        return self.per_connection * len(self.connections())
 
     def send(self, text: str) -> float:
         """Send *text* to every open connection; returns the seconds it took.
@@ -90,6 +100,8 @@ class Fanout:
             else:
                 dropped += 1
         cost = time.perf_counter() - started
+        if sent >= 10:  # too few writes say little about the next ten thousand
+            self.per_connection = cost / sent
         self.metrics.messages_out += sent
         self.metrics.dropped_frames += dropped
         self.metrics.broadcast_seconds.observe(cost)
@@ -98,9 +110,9 @@ class Fanout:
 
 @dataclass(frozen=True)
 class PresencePacer:
-    """How long to wait after a broadcast that took *cost* seconds (no clock inside).
+    """How long to wait before a broadcast that will take *cost* seconds (no clock inside).
 
-    A broadcast of cost *c* followed by a pause *g* takes ``c / (c + g)`` of
+    A pause *g* followed by a broadcast of cost *c* takes ``c / (g + c)`` of
     the loop; holding that to *share* gives ``g = c (1/share - 1)``. With the
     default 90 %, a broadcast that took 10 ms (1,000 connections) waits 1 ms:
     presence is as good as immediate; one that took 200 ms (10,000
@@ -119,7 +131,7 @@ class PresencePacer:
     storm_share: float = 0.02
 
     def gap(self, cost: float, storm: bool) -> float:
-        """Seconds from the end of a broadcast of *cost* seconds to the next one."""
+        """Seconds from the end of the last broadcast to one that will cost *cost* seconds."""
         share = self.storm_share if storm else self.share
         return max(self.floor, cost * (1.0 / share - 1.0))
 
@@ -157,7 +169,6 @@ class PresenceFeed:
         self._handle: asyncio.Handle | None = None
         self._last: Snapshot | None = None
         self._last_end = float("-inf")
-        self._last_cost = 0.0
         self.closed = False
 
     def changed(self) -> None:
@@ -172,9 +183,10 @@ class PresenceFeed:
         self._handle = None
         if not self._dirty or self.closed:
             return
-        # Decided now rather than when the last frame went (a storm may have begun
-        # since), and again at least every RECHECK while waiting (it may end).
-        due = self._last_end + self.pacer.gap(self._last_cost, self.storm())
+        # Decided now rather than when the last frame went, and again at least every
+        # RECHECK while waiting: a storm may begin or end, and the frame waiting
+        # goes to the connections open when it leaves, not to those of the last one.
+        due = self._last_end + self.pacer.gap(self.fanout.expected_cost(), self.storm())
         now = self._loop.time()
         if now < due:
             self._handle = self._loop.call_at(min(due, now + RECHECK), self._tick)
@@ -185,9 +197,7 @@ class PresenceFeed:
             return
         self._last = snapshot
         self.delayed(now - self._dirty_since)
-        self._last_cost = self.fanout.send(
-            protocol.presence_frame(snapshot.visitors, snapshot.projects)
-        )
+        self.fanout.send(protocol.presence_frame(snapshot.visitors, snapshot.projects))
         self._last_end = self._loop.time()
 
     def close(self) -> None:

@@ -46,11 +46,14 @@ def test_the_pacer_is_immediate_when_cheap_and_spreads_out_when_not():
 
 
 class CostlyFanout:
-    """A fan-out that reports *cost* seconds per frame, as 10,000 connections would."""
+    """A fan-out whose frames cost *cost* seconds, as 10,000 connections would."""
 
     def __init__(self, cost: float):
         self.cost = cost
         self.sent: list[tuple[float, str]] = []
+
+    def expected_cost(self) -> float:
+        return self.cost
 
     def send(self, text: str) -> float:
         self.sent.append((time.monotonic(), text))
@@ -80,11 +83,51 @@ async def test_presence_gives_the_loop_to_handshakes_during_a_storm():
     calm, joined = await churn(storm=False, cost=0.05)
     storm, _ = await churn(storm=True, cost=0.05)
     # Calm: a frame every max(20 ms, 50 ms / 9); in a storm one every 2.45 s.
+    # (The first goes at once: nothing was sent before it.)
     assert 25 <= len(calm.sent) <= 55, len(calm.sent)
     assert 1 <= len(storm.sent) <= 2, len(storm.sent)
     # The first change of a quiet spell goes out at once, and frames carry the latest count.
     assert json.loads(storm.sent[0][1])["visitors"] == 1
     assert json.loads(calm.sent[-1][1])["visitors"] > 0.9 * joined
+
+
+class GrowingFanout:
+    """A storm: *rate* connections a second join; a frame costs *per* seconds a connection."""
+
+    def __init__(self, per: float, rate: float):
+        self.per, self.rate = per, rate
+        self.started = time.monotonic()
+        self.costs: list[float] = []
+
+    def expected_cost(self) -> float:
+        return self.per * self.rate * (time.monotonic() - self.started)
+
+    def send(self, text: str) -> float:
+        self.costs.append(self.expected_cost())
+        return self.costs[-1]
+
+
+@aio
+async def test_in_a_storm_presence_keeps_to_its_share_as_the_audience_grows():
+    # Each frame goes to many more connections than the one before: pausing by the
+    # cost of the last frame let presence take 13 % of a storm instead of 2 %.
+    fanout = GrowingFanout(per=1.8e-5, rate=1000)  # a frame to n costs 18 µs x n
+    joined = [0]
+    feed = PresenceFeed(
+        lambda: Snapshot(joined[0], {}),
+        fanout,  # type: ignore[arg-type]
+        PresencePacer(floor=0.0),
+        lambda: True,
+    )
+    seconds = 3.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        joined[0] += 1
+        feed.changed()
+        await asyncio.sleep(0.005)
+    feed.close()
+    share = sum(fanout.costs) / seconds
+    assert len(fanout.costs) >= 2 and share <= 0.02, (share, fanout.costs)
 
 
 @aio
