@@ -176,6 +176,7 @@ class Sidecar:
             self.server = await serve(
                 self.visits.handle,
                 sock=listener,
+                backlog=BACKLOG,  # asyncio listens again, with its own default of 100
                 create_connection=connection_class(self.admission),
                 process_request=self.endpoints.process_request,
                 process_response=self.endpoints.process_response,

@@ -271,3 +271,43 @@ async def test_the_admission_bookkeeping_lives_in_slots(tmp_path):
         (conn,) = sidecar.visits.open
         assert conn.host == "127.0.0.1" and conn.client_ip == "127.0.0.1" and conn.upgraded
         assert not {"host", "client_ip", "upgraded", "plain"} & set(vars(conn))
+
+
+def test_a_reconnect_storm_finds_room_in_the_accept_queue(tmp_path):
+    # While the sidecar is busy (here: stopped), the kernel completes handshakes into
+    # the listening socket's queue, up to its backlog; beyond it a SYN is dropped and
+    # the client retries a second later. asyncio's default backlog is 100.
+    import socket
+
+    site = make_site(tmp_path / "site", max_connections_per_ip=1000)
+    with Process(site.root, tmp_path / "sidecar.log") as sidecar:
+        sidecar.proc.send_signal(signal.SIGSTOP)
+        clients = []
+        try:
+            for n in range(400):  # all at once, without waiting for each
+                sock = socket.socket()
+                sock.bind((f"127.0.4.{n % 200 + 1}", 0))
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", sidecar.port))
+                clients.append(sock)
+            time.sleep(0.5)  # a dropped SYN is retried only after a second
+            connected = sum(
+                1
+                for sock in clients
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and _established(sock)
+            )
+        finally:
+            sidecar.proc.send_signal(signal.SIGCONT)
+            for sock in clients:
+                sock.close()
+        assert connected == 400
+        sidecar.stop(signal.SIGTERM)
+
+
+def _established(sock) -> bool:
+    """Whether a non-blocking connect has completed (the peer address is known)."""
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
