@@ -23,22 +23,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from greenhouse.sidecar import protocol
-from greenhouse.sidecar.fanout import encode_text_frame, write_frame
+from greenhouse.sidecar.fanout import encode_text_frame
 from greenhouse.sidecar.limits import HostCounter, SocketBudget, TokenBucket, host_of
 from greenhouse.sidecar.logs import Throttle
 from greenhouse.sidecar.privacy import TrustedProxies, device, is_bot, opted_out
 
 if TYPE_CHECKING:
+    from websockets.http11 import Request
+
     from greenhouse.sidecar.metrics import Metrics
     from greenhouse.sidecar.server import Sidecar
 
@@ -79,6 +80,7 @@ class GardenConnection(ServerConnection):
             super().connection_lost(exc)
         finally:
             self.admission.lost(self)
+            self.admission.on_lost(self)
 
     async def handshake(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -120,6 +122,8 @@ class Admission:
         self.websockets = 0
         self.plain = 0
         self.stopping = False
+        #: Told of every connection lost, after it is uncounted.
+        self.on_lost: Callable[[GardenConnection], None] = lambda conn: None
         # Upgrades per whole second, this one and the last (a cheap sliding rate).
         self._second = 0
         self._upgrades_now = 0
@@ -221,6 +225,7 @@ class Visit:
     last_message: float = field(default_factory=time.monotonic)
     strikes: int = 0
     idle: bool = False
+    served: bool = False
 
 
 class Visits:
@@ -246,11 +251,16 @@ class Visits:
             if visit.project is not None and visit.project not in plants:
                 visit.project = None
 
-    async def handle(self, ws: ServerConnection) -> None:
-        """Serve one websocket from its welcome to its close (the ``serve()`` handler)."""
+    async def admit(self, ws: ServerConnection, request: Request) -> bytes | None:
+        """Key and count a visitor whose handshake is accepted; returns its welcome frame.
+
+        Called from ``process_response``, so that the welcome leaves in the same
+        write as the 101 response: after the empty line that ends a 101 the
+        bytes belong to the new protocol (RFC 7230, 6.7), and a reconnect storm
+        then costs one write per visitor, not two. None when the visitor is
+        over ``max_connections_per_visitor`` (the handler closes it with 1008).
+        """
         sidecar = self.sidecar
-        request = ws.request
-        assert request is not None
         # The handshake checked that every header read here occurs at most once.
         user_agent = request.headers.get("User-Agent", "")
         forwarded = ws.client_ip if isinstance(ws, GardenConnection) else None
@@ -268,8 +278,7 @@ class Visits:
                 "connection #%d refused: too many connections for one visitor",
                 number,
             )
-            await ws.close(1008, "too many connections")
-            return
+            return None
         bot = is_bot(user_agent)
         visit = Visit(
             ws=ws,
@@ -291,20 +300,33 @@ class Visits:
             sidecar.recent.seen(key, sidecar.clock().timestamp())
         sidecar.metrics.connections += 1
         sidecar.metrics.connections_total += 1
+        sidecar.metrics.messages_out += 1
         log.debug(
             "connection #%d open (%s%s)",
             number,
             visit.device,
             "" if visit.recorded else ", not recorded",
         )
+        snapshot = sidecar.current_presence()
+        return encode_text_frame(protocol.welcome_frame(snapshot.visitors, snapshot.projects))
+
+    def lost(self, ws: ServerConnection) -> None:
+        """A connection closed: forget its visit if its handler never ran (a handshake
+        that failed after :meth:`admit`, for one)."""
+        visit = self.open.get(ws)
+        if visit is not None and not visit.served:
+            self._leave(visit)
+            log.debug("connection #%d closed (before it was served)", visit.number)
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Serve one websocket after its welcome, until its close (the ``serve()`` handler)."""
+        visit = self.open.get(ws)
+        if visit is None:  # refused by admit(): over the visitor cap
+            await ws.close(1008, "too many connections")
+            return
+        visit.served = True
         reason = "closed"
         try:
-            snapshot = sidecar.current_presence()
-            welcome = protocol.welcome_frame(snapshot.visitors, snapshot.projects)
-            # The fan-out's way: one write, none of send()'s per-frame work (a storm
-            # sends as many welcomes as it opens connections).
-            if ws.state is State.OPEN and write_frame(ws, encode_text_frame(welcome), sys.maxsize):
-                sidecar.metrics.messages_out += 1
             reason = await self._serve(visit)
         except ConnectionClosed as exc:
             code = exc.sent.code if exc.sent is not None else None
@@ -312,10 +334,10 @@ class Visits:
                 reason = "idle"
             elif code in CLOSE_CODES:
                 reason = CLOSE_CODES[code]
-                sidecar.metrics.reject(reason)
+                self.sidecar.metrics.reject(reason)
         finally:
             self._leave(visit)
-            log.debug("connection #%d closed (%s)", number, reason)
+            log.debug("connection #%d closed (%s)", visit.number, reason)
 
     async def _serve(self, visit: Visit) -> str:
         sidecar = self.sidecar

@@ -91,9 +91,18 @@ class Endpoints:
             return self._json(ws, http.HTTPStatus.ACCEPTED, body)
         return self._json(ws, http.HTTPStatus.NOT_FOUND, {"error": "not found"})
 
-    def process_response(self, ws: ServerConnection, request: Request, response: Response) -> None:
-        """Count handshakes websockets itself refused (missing upgrade headers and the like)."""
-        if urlsplit(request.path).path == WS_PATH and response.status_code in (400, 426):
+    async def process_response(
+        self, ws: ServerConnection, request: Request, response: Response
+    ) -> None:
+        """Admit a visitor whose handshake succeeded, its welcome frame riding with the 101;
+        count the handshakes websockets itself refused (missing upgrade headers and the like)."""
+        if urlsplit(request.path).path != WS_PATH:
+            return
+        if response.status_code == 101:
+            welcome = await self.sidecar.visits.admit(ws, request)
+            if welcome is not None:
+                response.body = welcome
+        elif response.status_code in (400, 426):
             self.sidecar.metrics.reject("bad_handshake")
 
     def _handshake(self, ws: ServerConnection, request: Request) -> Response | None:

@@ -121,6 +121,7 @@ class Sidecar:
             self.proxies, config.max_connections_per_ip, self.budget, self.metrics, self.throttle
         )
         self.visits = Visits(self)
+        self.admission.on_lost = self.visits.lost
         self.fanout = Fanout(lambda: self.visits.open, self.metrics, tuning.slow_reader_bytes)
         self.pacer = PresencePacer(config.presence_interval)
         self.garden = GardenFeed(

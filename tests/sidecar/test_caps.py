@@ -17,7 +17,10 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from greenhouse.sidecar import Tuning, start
 from tests.sidecar.helpers import (
+    FAST,
+    ORIGIN,
     UA,
     WS_HEADERS,
     LogLines,
@@ -271,6 +274,59 @@ async def test_the_admission_bookkeeping_lives_in_slots(tmp_path):
         (conn,) = sidecar.visits.open
         assert conn.host == "127.0.0.1" and conn.client_ip == "127.0.0.1" and conn.upgraded
         assert not {"host", "client_ip", "upgraded", "plain"} & set(vars(conn))
+
+
+@aio
+async def test_connections_cut_anywhere_in_their_handshake_leave_nothing_counted(tmp_path):
+    # Admission counts from accept, a visit from its admission in process_response:
+    # whatever moment a connection dies at, and a shutdown in the middle of a storm,
+    # nothing may stay counted (no phantom visitor, no host stuck at its cap).
+    import socket
+    import struct
+
+    site = make_site(tmp_path, max_connections_per_ip=1000)
+    request = "\r\n".join(
+        [
+            "GET /ws/garden HTTP/1.1",
+            "Host: x",
+            *WS_HEADERS,
+            f"Origin: {ORIGIN}",
+            f"User-Agent: {UA}",
+            "",
+            "",
+        ]
+    ).encode()
+
+    async def cut_after(port: int, n: int) -> None:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.bind((f"127.0.3.{n % 50 + 1}", 0))
+        try:
+            await loop.sock_connect(sock, ("127.0.0.1", port))
+            if n % 3:
+                await loop.sock_sendall(sock, request[: len(request) * (n % 3) // 2])
+            await asyncio.sleep((n % 7) / 1000)
+        except OSError:
+            pass
+        finally:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # a reset, at a different moment for each
+
+    sidecar = await start(site, "127.0.0.1", 0, token=None, tuning=Tuning(**FAST))
+    try:
+        await asyncio.gather(*(cut_after(sidecar.port, n) for n in range(150)))
+        await until(lambda: sidecar.admission.sockets == 0)
+        assert not sidecar.visits.open and not sidecar.visits.per_visitor
+        assert sidecar.presence.snapshot().visitors == 0 and sidecar.metrics.connections == 0
+        assert len(sidecar.admission.hosts) == 0
+        storm = [asyncio.create_task(cut_after(sidecar.port, n)) for n in range(150)]
+        await asyncio.sleep(0.01)
+    finally:
+        await sidecar.close()  # in the middle of the second storm
+    await asyncio.gather(*storm)
+    assert not sidecar.visits.open and not sidecar.visits.per_visitor
+    assert sidecar.presence.snapshot().visitors == 0 and sidecar.metrics.connections == 0
 
 
 def test_a_reconnect_storm_finds_room_in_the_accept_queue(tmp_path):
