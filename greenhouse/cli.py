@@ -7,6 +7,7 @@ problem, never a traceback), 2 bad usage.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -59,8 +60,29 @@ def friendly(func: F) -> F:
         except KeyboardInterrupt:
             _err("interrupted; what was already stored is kept")
             raise typer.Exit(130) from None
+        except Exception as exc:
+            from greenhouse.store import interrupted
+
+            if not interrupted(exc):
+                raise
+            # Ctrl-C inside a DuckDB statement: DuckDB raised its own error instead.
+            _err("interrupted; what was already stored is kept")
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class _Warnings(logging.Handler):
+    """The library's warnings (say, a store converted to another format) as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _err(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("greenhouse")
+    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
+        logger.addHandler(_Warnings(logging.WARNING))
 
 
 def _version(value: bool) -> None:
@@ -79,6 +101,7 @@ def _main(
     ] = False,
 ) -> None:
     """Grow a living portfolio garden from your real activity."""
+    _show_library_warnings()
 
 
 @app.command()
@@ -124,6 +147,8 @@ def build(
         base_url=base_url,
         sync_reporter=None if offline else RichReporter(),
     )
+    for warning in result.warnings:
+        _err(f"warning: {warning}")
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
         return
@@ -197,8 +222,11 @@ def sidecar(
 def check(root: RootOption = Path(".")) -> None:
     """Validate config and content without building; lists every problem at once."""
     from greenhouse.build import check as run_check
+    from greenhouse.build import check_warnings
 
     site, content = run_check(root)
+    for warning in check_warnings(site, content):
+        _err(f"warning: {warning}")
     typer.echo(
         f"OK: {site.root / 'greenhouse.toml'} and {len(content.projects)} project files, "
         f"{len(content.skills)} skills."
@@ -262,6 +290,14 @@ def stats(
     db: Annotated[
         Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for a running build or sync to release the store (0: don't).",
+        ),
+    ] = 120.0,
 ) -> None:
     """Visitor analytics and garden health in the terminal (read-only)."""
     import json
@@ -269,7 +305,10 @@ def stats(
     from greenhouse.analytics import print_report
     from greenhouse.build import stats as run_stats
 
-    report = run_stats(root, days=days, db=db)
+    def waiting(path: Path) -> None:
+        _err(f"waiting for the build or sync that is using {path} (up to {wait:g}s)…")
+
+    report = run_stats(root, days=days, db=db, wait=wait, on_wait=waiting)
     if as_json:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -370,7 +409,18 @@ def serve(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import signal
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command's own handling (while typer starts or finishes).
+        _err("interrupted; what was already stored is kept")
+        raise SystemExit(130) from None
+    finally:
+        # The command is over and its status decided: a Ctrl-C while Python shuts
+        # down (joining threads, closing DuckDB) must not turn it into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
