@@ -214,11 +214,26 @@ class LiveConfig(Section):
     max_connections_per_visitor: int = Field(
         8, ge=1, description="Open connections allowed per visitor key."
     )
+    max_connections_per_ip: int = Field(
+        32,
+        ge=1,
+        description="Connections, open or still in their handshake, allowed per client address "
+        "(an IPv6 /64 counts as one address; behind trusted_proxies, the forwarded address).",
+    )
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Websocket connections held at most; by default what the open-files limit "
+        "allows, keeping some for /healthz and the event log.",
+    )
     idle_timeout: float = Field(
         300.0, gt=0, description="Seconds without a message before a connection is closed."
     )
     presence_interval: float = Field(
-        0.25, gt=0, description="Seconds between coalesced presence updates."
+        0.02,
+        ge=0,
+        description="Least seconds between two presence updates; they are spread out further "
+        "when sending one is expensive (many connections) or connections are opening.",
     )
     retention_days: int = Field(
         30, ge=1, description="Days raw visit events are kept by the sidecar."

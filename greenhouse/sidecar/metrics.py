@@ -10,6 +10,8 @@ from bisect import bisect_left
 from collections import Counter
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+#: Buckets of the durability delay: the promise is "under a second".
+DURABLE_BUCKETS = (0.1, 0.25, 0.5, 0.6, 0.75, 0.9, 1.0, 1.5, 2.0, 5.0)
 
 
 class Histogram:
@@ -50,6 +52,8 @@ class Metrics:
         self.events_written: Counter[str] = Counter()
         self.dropped_frames = 0
         self.broadcast_seconds = Histogram()
+        self.presence_delay_seconds = Histogram()
+        self.durable_seconds = Histogram(DURABLE_BUCKETS)
 
     def reject(self, reason: str) -> None:
         """Count one refused connection, frame or message."""
@@ -95,6 +99,14 @@ class Metrics:
             "# HELP greenhouse_sidecar_broadcast_seconds Server-side fan-out time of one frame.",
             "# TYPE greenhouse_sidecar_broadcast_seconds histogram",
             *self.broadcast_seconds.lines("greenhouse_sidecar_broadcast_seconds"),
+            "# HELP greenhouse_sidecar_presence_delay_seconds From a change of presence to "
+            "the frame that carries it (paced by the cost of a frame, longer in a storm).",
+            "# TYPE greenhouse_sidecar_presence_delay_seconds histogram",
+            *self.presence_delay_seconds.lines("greenhouse_sidecar_presence_delay_seconds"),
+            "# HELP greenhouse_sidecar_event_durable_seconds How long the oldest event of each "
+            "batch waited to be fsynced: the window a kill -9 can lose.",
+            "# TYPE greenhouse_sidecar_event_durable_seconds histogram",
+            *self.durable_seconds.lines("greenhouse_sidecar_event_durable_seconds"),
         ]
         if redis_up is not None:
             lines += [

@@ -1,16 +1,41 @@
-"""Benchmark the sidecar against a bare websockets broadcast server.
+"""Benchmark the sidecar against a bare websockets server, in the same run.
 
-    python tests/bench/bench_sidecar.py --connections 10000 --seconds 60
+    python tests/bench/bench_sidecar.py                       # 1,000 then 10,000 connections
+    python tests/bench/bench_sidecar.py --connections 10000   # one size only
 
-For each server (ours, then the baseline), in a subprocess on 127.0.0.1:
-open N connections, measure the server's RSS per connection, then drive
-presence updates and measure the server-side fan-out time per update and the
-client-observed delivery latency (p50/p99) on a sample of clients spread over
-the connection order. N - sample connections are minimal clients that finish
-the handshake and discard whatever arrives (so the client process does not
-dominate); the sample are real websockets clients. Keepalive pings are off in
-both servers (the minimal clients do not answer them). Loopback only; bounded
-in connections and time. Not part of the test run.
+For each size and each server (the sidecar with its shipped defaults, then a
+bare ``websockets`` server that broadcasts a presence frame on every message),
+in a subprocess on 127.0.0.1:
+
+1. **storm**: open N connections at once (200 handshakes in flight), each a
+   distinct visitor (a distinct ``X-Forwarded-For``, the sidecar trusting
+   127.0.0.1 as it would trust nginx). Reports the time to open them all,
+   and the presence frames each client received while the others were still
+   connecting (mean over all N). The bare server sends none: it has no
+   presence.
+2. **memory**: the server's RSS after the storm minus before, per connection.
+3. **fan-out and latency**: ten driver visitors take turns moving between
+   two plants; each move changes presence. The next move waits until 100
+   sampled clients (spread over the connection order) got the frame.
+   Reports the server-side fan-out time per frame (the sidecar's
+   ``broadcast_seconds``; ``perf_counter`` around ``broadcast()`` in the
+   bare server) and the delivery latency from the move to each sample's
+   receipt (p50, p99). A third server, the **floor**, writes the same frame
+   bytes to every transport and does nothing else: no single-threaded
+   Python server fans out faster on this machine. ``--parallel-floor`` adds
+   the floor with a second writer thread, an experiment.
+4. **export** (sidecar, largest size only): the same latency phase again
+   while another process pages through ``/api/events`` (1,000 events a page,
+   back to back) over a log of 200,000 events; p99 with and without.
+
+N - 100 clients are minimal: they finish the handshake and count presence
+frames in the bytes that arrive, in a process of their own, so that reading
+N frames per move does not hold up the sampled clients' receipts; after the
+storm that process runs at a lower priority (nice 10) for the same reason.
+Keepalive pings are off in both servers (the minimal clients do not answer
+them) and the sidecar's idle timeout is an hour (the clients never talk);
+neither changes what is measured. Loopback only; bounded in connections and
+time. Not part of the test run.
 """
 
 from __future__ import annotations
@@ -27,7 +52,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -35,6 +62,11 @@ sys.path.insert(0, str(REPO))
 ORIGIN = "https://bench.example"
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
 PLANTS = ("p1", "p2")
+TOKEN = "bench"
+DRIVERS = 10
+SAMPLE = 100
+IN_FLIGHT = 200
+LOGGED_EVENTS = 200_000
 
 
 def raise_nofile() -> int:
@@ -51,12 +83,22 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def address(i: int) -> str:
+    """A distinct visitor address for client *i*."""
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
 # -- the servers under test (run as subprocesses of this script) ------------------------
 
 
-async def serve_sidecar(root: str, connections: int) -> None:
+async def serve_sidecar(root: str) -> None:
     from greenhouse.config import Config, Site
     from greenhouse.sidecar import Tuning, start
+    from greenhouse.sidecar.logs import configure
+
+    # Logged as shipped (text, info: a line per connection opened and closed), to a file.
+    log = Path(root, "sidecar.log").open("a")  # noqa: SIM115 (open for the process's life)
+    configure("text", "info", log)
 
     site = Site(
         Path(root),
@@ -64,11 +106,8 @@ async def serve_sidecar(root: str, connections: int) -> None:
             {
                 "live": {
                     "allowed_origins": [ORIGIN],
-                    "max_connections_per_visitor": connections + 100,
-                    "presence_interval": 0.002,
+                    "trusted_proxies": ["127.0.0.1"],
                     "idle_timeout": 3600,
-                    "message_burst": 100000,
-                    "messages_per_second": 100000,
                 }
             }
         ),
@@ -77,7 +116,7 @@ async def serve_sidecar(root: str, connections: int) -> None:
         site,
         "127.0.0.1",
         0,
-        token="bench",
+        token=TOKEN,
         tuning=Tuning(ping_interval=None, ping_timeout=None, watch_garden=False),
     )
     print(f"listening {sidecar.port}", flush=True)
@@ -87,10 +126,11 @@ async def serve_sidecar(root: str, connections: int) -> None:
 async def serve_baseline() -> None:
     """The bare way: a set of connections and websockets.broadcast of a JSON string."""
     from websockets.asyncio.server import broadcast, serve
+    from websockets.exceptions import ConnectionClosed
 
     clients: set = set()
     times: list[float] = []
-    counts = {"p1": 0, "p2": 0}
+    where: dict[Any, str] = {}
 
     async def handler(ws) -> None:  # type: ignore[no-untyped-def]
         clients.add(ws)
@@ -99,31 +139,124 @@ async def serve_baseline() -> None:
                 if message == "stats":
                     await ws.send(json.dumps({"fanout": times}))
                     continue
-                project = json.loads(message)["project"]
-                counts.update({"p1": 0, "p2": 0, project: 1})
+                where[ws] = json.loads(message)["project"]
                 started = time.perf_counter()
-                frame = json.dumps({"type": "presence", "visitors": 1, "projects": {project: 1}})
+                counts = {p: sum(1 for v in where.values() if v == p) for p in PLANTS}
+                frame = json.dumps(
+                    {"type": "presence", "visitors": len(clients), "projects": counts}
+                )
                 broadcast(clients, frame)
                 times.append(time.perf_counter() - started)
+        except ConnectionClosed:
+            pass  # the bench aborts its clients at the end
         finally:
             clients.discard(ws)
+            where.pop(ws, None)
 
     async with serve(
-        handler, "127.0.0.1", 0, compression=None, ping_interval=None, max_size=4096
+        handler, "127.0.0.1", 0, compression=None, ping_interval=None, max_size=4096, backlog=1024
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(f"listening {port}", flush=True)
         await asyncio.Event().wait()
 
 
+async def serve_floor(threads: int = 1) -> None:
+    """The floor of fan-out in one Python process: the same frame bytes written to every
+    transport, and nothing else (a hand-made handshake; any client frame triggers a send).
+
+    With *threads* = 2, a worker thread writes half of the sockets with ``os.write`` while
+    the loop writes the other half (the GIL is released during each send): what parallel
+    writes could gain, where cores are free. Not what the sidecar does."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+
+    def raw_writes(fds: list[int], frame: bytes) -> None:
+        for fd in fds:
+            try:  # noqa: SIM105 (a with-statement per write would weigh on the floor)
+                os.write(fd, frame)
+            except OSError:
+                pass  # a full buffer or a gone client: the floor does not care
+
+    from websockets.frames import Frame, Opcode
+
+    upgraded: list[asyncio.Transport] = []
+    times: list[float] = []
+    moves = [0]
+
+    class Raw(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+            self.head = b""
+            self.open = False
+
+        def data_received(self, data: bytes) -> None:
+            if self.open:
+                moves[0] += 1
+                body = json.dumps({"type": "presence", "visitors": len(upgraded), "n": moves[0]})
+                frame = Frame(Opcode.TEXT, body.encode()).serialize(mask=False)
+                started = time.perf_counter()
+                if threads == 2:
+                    half = len(upgraded) // 2
+                    fds = [t.get_extra_info("socket").fileno() for t in upgraded[half:]]
+                    other = pool.submit(raw_writes, fds, frame)
+                    for transport in upgraded[:half]:
+                        transport.write(frame)
+                    other.result()
+                else:
+                    for transport in upgraded:
+                        transport.write(frame)
+                times.append(time.perf_counter() - started)
+                return
+            self.head += data
+            if b"\r\n\r\n" not in self.head:
+                return
+            if self.head.startswith(b"GET /stats"):
+                body = json.dumps({"fanout": times}).encode()
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                    % (len(body), body)
+                )
+                self.transport.close()
+                return
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in self.head.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(
+                hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+            )
+            self.transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            self.open = True
+            upgraded.append(self.transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.open:
+                upgraded.remove(self.transport)
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Raw, "127.0.0.1", 0, backlog=1024)
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.Event().wait()
+
+
 # -- the clients ---------------------------------------------------------------------------
 
 
-class Discard(asyncio.Protocol):
-    """A minimal client after the handshake: reads and drops every byte."""
+class Counting(asyncio.Protocol):
+    """A minimal client after the handshake: counts presence frames while asked to, drops the rest."""
+
+    counting = True
 
     def __init__(self) -> None:
         self.buffer = b""
+        self.frames = 0
         self.upgraded = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
@@ -131,188 +264,370 @@ class Discard(asyncio.Protocol):
             self.buffer += data
             if b"\r\n\r\n" in self.buffer:
                 self.upgraded.set_result(self.buffer.startswith(b"HTTP/1.1 101"))
+            return
+        if Counting.counting:
+            self.frames += data.count(b'"type":"presence"')
 
 
-async def open_idle(port: int) -> asyncio.BaseTransport:
+async def open_minimal(port: int, i: int) -> tuple[asyncio.BaseTransport, Counting]:
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_connection(Discard, "127.0.0.1", port)
+    transport, proto = await loop.create_connection(Counting, "127.0.0.1", port)
     key = base64.b64encode(os.urandom(16)).decode()
     transport.write(
         (
             f"GET /ws/garden HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {ORIGIN}\r\nUser-Agent: {UA}\r\n\r\n"
+            f"Origin: {ORIGIN}\r\nUser-Agent: {UA}\r\nX-Forwarded-For: {address(i)}\r\n\r\n"
         ).encode()
     )
-    if not await asyncio.wait_for(protocol.upgraded, 30):
-        raise RuntimeError("handshake refused: " + protocol.buffer[:80].decode(errors="replace"))
-    return transport
+    if not await asyncio.wait_for(proto.upgraded, 120):
+        raise RuntimeError("handshake refused: " + proto.buffer[:80].decode(errors="replace"))
+    return transport, proto
 
 
-async def measure(kind: str, connections: int, sample: int, seconds: float, root: str) -> dict:
+async def crowd(port: int, n: int, every: int) -> None:
+    """The minimal clients, in a process of their own (so reading N frames per move does not
+    delay the sampled clients): opens *n* connections, 200 in flight, and says ``tick`` on
+    stdout after every *every* of them (the parent opens a sampled client then) and
+    ``opened`` at the end. On ``stop`` (stdin) it reports the presence frames each got so
+    far; it holds the connections until ``exit``."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print("ready", flush=True)
+    await reader.readline()  # go
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    opened: list[tuple[asyncio.BaseTransport, Counting]] = []
+
+    async def open_one(i: int) -> None:
+        async with gate:
+            opened.append(await open_minimal(port, i))
+            if len(opened) % every == 0:
+                print("tick", flush=True)
+
+    await asyncio.gather(*(open_one(i) for i in range(n)))
+    print("opened", flush=True)
+    await reader.readline()  # stop
+    Counting.counting = False
+    print(json.dumps([p.frames for _, p in opened]), flush=True)
+    await reader.readline()  # exit
+    for transport, _ in opened:
+        transport.abort()
+
+
+async def open_real(port: int, i: int) -> Any:
     from websockets.asyncio.client import connect
 
-    args = [
-        sys.executable,
-        __file__,
-        "--serve",
-        kind,
-        "--root",
-        root,
-        "--connections",
-        str(connections),
-    ]
+    return await connect(
+        f"ws://127.0.0.1:{port}/ws/garden",
+        origin=ORIGIN,  # type: ignore[arg-type]
+        user_agent_header=UA,
+        additional_headers={"X-Forwarded-For": address(i)},
+        compression=None,
+        ping_interval=None,
+        open_timeout=120,
+        max_queue=None,
+    )
+
+
+class Sampled:
+    """A real websockets client that timestamps every presence frame."""
+
+    def __init__(self, ws: Any):
+        self.ws = ws
+        self.times: list[float] = []
+        self.task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        async for message in self.ws:
+            if '"presence"' in message:
+                self.times.append(time.perf_counter())
+
+    def received_after(self, moment: float) -> float | None:
+        for t in self.times:
+            if t > moment:
+                return t
+        return None
+
+
+async def moves(
+    drivers: list[Any], place: list[str], sampled: list[Sampled], seconds: float, limit: int
+) -> tuple[list[float], int]:
+    """Drivers take turns moving plants (*place*: where each is); returns the delivery
+    latencies and the moves made."""
+    latencies: list[float] = []
+    count = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and count < limit:
+        d = count % len(drivers)
+        place[d] = PLANTS[1] if place[d] == PLANTS[0] else PLANTS[0]
+        sent = time.perf_counter()
+        await drivers[d].send(json.dumps({"type": "view", "project": place[d]}))
+        give_up = sent + 10.0
+        while time.perf_counter() < give_up:
+            arrivals = [s.received_after(sent) for s in sampled]
+            if all(a is not None for a in arrivals):
+                break
+            await asyncio.sleep(0.0005)
+        latencies += [a - sent for s in sampled if (a := s.received_after(sent)) is not None]
+        count += 1
+        await asyncio.sleep(0.02)
+    return latencies, count
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def exporter(port: int, seconds: float) -> None:
+    """Page through /api/events back to back for *seconds* (run in a child process)."""
+    import httpx
+
+    after = None
+    pages = 0
+    end = time.monotonic() + seconds
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        while time.monotonic() < end:
+            query = {"limit": "1000", **({"after": after} if after else {})}
+            answer = http.get(
+                "/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()
+            pages += 1
+            after = answer["next"] if answer["events"] else None  # from the start again
+    print(json.dumps({"pages": pages}), flush=True)
+
+
+async def measure(kind: str, n: int, seconds: float, root: str, export: bool) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--serve", kind, "--root", root]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    people: subprocess.Popen[str] | None = None
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
         await asyncio.sleep(0.5)
         rss_before = rss_bytes(proc.pid)
-        every = max(1, connections // sample)
-        idle: list[asyncio.BaseTransport] = []
-        sampled = []
-        received: list[list[float]] = []
-        gate = asyncio.Semaphore(200)
+        every = max(1, n // SAMPLE)
+        people = subprocess.Popen(
+            [sys.executable, __file__, "--crowd", f"{port},{n - SAMPLE},{every}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert people.stdin is not None and people.stdout is not None
+        tell, hear = people.stdin, people.stdout
 
-        async def open_one(i: int) -> None:
-            async with gate:
-                if i % every == 0 and len(sampled) < sample:
-                    ws = await connect(
-                        f"ws://127.0.0.1:{port}/ws/garden",
-                        origin=ORIGIN,  # type: ignore[arg-type]
-                        user_agent_header=UA,
-                        compression=None,
-                        ping_interval=None,
-                        open_timeout=60,
-                    )
-                    sampled.append(ws)
-                else:
-                    idle.append(await open_idle(port))
+        def say(word: str) -> None:
+            tell.write(word + "\n")
+            tell.flush()
 
+        assert await asyncio.to_thread(hear.readline) == "ready\n"
+        sampled: list[Sampled] = []
         opened = time.perf_counter()
-        await asyncio.gather(*(open_one(i) for i in range(connections)))
+        say("go")
+        # A sampled client after every n/100 others: spread over the connection order.
+        while (line := await asyncio.to_thread(hear.readline)) != "opened\n":
+            assert line == "tick\n", line
+            if len(sampled) < SAMPLE:
+                sampled.append(Sampled(await open_real(port, n + len(sampled))))
+        while len(sampled) < SAMPLE:
+            sampled.append(Sampled(await open_real(port, n + len(sampled))))
         open_seconds = time.perf_counter() - opened
-        await asyncio.sleep(1.0)
+        say("stop")
+        storm_frames = json.loads(await asyncio.to_thread(hear.readline)) + [
+            sum(1 for t in s.times if t <= opened + open_seconds) for s in sampled
+        ]
+        # From here on the crowd only reads (the kernel holds its bytes meanwhile): at a
+        # lower priority it no longer delays the sampled clients' receipts, which are
+        # what the latency measures.
+        os.setpriority(os.PRIO_PROCESS, people.pid, 10)
+        await asyncio.sleep(2.0)
         rss_after = rss_bytes(proc.pid)
 
-        async def listen(ws, times: list[float]) -> None:  # type: ignore[no-untyped-def]
-            async for message in ws:
-                if '"presence"' in message:
-                    times.append(time.perf_counter())
-
-        listeners = []
-        for ws in sampled:
-            times: list[float] = []
-            received.append(times)
-            listeners.append(asyncio.create_task(listen(ws, times)))
-        await asyncio.sleep(0.5)
-        for times in received:
-            times.clear()
-
-        driver = await connect(
-            f"ws://127.0.0.1:{port}/ws/garden",
-            origin=ORIGIN,  # type: ignore[arg-type]
-            user_agent_header=UA + " driver",
-            compression=None,
-            ping_interval=None,
-        )
-        latencies: list[float] = []
-        updates = 0
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline and updates < 300:
-            project = PLANTS[updates % 2]
-            expected = updates + 1
-            sent = time.perf_counter()
-            await driver.send(json.dumps({"type": "view", "project": project}))
-            limit = sent + 5.0
-            while any(len(t) < expected for t in received) and time.perf_counter() < limit:
-                await asyncio.sleep(0.0005)
-            latencies += [t[expected - 1] - sent for t in received if len(t) >= expected]
-            updates += 1
-            await asyncio.sleep(0.02)
-        if kind == "baseline":
-            await driver.send("stats")
-            while True:
-                answer = json.loads(await driver.recv())
-                if "fanout" in answer:
-                    fanout = answer["fanout"]
-                    break
-            fanout_mean = statistics.fmean(fanout)
-        else:
-            import httpx
-
-            text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-            values = dict(
-                line.rsplit(" ", 1)
-                for line in text.splitlines()
-                if line.startswith("greenhouse_sidecar_broadcast_seconds_")
-            )
-            fanout_mean = float(values["greenhouse_sidecar_broadcast_seconds_sum"]) / float(
-                values["greenhouse_sidecar_broadcast_seconds_count"]
-            )
-        for task in listeners:
-            task.cancel()
-        latencies.sort()
-        result = {
+        drivers = [await open_real(port, n + SAMPLE + d) for d in range(DRIVERS)]
+        for ws in drivers:
+            asyncio.create_task(drain(ws))
+        place = ["overview"] * DRIVERS
+        await asyncio.sleep(1.0)
+        delay_name = "greenhouse_sidecar_presence_delay_seconds"
+        before = await fanout_totals(kind, port)
+        if kind == "sidecar":
+            delay_before = await histogram_totals(port, delay_name)
+        latencies, count = await moves(drivers, place, sampled, seconds, 300)
+        after = await fanout_totals(kind, port)
+        fanout = (after[0] - before[0]) / max(1, after[1] - before[1])  # this phase only
+        result: dict[str, Any] = {
             "server": kind,
-            "connections": connections,
-            "open_seconds": round(open_seconds, 1),
+            "connections": n,
+            "open_seconds": round(open_seconds, 2),
+            "storm_presence_frames_per_client": round(statistics.fmean(storm_frames), 2),
+            "storm_presence_frames_max": max(storm_frames),
             "rss_mib": round(rss_after / 2**20, 1),
-            "rss_per_connection_kib": round((rss_after - rss_before) / connections / 1024, 2),
-            "updates": updates,
-            "fanout_ms_mean": round(fanout_mean * 1000, 3),
-            "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
-            "latency_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
-            "deliveries": len(latencies),
-            "missed": updates * len(sampled) - len(latencies),
+            "rss_per_connection_kib": round((rss_after - rss_before) / n / 1024, 2),
+            "moves": count,
+            "fanout_ms_mean": round(fanout * 1000, 3),
+            "latency_ms_p50": round(percentile(latencies, 0.5) * 1000, 2),
+            "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
+            "missed": count * len(sampled) - len(latencies),
         }
-        for transport in idle:
-            transport.abort()
-        for ws in sampled:
+        if kind == "sidecar":
+            delay_after = await histogram_totals(port, delay_name)
+            result["presence_delay_ms_mean"] = round(
+                (delay_after[0] - delay_before[0])
+                / max(1, delay_after[1] - delay_before[1])
+                * 1000,
+                2,
+            )
+        if export:
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--export", str(port), "--seconds", str(seconds + 5)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            await asyncio.sleep(2.0)  # let it get going
+            during, count_during = await moves(drivers, place, sampled, seconds, 300)
+            assert child.stdout is not None
+            pages = json.loads(await asyncio.to_thread(child.stdout.readline))["pages"]
+            child.wait()
+            quiet, count_quiet = await moves(drivers, place, sampled, seconds, 300)
+            result["export"] = {
+                "pages_exported": pages,
+                "latency_ms_p99_without": round(percentile(latencies + quiet, 0.99) * 1000, 2),
+                "latency_ms_p99_during": round(percentile(during, 0.99) * 1000, 2),
+                "latency_ms_p50_during": round(percentile(during, 0.5) * 1000, 2),
+                "moves": [count + count_quiet, count_during],
+            }
+        say("exit")
+        people.wait()
+        for s in sampled:
+            s.task.cancel()
+            s.ws.transport.abort()
+        for ws in drivers:
             ws.transport.abort()
-        driver.transport.abort()
         return result
     finally:
-        proc.kill()
-        proc.wait()
+        for child in (people, proc):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+async def drain(ws: Any) -> None:
+    async for _ in ws:
+        pass
+
+
+async def fanout_totals(kind: str, port: int) -> tuple[float, int]:
+    """The server's total fan-out seconds and number of fan-outs so far."""
+    import httpx
+
+    if kind in ("floor", "floor2"):
+        async with httpx.AsyncClient() as http:
+            times = (await http.get(f"http://127.0.0.1:{port}/stats")).json()["fanout"]
+        return sum(times), len(times)
+    if kind == "baseline":
+        from websockets.asyncio.client import connect
+
+        async with connect(
+            f"ws://127.0.0.1:{port}/ws/garden",
+            origin=ORIGIN,  # type: ignore[arg-type]
+            user_agent_header=UA,
+        ) as ws:
+            await ws.send("stats")
+            while True:
+                answer = json.loads(await ws.recv())
+                if "fanout" in answer:
+                    return sum(answer["fanout"]), len(answer["fanout"])
+    return await histogram_totals(port, "greenhouse_sidecar_broadcast_seconds")
+
+
+async def histogram_totals(port: int, name: str) -> tuple[float, int]:
+    """The sum and count of one of the sidecar's histograms."""
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(name))
+    return float(values[f"{name}_sum"]), int(values[f"{name}_count"])
+
+
+def fill_event_log(root: Path, count: int) -> None:
+    """*count* events of today in the sidecar's layout, for the export phase."""
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    folder = root / "build/live-events/main"
+    folder.mkdir(parents=True)
+    with (folder / f"{day}.jsonl").open("w") as f:
+        for seq in range(1, count + 1):
+            record = {
+                "action": None,
+                "device": "desktop",
+                "id": f"{day}-{seq:010d}-main",
+                "project": PLANTS[seq % 2],
+                "referrer": "news.example.com",
+                "ts": f"{day[:4]}-{day[4:6]}-{day[6:]}T00:00:00.000Z",
+                "type": "view",
+                "visitor": f"{seq:032x}",
+            }
+            f.write(json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--connections", default="1000,10000", help="sizes, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20, help="time budget of each phase")
     parser.add_argument(
-        "--seconds", type=float, default=60, help="total time budget of the update phases"
+        "--parallel-floor",
+        action="store_true",
+        help="also measure the floor with two writer threads (an experiment, not the sidecar)",
     )
-    parser.add_argument("--sample", type=int, default=100, help="real clients measuring latency")
-    parser.add_argument("--serve", choices=["sidecar", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", choices=["sidecar", "baseline", "floor", "floor2"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--export", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--crowd", help=argparse.SUPPRESS)
     args = parser.parse_args()
     limit = raise_nofile()
     if args.serve == "sidecar":
-        asyncio.run(serve_sidecar(args.root, args.connections))
+        asyncio.run(serve_sidecar(args.root))
         return
     if args.serve == "baseline":
         asyncio.run(serve_baseline())
         return
-    if not 1 <= args.connections <= 20000 or args.connections + args.sample + 50 > limit:
-        sys.exit(f"--connections must be 1..20000 and fit the open-files limit ({limit})")
-    with tempfile.TemporaryDirectory() as root:
-        index = Path(root, "build/site/api/v1/garden/index.json")
-        index.parent.mkdir(parents=True)
-        index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
-        results = [
-            asyncio.run(measure(kind, args.connections, args.sample, args.seconds / 2, root))
-            for kind in ("sidecar", "baseline")
-        ]
+    if args.serve in ("floor", "floor2"):
+        asyncio.run(serve_floor(threads=2 if args.serve == "floor2" else 1))
+        return
+    if args.export:
+        exporter(args.export, args.seconds)
+        return
+    if args.crowd:
+        port, count, every = (int(v) for v in args.crowd.split(","))
+        asyncio.run(crowd(port, count, every))
+        return
+    sizes = [int(s) for s in args.connections.split(",")]
+    if not all(1 <= s <= 20000 for s in sizes) or max(sizes) + 200 > limit:
+        sys.exit(f"sizes must be 1..20000 and fit the open-files limit ({limit})")
     import websockets
 
     machine = platform.processor() or platform.machine()
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {machine} {os.cpu_count()} CPUs")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {machine} {os.cpu_count()} CPUs")
     print(f"# Python {platform.python_version()}, websockets {websockets.__version__}")
-    for result in results:
-        print(json.dumps(result))
+    print(f"# load average before: {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        index = root / "build/site/api/v1/garden/index.json"
+        index.parent.mkdir(parents=True)
+        index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
+        fill_event_log(root, LOGGED_EVENTS)
+        for n in sizes:
+            kinds = ["sidecar", "baseline", "floor"] + (["floor2"] if args.parallel_floor else [])
+            for kind in kinds:
+                export = kind == "sidecar" and n == max(sizes)
+                result = asyncio.run(measure(kind, n, args.seconds, str(root), export))
+                print(json.dumps(result), flush=True)
+    print(f"# load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -130,6 +131,66 @@ async def export_all(
         after = answer["next"]
 
 
+async def raw_request(
+    port: int,
+    lines: list[str],
+    path: str = "/ws/garden",
+    method: str = "GET",
+    local: str = "127.0.0.1",
+) -> tuple[int, bytes]:
+    """Send one hand-written request (*lines*: header lines) and read the answer's status and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(local, 0))
+    try:
+        head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *lines, "", ""]
+        writer.write("\r\n".join(head).encode())
+        async with asyncio.timeout(5):
+            answer = await reader.read(65536)
+            while b"\r\n\r\n" not in answer:
+                more = await reader.read(65536)
+                if not more:
+                    break
+                answer += more
+    finally:
+        writer.close()
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+    return status, answer.partition(b"\r\n\r\n")[2]
+
+
+WS_HEADERS = [
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+]
+
+
+class LogLines(logging.Handler):
+    """Every record of the sidecar's loggers, formatted as one line each (with any traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def text(self) -> str:
+        return "\n".join(self.format(r) for r in self.records)
+
+    def __enter__(self) -> LogLines:
+        logger = logging.getLogger("greenhouse.sidecar")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("greenhouse.sidecar")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
 async def until(condition: Callable[[], bool], timeout: float = 5.0, step: float = 0.02) -> None:
     """Wait for *condition* to hold."""
     async with asyncio.timeout(timeout):
@@ -153,7 +214,15 @@ class Process:
     Its stderr (the logs) goes to *log*, a file outside the site folder.
     """
 
-    def __init__(self, root: Path, log: Path, token: str = TOKEN):
+    def __init__(
+        self,
+        root: Path,
+        log: Path,
+        token: str = TOKEN,
+        module: str = "greenhouse.sidecar",
+        extra: tuple[str, ...] = (),
+        preexec_fn: Callable[[], None] | None = None,
+    ):
         import os
         import subprocess
         import sys
@@ -165,18 +234,20 @@ class Process:
                 [
                     sys.executable,
                     "-m",
-                    "greenhouse.sidecar",
+                    module,
                     "--root",
                     str(root),
                     "--host",
                     "127.0.0.1",
                     "--port",
                     "0",
+                    *extra,
                 ],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env=env,
                 text=True,
+                preexec_fn=preexec_fn,
             )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -367,3 +367,71 @@ def test_presence_matches_a_naive_count(steps):
         if viewers:
             projects[plant] = len(viewers)
     assert presence.snapshot() == Snapshot(len(visitors), projects)
+
+
+def test_a_host_is_an_ipv4_address_or_an_ipv6_slash_64():
+    from greenhouse.sidecar.limits import host_of
+
+    assert host_of("203.0.113.9") == "203.0.113.9"
+    assert host_of("2001:db8:1:2:aaaa::1") == host_of("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert host_of("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert host_of("2001:db8:1:3::1") != host_of("2001:db8:1:2::1")
+    assert host_of("::ffff:198.51.100.7") == "198.51.100.7"
+    assert host_of("not an address") == "not an address"
+
+
+def test_host_counter_caps_each_host():
+    from greenhouse.sidecar.limits import HostCounter
+
+    hosts = HostCounter(2)
+    assert hosts.take("a") and hosts.take("a") and not hosts.take("a")
+    assert hosts.take("b") and hosts.count("a") == 2 and len(hosts) == 2
+    hosts.release("a")
+    assert hosts.take("a")
+    for _ in range(2):
+        hosts.release("a")
+    hosts.release("b")
+    assert len(hosts) == 0
+
+
+def test_the_socket_budget_keeps_room_below_the_open_files_limit():
+    from greenhouse.sidecar.limits import SocketBudget
+
+    budget = SocketBudget.from_limit(1024)
+    assert budget.sockets == 992 and budget.websockets == 960  # room for /healthz between
+    assert SocketBudget.from_limit(1024, max_connections=100).websockets == 100
+    assert SocketBudget.from_limit(1024, max_connections=5000).websockets == 960
+    tiny = SocketBudget.from_limit(40)
+    assert tiny.sockets >= 2 and tiny.websockets >= 1
+
+
+def test_the_throttle_logs_once_per_interval_and_counts_the_rest():
+    import logging
+
+    from greenhouse.sidecar.logs import Throttle
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("test.throttle")
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+    now = [100.0]
+    throttle = Throttle(logger, every=10.0, clock=lambda: now[0])
+    assert throttle.log(logging.INFO, "ip_cap", "refused %d", 1)
+    for n in range(50):
+        assert not throttle.log(logging.INFO, "ip_cap", "refused %d", n)
+    assert throttle.log(logging.INFO, "origin", "other reason")
+    now[0] += 10.0
+    assert throttle.log(logging.INFO, "ip_cap", "refused %d", 99)
+    throttle.log(logging.INFO, "ip_cap", "refused")
+    throttle.flush()
+    assert lines == [
+        "refused 1",
+        "other reason",
+        "refused 99 (and 50 more like it since the last report)",
+        "1 more ip_cap events since the last report",
+    ]

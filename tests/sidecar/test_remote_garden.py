@@ -47,7 +47,7 @@ async def test_garden_is_fetched_from_the_site_and_refetched_on_the_hook(tmp_pat
             ),
         )
         async with running(site, garden_fetch_retry=0.1, watch_garden=False) as sidecar:
-            await until(lambda: sidecar.projects == {"fern"})
+            await until(lambda: sidecar.garden.plants == {"fern"})
             async with client(sidecar) as ws:
                 await recv(ws)
                 await ws.send(json.dumps({"type": "view", "project": "rose"}))

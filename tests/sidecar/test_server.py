@@ -256,7 +256,7 @@ async def test_connections_per_visitor_are_capped_and_a_reconnect_storm_passes(t
         for ws in held:
             await ws.close()
         await until(lambda: sidecar.metrics.connections == 0)
-        assert sidecar.presence.snapshot().visitors == 0 and not sidecar.per_visitor
+        assert sidecar.presence.snapshot().visitors == 0 and not sidecar.visits.per_visitor
 
 
 @aio
@@ -292,11 +292,11 @@ async def test_slow_readers_do_not_make_the_server_hold_memory(tmp_path):
         running(site, slow_reader_bytes=limit) as sidecar,
         client(sidecar, max_queue=1),  # and never reads
     ):
-        await until(lambda: len(sidecar.visits) == 1)
-        (visit,) = sidecar.visits.values()
+        await until(lambda: len(sidecar.visits.open) == 1)
+        (visit,) = sidecar.visits.open.values()
         big = json.dumps({"type": "interaction", "pad": "x" * 16000})
         for _ in range(2000):  # 32 MB: far beyond socket buffers
-            sidecar.fanout(big)
+            sidecar.fanout.send(big)
             await asyncio.sleep(0)
         assert visit.ws.transport.get_write_buffer_size() <= limit + 17000
         assert sidecar.metrics.dropped_frames > 0
@@ -319,6 +319,8 @@ async def test_health_and_metrics(tmp_path):
         assert "greenhouse_sidecar_messages_in_total 1" in text
         assert 'greenhouse_sidecar_rejects_total{reason="bad_json"} 1' in text
         assert "greenhouse_sidecar_broadcast_seconds_count" in text
+        assert "greenhouse_sidecar_presence_delay_seconds_count 2" in text  # start, join
+        assert "greenhouse_sidecar_event_durable_seconds_count" in text
         assert (await http_get(sidecar, "/nope")).status_code == 404
 
 
@@ -497,4 +499,4 @@ async def test_the_publish_hook_needs_the_token_and_announces(tmp_path):
         answer = await http_get(sidecar, "/api/published", token=TOKEN, method="POST")
         assert answer.status_code == 202 and answer.json()["plants"] == 2
         assert (await recv_until(ws, "garden_updated"))["generated_at"] == "2026-03-03T00:00:00Z"
-        assert sidecar.projects == {"fern", "tulip"}
+        assert sidecar.garden.plants == {"fern", "tulip"}
