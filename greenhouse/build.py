@@ -40,6 +40,7 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
+    images_drawn: int = 0  # link-preview PNGs drawn (not taken from the store's image cache)
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -123,6 +124,7 @@ def build(
         seconds=time.perf_counter() - started,
         demo=result[3],
         stages=result[4],
+        images_drawn=result[5],
     )
 
 
@@ -237,12 +239,13 @@ def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
 
 def _render(
     site: Site, content: Content, store: Store, now: datetime, out: Path, say: Progress
-) -> tuple[int, int, int, bool, dict[str, int]]:
+) -> tuple[int, int, int, bool, dict[str, int], int]:
     from greenhouse.garden.garden import grow
     from greenhouse.garden.plants import merge_plants
     from greenhouse.site.publish import staging, swap_in
     from greenhouse.site.render import Bundle, Renderer
     from greenhouse.store import queries
+    from greenhouse.store.images import cached_images, keep_images
 
     today = now.date()
     say("simulate")
@@ -276,6 +279,7 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := _stored_snapshots(store)),
+        images=lambda digests: cached_images(store, digests),
     )
     with staging(out) as folder:
         bundle = Bundle(folder)
@@ -288,10 +292,13 @@ def _render(
         say("publish")
         swap_in(folder, out)
     _store_snapshots(store, stored, renderer.snapshots_written)
+    drawn = renderer.drawn
+    keep_images(store, drawn.new if drawn else {}, drawn.used if drawn else set())
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
-    return len(garden.plants), bundle.files, bundle.bytes, demo, stages
+    images_drawn = len(drawn.new) if drawn else 0
+    return len(garden.plants), bundle.files, bundle.bytes, demo, stages, images_drawn
 
 
 def _stored_snapshots(store: Store) -> dict[str, tuple[str, bytes]]:

@@ -26,7 +26,7 @@ from greenhouse.config import Config
 from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
-from greenhouse.site import THEME, api
+from greenhouse.site import THEME, api, og, sharing
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ class Renderer:
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        images: sharing.ImageLookup | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -139,6 +140,10 @@ class Renderer:
         self.snapshot_cache = dict(snapshots or {})
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
         self.snapshots_reused = 0
+        # The store's image cache (digest -> PNG); None draws every preview afresh.
+        self.image_lookup: sharing.ImageLookup = images or (lambda digests: {})
+        self.drawn: og.Drawn | None = None
+        self.share: sharing.Share | None = None
 
     # -- documents -------------------------------------------------------
 
@@ -186,10 +191,18 @@ class Renderer:
             stages=stages,
             plants=[plant_docs[s.spec.id] for s in ordered],
         )
+        self.share = sharing.garden_share(self.links, self.config, garden_doc)
         self.progress("api")
         bundle.json("api/v1/garden/index.json", garden_doc)
         bundle.json("api/v1/garden/weather.json", self._doc(**weather))
-        bundle.json("api/v1/garden/health.json", self._health(garden, stages))
+        health = self._health(garden, stages)
+        bundle.json("api/v1/garden/health.json", health)
+        bundle.json(
+            "api/v1/badge.json",
+            sharing.badge(
+                self.config.sharing.badge_label, len(garden.plants), stages, health["ecosystem"]
+            ),
+        )
         self._history(garden, bundle)
         self._projects(garden, ordered, plant_docs, bundle)
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
@@ -202,6 +215,25 @@ class Renderer:
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
+        self._sharing(ordered, plant_docs, garden_doc, bundle)
+
+    def _sharing(
+        self,
+        ordered: list[PlantState],
+        docs: dict[str, Any],
+        garden_doc: dict[str, Any],
+        bundle: Bundle,
+    ) -> None:
+        """README cards, link-preview images, icons and the web manifest."""
+        self.progress("sharing")
+        plants = [docs[s.spec.id] for s in ordered]
+        sharing.write_cards(bundle, self.config.site.title, garden_doc, plants)
+        bundle.json("manifest.webmanifest", sharing.manifest(self.config, self.links))
+        if self.config.sharing.preview_images:
+            favicon = dict(_static_files(self.site_templates))["favicon.svg"].read_bytes()
+            self.drawn = sharing.write_pictures(
+                bundle, self.config, garden_doc, plants, favicon, self.image_lookup
+            )
 
     def _doc(self, **fields: Any) -> dict[str, Any]:
         return {"schema_version": api.SCHEMA_VERSION, "generated_at": self.stamp, **fields}
@@ -305,6 +337,7 @@ class Renderer:
                     series=series,
                     chart=_chart_points(series, "growth"),
                     health_chart=_chart_points(series, "health"),
+                    share=sharing.project_share(self.links, self.config, docs[state.spec.id]),
                 ),
             )
             bundle.json(
@@ -332,6 +365,8 @@ class Renderer:
             "demo": self.demo,
             "generated_at": self.stamp,
             "live_url": self.config.live.url,
+            "share": self.share,
+            "theme_colors": sharing.THEME_COLORS,
             **extra,
         }
 
@@ -368,13 +403,29 @@ class Renderer:
             ),
         )
         by_id = {s.spec.id: s for s in garden.plants}
+        share = self.share
+        assert share is not None
         bundle.write(
-            "skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id)
+            "skills/index.html",
+            self.page(
+                "skills.html",
+                skills=garden.skills,
+                plants=by_id,
+                share=share.at(self.links.absolute("skills/")),
+            ),
         )
-        bundle.write("404.html", self.page("404.html"))
+        bundle.write(
+            "404.html",
+            self.page("404.html", share=share.at(self.links.absolute("404.html"), index=False)),
+        )
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.write(
-                "analytics/index.html", self.page("analytics.html", dashboard=self.dashboard)
+                "analytics/index.html",
+                self.page(
+                    "analytics.html",
+                    dashboard=self.dashboard,
+                    share=share.at(self.links.absolute("analytics/")),
+                ),
             )
         bundle.write("feed.xml", self._feed(garden))
         bundle.write("sitemap.xml", self._sitemap(garden))
