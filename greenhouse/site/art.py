@@ -12,6 +12,7 @@ bytes, and the cards stay small.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -319,8 +320,12 @@ DRAW: dict[str, Callable[[float, Look], str]] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def plant(k: Look) -> str:
-    """SVG shapes of one plant, base at (0, 0), about ``TALL * k.size`` units high."""
+    """SVG shapes of one plant, base at (0, 0), about ``TALL * k.size`` units high.
+
+    Cached: a garden has far fewer looks than plants.
+    """
     h = TALL * k.size
     if k.stage == "seed":
         return (

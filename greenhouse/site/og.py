@@ -52,6 +52,11 @@ class Picture:
     draw: Callable[[], bytes]
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 star``, ``2 stars``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def digest(kind: str, inputs: Any) -> str:
     """Content hash of a picture: its kind, its inputs, the art and the rasterizer."""
     text = json.dumps([kind, ART_VERSION, raster.fingerprint(), inputs], sort_keys=True)
@@ -190,9 +195,9 @@ def project_picture(
     metrics = plant.get("metrics", {})
     growth = round(float(plant.get("growth", 0.0)) * 100)
     lines = [
-        f"★ {metrics.get('stars', 0)} stars",
-        f"{metrics.get('commits_30d', 0)} commits in 30 days",
-        f"{metrics.get('views_30d', 0)} visits in 30 days",
+        f"★ {plural(metrics.get('stars', 0), 'star')}",
+        f"{plural(metrics.get('commits_30d', 0), 'commit')} in 30 days",
+        f"{plural(metrics.get('views_30d', 0), 'visit')} in 30 days",
     ]
     name = str(plant["name"])
     inputs = [condition, site_title, name, k.species, k.stage, health, lines, growth]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -58,10 +59,20 @@ def encode_png(image: Image.Image, palette: Image.Image | None = None) -> bytes:
     return out.getvalue()
 
 
-@functools.lru_cache(maxsize=64)
+_faces = threading.local()
+
+
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """The shipped DejaVu Sans at *size* pixels."""
-    return ImageFont.truetype(str(BOLD if bold else REGULAR), size)
+    """The shipped DejaVu Sans at *size* pixels.
+
+    One set of faces per thread: a FreeType face is not safe to share between
+    threads drawing at once.
+    """
+    faces: dict[tuple[int, bool], ImageFont.FreeTypeFont] = _faces.__dict__.setdefault("faces", {})
+    face = faces.get((size, bold))
+    if face is None:
+        face = faces[(size, bold)] = ImageFont.truetype(str(BOLD if bold else REGULAR), size)
+    return face
 
 
 def fit(

@@ -60,8 +60,9 @@ def project_share(links: Links, config: Config, plant: Mapping[str, Any]) -> Sha
     """A project page's preview: its own plant."""
     metrics = plant["metrics"]
     alt = (
-        f"{plant['name']}: a {plant['stage']} {plant['species']} with {metrics['stars']} stars, "
-        f"{metrics['commits_30d']} commits and {metrics['views_30d']} visits in 30 days."
+        f"{plant['name']}: a {plant['stage']} {plant['species']} with "
+        f"{og.plural(metrics['stars'], 'star')}, {og.plural(metrics['commits_30d'], 'commit')} "
+        f"and {og.plural(metrics['views_30d'], 'visit')} in 30 days."
     )
     image = (
         links.absolute(f"static/og/projects/{plant['id']}.png")

@@ -18,8 +18,12 @@ def cached_images(store: Store, digests: list[str]) -> dict[str, bytes]:
     """The cached PNG of each of *digests* that the store has."""
     if not digests:
         return {}
+    # A join with the unnested list: list_contains() in a WHERE clause is evaluated row by row
+    # against the whole list (16 s for a thousand pictures, against 0.1 s for the join).
     rows = store.conn.execute(
-        "SELECT digest, png FROM image_cache WHERE list_contains(?, digest)", [digests]
+        "SELECT c.digest, c.png FROM image_cache c "
+        "JOIN (SELECT unnest(?::VARCHAR[]) AS digest) wanted ON c.digest = wanted.digest",
+        [digests],
     ).fetchall()
     return {digest: bytes(png) for digest, png in rows}
 
@@ -27,20 +31,26 @@ def cached_images(store: Store, digests: list[str]) -> dict[str, bytes]:
 def keep_images(store: Store, new: Mapping[str, bytes], used: set[str]) -> int:
     """Add the images drawn by this build and drop those it no longer shows; returns rows written."""
     conn = store.conn
-    stale = conn.execute(
-        "SELECT count(*) FROM image_cache WHERE NOT list_contains(?, digest)", [sorted(used)]
-    ).fetchone()
-    if not new and not (stale and stale[0]):
+    stored = {row[0] for row in conn.execute("SELECT digest FROM image_cache").fetchall()}
+    stale = sorted(stored - used)
+    fresh = sorted((digest, png) for digest, png in new.items() if digest not in stored)
+    if not stale and not fresh:
         return 0
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute("DELETE FROM image_cache WHERE NOT list_contains(?, digest)", [sorted(used)])
-        if new:
-            conn.executemany(
-                "INSERT OR REPLACE INTO image_cache VALUES (?, ?)", sorted(new.items())
+        if stale:
+            conn.execute(
+                "DELETE FROM image_cache WHERE digest IN (SELECT unnest(?::VARCHAR[]))", [stale]
+            )
+        if fresh:
+            # One INSERT from two aligned lists: executemany pays DuckDB's per-statement cost
+            # for every row (seconds for a thousand pictures).
+            conn.execute(
+                "INSERT INTO image_cache SELECT unnest(?::VARCHAR[]), unnest(?::BLOB[])",
+                [[d for d, _ in fresh], [png for _, png in fresh]],
             )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return len(new)
+    return len(fresh)

@@ -6,7 +6,10 @@ Prints wall time and peak memory (max RSS of the child process) of:
   * the first build (demo data generated into a fresh DuckDB file, then a full build),
   * a full rebuild with --force (simulate + render + publish, the data already stored),
   * a no-change rebuild (must rewrite nothing),
-  * Pelican building the same number of Markdown pages, measured in the same run (the baseline).
+  * Pelican building the same number of Markdown pages, measured in the same run (the baseline),
+  * the cost of the link-preview images: a full rebuild with the image cache emptied (every
+    preview drawn), and a full rebuild with `[sharing] preview_images = false` (a tuned run,
+    the baseline the images are measured against; target: images add at most 15%).
 """
 
 from __future__ import annotations
@@ -92,6 +95,25 @@ def simulation_seconds(projects: int, days: int) -> float:
     return best
 
 
+def image_rows(
+    garden: Path, cmd: list[str]
+) -> tuple[tuple[float, float, str], tuple[float, float, str]]:
+    """A full rebuild after emptying the image cache, and one without preview images."""
+    import duckdb
+
+    with duckdb.connect(str(garden / "build" / "greenhouse.duckdb")) as conn:
+        conn.execute("DELETE FROM image_cache")
+    cold = run([*cmd, "--force"], garden)
+    config = garden / "greenhouse.toml"
+    text = config.read_text()
+    config.write_text(text + "[sharing]\npreview_images = false\n")
+    try:
+        without = run([*cmd, "--force"], garden)
+    finally:
+        config.write_text(text)
+    return cold, without
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -111,6 +133,7 @@ def main() -> None:
         again = run(cmd, garden)
         rewritten = sum(1 for p, t in stamps.items() if not p.exists() or p.stat().st_mtime_ns != t)
         files = sum(1 for p in site.rglob("*") if p.is_file())
+        cold_images, no_images = image_rows(garden, cmd)
 
         pelican = shutil.which("pelican")
         pel = None
@@ -127,6 +150,23 @@ def main() -> None:
         print(f"{'greenhouse full rebuild (--force)':<34}{full[0]:>9.2f}{full[1]:>10.0f}")
         print(
             f"{'greenhouse no-change rebuild':<34}{again[0]:>9.2f}{again[1]:>10.0f}   files rewritten: {rewritten}"
+        )
+        print(
+            f"{'full rebuild, image cache emptied':<34}{cold_images[0]:>9.2f}{cold_images[1]:>10.0f}"
+        )
+        print(
+            f"{'full rebuild, no preview images *':<34}{no_images[0]:>9.2f}{no_images[1]:>10.0f}"
+            "   (* tuned: [sharing] preview_images = false)"
+        )
+        cost = full[0] - no_images[0]
+        print(
+            f"{'  preview images, cached':<34}{cost:>9.2f}   ({cost / no_images[0]:+.1%} of the "
+            f"build without them; target <= +15%)"
+        )
+        drawn = cold_images[0] - no_images[0]
+        print(
+            f"{'  preview images, all drawn':<34}{drawn:>9.2f}   ({drawn / no_images[0]:+.1%}; "
+            "once, when the image cache is empty)"
         )
         sim = simulation_seconds(args.projects, args.days)
         print(
