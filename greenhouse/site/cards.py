@@ -173,7 +173,8 @@ def plant_card(plant: Mapping[str, Any], weather: Mapping[str, Any]) -> str:
     """``projects/<id>/plant.svg``: one plant, its stage and a few figures."""
     width, height = PLANT_SIZE
     condition = str(weather.get("condition", "sunny"))
-    k = art.look(str(plant["species"]), str(plant["stage"]), float(plant.get("health", 1.0)))
+    health = art.health_bucket(float(plant.get("health", 1.0)))
+    k = art.look(str(plant["species"]), str(plant["stage"]), health)
     metrics = plant.get("metrics", {})
     scale = 1.35
     figures = (
