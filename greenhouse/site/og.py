@@ -185,11 +185,15 @@ def garden_picture(
     return Picture("static/og/garden.png", digest("garden", [svg, title, line, day]), draw)
 
 
-def project_picture(
-    site_title: str, plant: Mapping[str, Any], weather: Mapping[str, Any], layers: Layers
-) -> Picture:
+#: The sky of every project preview. Not the day's weather: a picture that changed with the
+#: sky would be redrawn for every project whenever the weather turns, and the plant and its
+#: figures are what a project's preview is about.
+PROJECT_SKY = "sunny"
+
+
+def project_picture(site_title: str, plant: Mapping[str, Any], layers: Layers) -> Picture:
     """``static/og/projects/<id>.png``: the plant, its stage and a few figures."""
-    condition = str(weather.get("condition", "sunny"))
+    condition = PROJECT_SKY
     health = art.health_bucket(float(plant.get("health", 1.0)))
     k = art.look(str(plant["species"]), str(plant["stage"]), health)
     metrics = plant.get("metrics", {})

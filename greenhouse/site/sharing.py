@@ -146,7 +146,7 @@ def pictures(
     weather = garden_doc["weather"]
     layers = og.Layers()
     found = [og.garden_picture(title, plants, weather, garden_doc["stages"], garden_doc["date"])]
-    found += [og.project_picture(title, plant, weather, layers) for plant in plants]
+    found += [og.project_picture(title, plant, layers) for plant in plants]
     found += og.icon_pictures(favicon, THEME_COLORS["light"])
     return found
 

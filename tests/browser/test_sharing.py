@@ -3,7 +3,11 @@
 The bundle is built with its base URL on a local port *with a path*
 (``/garden/``), served by a real HTTP server, and read by Debian's Chromium
 through Playwright: every page's head, every image it names, and the README
-cards shown as ``<img>`` the way GitHub shows them.
+cards shown as ``<img>`` the way GitHub shows them, compared with the stored
+frames in ``tests/browser/expected/``. After an intended change to the
+cards' drawing, redraw those with
+``GREENHOUSE_UPDATE_EXPECTED=1 pytest tests/browser/test_sharing.py -k expectation``
+and look at them before committing.
 """
 
 from __future__ import annotations

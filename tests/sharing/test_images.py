@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image
@@ -115,3 +116,24 @@ def test_any_project_name_draws(tmp_path: Path) -> None:
     for slug in names:
         with Image.open(bundle / f"static/og/projects/{slug}.png") as image:
             assert image.size == (1200, 630)
+
+
+def test_a_change_of_weather_redraws_the_garden_picture_only(tmp_path: Path) -> None:
+    site = copy_demo(tmp_path / "site")
+    db = site / "build/greenhouse.duckdb"
+    first = build(site, offline=True)
+    before = pngs(first.output)
+    garden = json.loads((first.output / "api/v1/garden/index.json").read_text())
+    sky = "foggy" if garden["weather"]["condition"] == "snowy" else "snowy"
+    with Store.open(db) as store, store.transaction() as conn:
+        conn.execute("DELETE FROM weather_obs")
+        conn.execute(
+            "INSERT INTO weather_obs VALUES ('test', ?, ?, NULL, NULL, NULL, NULL)",
+            [datetime(2025, 12, 31, 23), sky],
+        )
+    changed = build(site, offline=True)
+    garden = json.loads((changed.output / "api/v1/garden/index.json").read_text())
+    assert garden["weather"]["condition"] == sky
+    after = pngs(changed.output)
+    assert {path for path in after if after[path] != before[path]} == {"static/og/garden.png"}
+    assert changed.images_drawn == 1
