@@ -41,6 +41,7 @@ MUTED = (77, 91, 77)
 PANEL = (560, 40, 1160, 590)
 PLANT_BASE = (290, 560)  # where the project's plant stands
 PLANT_SCALE = 4.3
+SPRITE = (560, 500)  # the canvas a plant is drawn on, base 10 px above its bottom centre
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,22 @@ class Layers:
 
         return self.get(("palette", condition, k), make)
 
-    def plant(self, species: str, stage: str, health: float) -> Image.Image:
-        """One plant, transparent around it, base at the bottom centre."""
-        return self.get(
-            ("plant", species, stage, health),
-            lambda: raster.rasterize(_plant_svg(art.look(species, stage, health))),
-        )
+    def plant(self, species: str, stage: str, health: float) -> tuple[Image.Image, tuple[int, int]]:
+        """One plant cropped to its drawing, and where that crop goes on the picture."""
+
+        def make() -> Image.Image:
+            canvas = raster.rasterize(_plant_svg(art.look(species, stage, health)))
+            box = canvas.getbbox() or (0, 0, 1, 1)
+            # Keep only the drawn part (a tenth of the canvas): a garden has a few hundred looks.
+            crop = canvas.crop(box)
+            crop.info["at"] = (
+                PLANT_BASE[0] - SPRITE[0] // 2 + box[0],
+                PLANT_BASE[1] + 10 - SPRITE[1] + box[1],
+            )
+            return crop
+
+        sprite = self.get(("plant", species, stage, health), make)
+        return sprite, sprite.info["at"]
 
 
 def _sky_svg(condition: str, width: int, height: int, horizon: float) -> str:
@@ -133,7 +144,7 @@ def _backdrop_svg(condition: str) -> str:
 
 
 def _plant_svg(k: art.Look) -> str:
-    width, height = 560, 500
+    width, height = SPRITE
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
         f'<g transform="translate({width // 2} {height - 10}) scale({PLANT_SCALE})">{art.plant(k)}</g></svg>'
@@ -224,9 +235,7 @@ def _compose(
 ) -> Image.Image:
     """A project preview: backdrop, plant, and its figures lettered on the panel."""
     image = layers.backdrop(condition).copy()
-    sprite = layers.plant(k.species, k.stage, k.health)
-    x = PLANT_BASE[0] - sprite.width // 2
-    y = PLANT_BASE[1] - sprite.height + 10
+    sprite, (x, y) = layers.plant(k.species, k.stage, k.health)
     image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
     pen = ImageDraw.Draw(image)
     left, top, right, _ = PANEL
