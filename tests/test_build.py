@@ -259,7 +259,9 @@ def test_second_concurrent_build_refuses(demo_site: Path) -> None:
 
 def test_build_killed_halfway_keeps_the_previous_bundle(demo_site: Path) -> None:
     text = (demo_site / "greenhouse.toml").read_text().replace("projects = 12", "projects = 600")
-    (demo_site / "greenhouse.toml").write_text(text)
+    # Publishing is under test, not drawing: 600 first-time preview pictures would only slow
+    # the first build (their cost is in tests/bench/bench_build.py).
+    (demo_site / "greenhouse.toml").write_text(text + "\n[sharing]\npreview_images = false\n")
     assert run_module("build", "--offline", "--root", str(demo_site)).returncode == 0
     site = demo_site / "build" / "site"
     before = tree_digest(site)
