@@ -8,6 +8,7 @@ live here: they come from the environment (:class:`Secrets`).
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import os
 import re
 import tomllib
@@ -69,7 +70,28 @@ class BuildConfig(Section):
     )
 
 
-class GithubConfig(Section):
+class SourceSection(Section):
+    """What every upstream source has: bounds on how long it may take.
+
+    Each source overrides the defaults to suit its upstream; the descriptions
+    are shared so the configuration reference reads the same for all.
+    """
+
+    time_budget: float = Field(
+        300.0,
+        gt=0,
+        description="Total seconds this source may spend per sync, waits and retries included; "
+        "when they run out it stops, keeps what it fetched and reports itself partial.",
+    )
+    max_rate_limit_wait: float = Field(
+        60.0,
+        ge=0,
+        description="Longest wait, in seconds, for this source's rate limit to reset before it "
+        "stops (partial) and leaves the rest to the next sync.",
+    )
+
+
+class GithubConfig(SourceSection):
     """GitHub: repositories become plants."""
 
     user: str | None = Field(
@@ -79,16 +101,20 @@ class GithubConfig(Section):
         "https://api.github.com", description="REST root; GraphQL is {api_url}/graphql."
     )
     include: list[str] = Field(
-        default_factory=list, description="Only these repository names (empty: all)."
+        default_factory=list,
+        description="Only repositories matching one of these (empty: all). A pattern is a name "
+        "or owner/name, with shell wildcards (* ? [ ]), case-insensitive: tool, me/tool, to*.",
     )
-    exclude: list[str] = Field(default_factory=list, description="Repository names never planted.")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Repositories never planted; patterns as for include. Excluded repositories "
+        "keep their stored history (they are only hidden), so excluding one by mistake loses nothing.",
+    )
     forks: bool = Field(False, description="Plant forks too.")
     archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
     concurrency: int = Field(4, ge=1, le=16, description="Requests in flight at once (be polite).")
-    max_rate_limit_wait: float = Field(
-        60.0,
-        ge=0,
-        description="Longest wait, in seconds, for a rate limit to reset before stopping the source.",
+    time_budget: float = Field(
+        600.0, gt=0, description=SourceSection.model_fields["time_budget"].description
     )
     commit_retries: int = Field(
         4,
@@ -97,22 +123,46 @@ class GithubConfig(Section):
         description="How often a 202 'still computing' statistics answer is retried.",
     )
 
+    def wants(self, full_name: str) -> bool:
+        """Whether ``include``/``exclude`` let the repository *full_name* (owner/name) in.
 
-class SpotifyConfig(Section):
+        The one matcher of repository names, used by sync and by the garden: a
+        pattern containing ``/`` is matched against ``owner/name``, any other
+        against the bare name; shell wildcards, case-insensitive.
+        """
+        if self.include and not _matches_any(full_name, self.include):
+            return False
+        return not _matches_any(full_name, self.exclude)
+
+
+def _matches_any(full_name: str, patterns: list[str]) -> bool:
+    full = full_name.lower()
+    name = full.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        wanted = pattern.strip().lower()
+        if fnmatch.fnmatchcase(full if "/" in wanted else name, wanted):
+            return True
+    return False
+
+
+class SpotifyConfig(SourceSection):
     """Spotify (needs SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN)."""
 
     api_url: str = Field("https://api.spotify.com/v1", description="Web API root.")
     accounts_url: str = Field("https://accounts.spotify.com", description="Accounts service root.")
+    time_budget: float = Field(
+        120.0, gt=0, description=SourceSection.model_fields["time_budget"].description
+    )
 
 
-class LastfmConfig(Section):
+class LastfmConfig(SourceSection):
     """Last.fm (needs LASTFM_API_KEY)."""
 
     user: str | None = Field(None, description="Last.fm user whose scrobbles feed the music mood.")
     api_url: str = Field("https://ws.audioscrobbler.com/2.0/", description="API root.")
 
 
-class WeatherConfig(Section):
+class WeatherConfig(SourceSection):
     """Real local weather over the garden."""
 
     provider: Literal["open-meteo", "openweathermap", "none"] = Field(
@@ -126,6 +176,9 @@ class WeatherConfig(Section):
     api_url: str | None = Field(
         None,
         description="API root; default https://api.open-meteo.com or https://api.openweathermap.org.",
+    )
+    time_budget: float = Field(
+        60.0, gt=0, description=SourceSection.model_fields["time_budget"].description
     )
 
 

@@ -8,13 +8,15 @@ project that has no repository at all.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from greenhouse.config import GithubConfig
 from greenhouse.content import Project, slugify
+from greenhouse.store.repos import Repo
+
+__all__ = ["LANGUAGE_SPECIES", "PlantSpec", "Repo", "merge_plants", "plantable", "species_for"]
 
 LANGUAGE_SPECIES = {
     "python": "fern",
@@ -38,27 +40,6 @@ LANGUAGE_SPECIES = {
     "swift": "rose",
     "php": "bamboo",
 }
-
-
-@dataclass(frozen=True)
-class Repo:
-    """A repository row from the store."""
-
-    full_name: str
-    name: str
-    description: str | None
-    homepage: str | None
-    html_url: str | None
-    language: str | None
-    topics: list[str]
-    stars: int
-    forks: int
-    is_fork: bool
-    is_archived: bool
-    is_private: bool
-    created_at: datetime | None
-    pushed_at: datetime | None
-    source: str
 
 
 @dataclass(frozen=True)
@@ -97,10 +78,7 @@ def plantable(repo: Repo, github: GithubConfig) -> bool:
         return False
     if repo.is_archived and not github.archived:
         return False
-    name = repo.name.lower()
-    if github.include and not any(fnmatch.fnmatch(name, pat.lower()) for pat in github.include):
-        return False
-    return not any(fnmatch.fnmatch(name, pat.lower()) for pat in github.exclude)
+    return github.wants(repo.full_name)
 
 
 def merge_plants(
