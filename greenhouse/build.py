@@ -57,6 +57,7 @@ class BuildResult:
     written: int = 0  # files written; the others were linked from the published bundle
     rendered: int = 0  # outputs rendered; the others had the published copy's inputs
     grown: bool = False  # whether the garden was simulated (False: reused from the cache)
+    images_drawn: int = 0  # link-preview PNGs drawn (not taken from the store's image cache)
     #: Located warnings worth showing (e.g. a content file's repository was renamed).
     warnings: tuple[str, ...] = ()
 
@@ -326,6 +327,7 @@ def _render(
     from greenhouse.site.publish import staging, swap_in
     from greenhouse.site.render import Renderer
     from greenhouse.store import queries
+    from greenhouse.store.images import cached_images, keep_images
     from greenhouse.store.snapshots import StoredSnapshots, save_snapshots
 
     garden, grown = grow_garden(site, content, store, now, say, cache)
@@ -347,6 +349,7 @@ def _render(
         snapshots=(stored := StoredSnapshots(store)),
         env=template_environment(site, cache),
         private=private,
+        images=lambda digests: cached_images(store, digests),
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)
@@ -366,6 +369,8 @@ def _render(
     if published is not None:
         published.remember(bundle.keys)
     save_snapshots(store, stored, renderer.snapshots_written, renderer.snapshot_days)
+    drawn = renderer.drawn
+    keep_images(store, drawn.new if drawn else {}, drawn.used if drawn else set())
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1
@@ -380,6 +385,7 @@ def _render(
         written=bundle.files - bundle.linked,
         rendered=bundle.files - bundle.reused,
         grown=grown,
+        images_drawn=len(drawn.new) if drawn else 0,
     )
 
 

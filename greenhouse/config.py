@@ -286,6 +286,18 @@ class AnalyticsConfig(Section):
 MAX_WEIGHT = 1e6
 
 
+class SharingConfig(Section):
+    """Link previews, README cards and the badge."""
+
+    preview_images: bool = Field(
+        True,
+        description="Draw the PNG link-preview images (1200×630) and touch icons at build time; cached in the store.",
+    )
+    badge_label: str = Field(
+        "garden", description="Left text of the shields.io badge at api/v1/badge.json."
+    )
+
+
 class GrowthConfig(Section):
     """Rates and thresholds of the growth model (see docs/model.md)."""
 
@@ -372,6 +384,9 @@ class Config(Section):
     live: LiveConfig = Field(default_factory=LiveConfig, description="Live presence sidecar.")
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig, description="Visitor analytics."
+    )
+    sharing: SharingConfig = Field(
+        default_factory=SharingConfig, description="Link previews, README cards, badge."
     )
     growth: GrowthConfig = Field(default_factory=GrowthConfig, description="Growth model.")
     history: HistoryConfig = Field(default_factory=HistoryConfig, description="History snapshots.")

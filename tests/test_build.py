@@ -85,11 +85,11 @@ def test_every_document_matches_its_schema(demo_site: Path) -> None:
             (site / "api/v1/garden/history" / f"{item['date']}.json").read_text()
         )
     for name in api.SCHEMAS:
-        if name != "dashboard":
+        if name not in {"dashboard", "badge"}:  # the badge keeps shields.io's own format
             schema = json.loads((site / f"api/v1/schema/{name}.schema.json").read_text())
             assert "properties" in schema and "generated_at" in schema["properties"]
     for path in site.rglob("*.json"):
-        if "schema" not in path.parts:
+        if "schema" not in path.parts and path.name != "badge.json":
             doc = json.loads(path.read_text())
             assert (
                 doc["schema_version"] == api.SCHEMA_VERSION
@@ -148,8 +148,10 @@ def test_no_request_to_another_host(demo_site: Path) -> None:
     build(demo_site, offline=True)
     for page in (demo_site / "build" / "site").rglob("*.html"):
         html = page.read_text()
+        # A canonical link names the page's own address; it is not a request.
         assert not re.search(
-            r'<(?:script|link|img|iframe|source)[^>]+(?:src|href)="(?:https?:)?//', html
+            r'<(?:script|link(?! rel="canonical")|img|iframe|source)[^>]+(?:src|href)="(?:https?:)?//',
+            html,
         ), page
         assert "@import" not in html and "fonts.googleapis" not in html
 
@@ -257,7 +259,9 @@ def test_second_concurrent_build_refuses(demo_site: Path) -> None:
 
 def test_build_killed_halfway_keeps_the_previous_bundle(demo_site: Path) -> None:
     text = (demo_site / "greenhouse.toml").read_text().replace("projects = 12", "projects = 600")
-    (demo_site / "greenhouse.toml").write_text(text)
+    # Publishing is under test, not drawing: 600 first-time preview pictures would only slow
+    # the first build (their cost is in tests/bench/bench_build.py).
+    (demo_site / "greenhouse.toml").write_text(text + "\n[sharing]\npreview_images = false\n")
     assert run_module("build", "--offline", "--root", str(demo_site)).returncode == 0
     site = demo_site / "build" / "site"
     before = tree_digest(site)

@@ -228,6 +228,26 @@ class DashboardDoc(Doc):
     projects: list[dict[str, object]]
 
 
+class BadgeDoc(BaseModel):
+    """api/v1/badge.json: a shields.io endpoint badge.
+
+    In shields.io's own format, which refuses unknown keys: so, unlike every
+    other document, it carries no ``schema_version`` or ``generated_at``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schemaVersion: Literal[1] = Field(1, description="Always 1 (the endpoint format's version).")
+    label: str = Field(description="The left text.")
+    message: str = Field(min_length=1, description="The right text, e.g. '12 blooming'.")
+    color: str = Field(description="The right colour: a shields.io colour name.")
+    cacheSeconds: int = Field(
+        3600,
+        ge=300,
+        description="How long shields.io may cache the badge (the site changes daily).",
+    )
+
+
 class RenderPlants(BaseModel):
     """The plants of the render feed, one array per field, all in the same order."""
 
@@ -310,4 +330,5 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "render": RenderDoc,
     "timelapse-index": TimelapseIndexDoc,
     "timelapse-chunk": TimelapseChunkDoc,
+    "badge": BadgeDoc,
 }

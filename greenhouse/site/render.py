@@ -30,7 +30,7 @@ from greenhouse.config import Config
 from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
-from greenhouse.site import THEME, api, feed
+from greenhouse.site import THEME, api, feed, og, sharing
 from greenhouse.site.bundle import Bundle, digest, dumps, dumps_spliced
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 from greenhouse.site.static import StaticFiles, StaticRule, select
@@ -199,6 +199,7 @@ class Renderer:
         snapshots: StoredSnapshots | None = None,
         env: jinja2.Environment | None = None,
         private: Sequence[Path] = (),
+        images: sharing.ImageLookup | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -224,6 +225,10 @@ class Renderer:
         self.documents_key = digest(config.model_dump_json(), self.stamp, repr(demo))
         self.templates_key = templates_digest(site_templates)
         self.pages_key = digest(self.documents_key, self.templates_key)
+        # The store's image cache (digest -> PNG); None draws every preview afresh.
+        self.image_lookup: sharing.ImageLookup = images or (lambda digests: {})
+        self.drawn: og.Drawn | None = None
+        self.share: sharing.Share | None = None
 
     # -- documents -------------------------------------------------------
 
@@ -271,11 +276,19 @@ class Renderer:
             stages=stages,
             plants=[plant_docs[s.spec.id] for s in ordered],
         )
+        self.share = sharing.garden_share(self.links, self.config, garden_doc)
         self.progress("api")
         bundle.json("api/v1/garden/index.json", garden_doc)
         self._render_feed(garden, ordered, weather, bundle)
         bundle.json("api/v1/garden/weather.json", self._doc(**weather))
-        bundle.json("api/v1/garden/health.json", self._health(garden, stages))
+        health = self._health(garden, stages)
+        bundle.json("api/v1/garden/health.json", health)
+        bundle.json(
+            "api/v1/badge.json",
+            sharing.badge(
+                self.config.sharing.badge_label, len(garden.plants), stages, health["ecosystem"]
+            ),
+        )
         self._history(garden, bundle)
         self._projects(garden, ordered, plant_docs, bundle)
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
@@ -288,6 +301,27 @@ class Renderer:
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
+        self._sharing(ordered, plant_docs, garden_doc, bundle)
+
+    def _sharing(
+        self,
+        ordered: list[PlantState],
+        docs: dict[str, Any],
+        garden_doc: dict[str, Any],
+        bundle: Bundle,
+    ) -> None:
+        """README cards, link-preview images, icons and the web manifest."""
+        self.progress("sharing")
+        plants = [docs[s.spec.id] for s in ordered]
+        sharing.write_cards(bundle, self.config.site.title, garden_doc, plants)
+        bundle.json("manifest.webmanifest", sharing.manifest(self.config, self.links))
+        if self.config.sharing.preview_images:
+            favicon = (
+                static_files(self.site_templates, self.private).files["favicon.svg"].read_bytes()
+            )
+            self.drawn = sharing.write_pictures(
+                bundle, self.config, garden_doc, plants, favicon, self.image_lookup
+            )
 
     def _render_feed(
         self,
@@ -432,6 +466,7 @@ class Renderer:
                 series=series(),
                 chart=_chart_points(series(), "growth"),
                 health_chart=_chart_points(series(), "health"),
+                share=sharing.project_share(self.links, self.config, plant),
             )
 
         def document() -> bytes:
@@ -467,6 +502,8 @@ class Renderer:
             "demo": self.demo,
             "generated_at": self.stamp,
             "live_url": self.config.live.url,
+            "share": self.share,
+            "theme_colors": sharing.THEME_COLORS,
             **extra,
         }
 
@@ -491,6 +528,8 @@ class Renderer:
         bundle: Bundle,
     ) -> None:
         weather = garden_doc["weather"]
+        share = self.share
+        assert share is not None
         pages = plant_pages(len(ordered), self.config.build.per_page)
         for pager in pages:
             bundle.write(
@@ -504,6 +543,7 @@ class Renderer:
                     pages=pages,
                     weather=weather,
                     stages=garden_doc["stages"],
+                    share=share.at(self.links.absolute(pager.url)),
                 ),
             )
         by_id = {s.spec.id: s for s in garden.plants}
@@ -515,12 +555,21 @@ class Renderer:
                 plants=by_id,
                 stars=star_chart(garden.skills),
                 listed=LISTED_PROJECTS,
+                share=share.at(self.links.absolute("skills/")),
             ),
         )
-        bundle.write("404.html", self.page("404.html"))
+        bundle.write(
+            "404.html",
+            self.page("404.html", share=share.at(self.links.absolute("404.html"), index=False)),
+        )
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.write(
-                "analytics/index.html", self.page("analytics.html", dashboard=self.dashboard)
+                "analytics/index.html",
+                self.page(
+                    "analytics.html",
+                    dashboard=self.dashboard,
+                    share=share.at(self.links.absolute("analytics/")),
+                ),
             )
         bundle.write("feed.xml", self._feed(garden))
         bundle.write("sitemap.xml", self._sitemap(garden))

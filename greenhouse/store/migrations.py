@@ -323,6 +323,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         DELETE FROM engagement WHERE source = 'demo';
         """,
     ),
+    (
+        "link-preview images cached by content hash",
+        """
+        -- PNGs the build drew (link previews, icons), keyed by a hash of everything that
+        -- decides their pixels: an unchanged picture is never drawn twice. A cache: rows
+        -- the latest build did not use are dropped, and losing them only costs time.
+        CREATE TABLE image_cache (
+            digest VARCHAR PRIMARY KEY,
+            png BLOB NOT NULL
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -87,7 +87,14 @@ def garden_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]
             if not (folder / "done").exists():
                 shutil.rmtree(folder, ignore_errors=True)
                 site = make_site(folder / "site")
-                (site / "greenhouse.toml").write_text(without(site, "demo") + sized_config(plants))
+                # No link-preview PNGs: these gardens test the theme at scale, and drawing a
+                # thousand first-time pictures (tests/sharing covers them) only slowed the build
+                # past the test's timeout on a loaded machine.
+                (site / "greenhouse.toml").write_text(
+                    without(site, "demo", "sharing")
+                    + sized_config(plants)
+                    + "\n[sharing]\npreview_images = false\n"
+                )
                 build_site(site)
                 (folder / "done").write_text("ok")
             return bundle

@@ -7,12 +7,13 @@ checks that what was there before is still there, byte for byte.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from greenhouse.errors import BuildError
-from greenhouse.site.output import MARKER, MARKER_TEXT, is_legacy_bundle
+from greenhouse.site.output import LEGACY_TOP, MARKER, MARKER_TEXT, is_legacy_bundle
 from greenhouse.site.publish import swap_in
 from tests.conftest import run_module
 from tests.safety.conftest import tree_digest
@@ -99,15 +100,23 @@ def test_empty_and_missing_folders_and_our_own_bundles_are_replaced(
     assert not (empty / "stray.txt").exists()
 
 
+def as_0_1_left_it(site: Path) -> None:
+    """Make a bundle of today look like one 0.1 published: no marker, none of the newer files."""
+    (site / MARKER).unlink()
+    for entry in site.iterdir():
+        if entry.name not in LEGACY_TOP:  # link previews, README cards, the web manifest…
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def test_a_bundle_published_by_0_1_is_recognised_by_its_shape(cli, small_site: Path) -> None:
     site = built(cli, small_site)
-    (site / MARKER).unlink()  # what a 0.1 bundle looks like: no marker
+    as_0_1_left_it(site)
     assert is_legacy_bundle(site)
     result = cli("build", "--offline", "--force", "--root", small_site)
     assert result.exit_code == 0, result.output
     assert (site / MARKER).read_text() == MARKER_TEXT
 
-    (site / MARKER).unlink()
+    as_0_1_left_it(site)
     (site / "my-notes.md").write_text("notes kept in the bundle folder")
     assert not is_legacy_bundle(site)
     result = cli("build", "--offline", "--force", "--root", small_site)
@@ -198,7 +207,7 @@ def test_a_230_plant_bundle_of_0_1_is_replaced_and_its_feed_stays_valid(demo_sit
     assert run_module("build", "--offline", "--root", str(demo_site), timeout=900).returncode == 0
     site = demo_site / "build" / "site"
     assert len(list((site / "projects").iterdir())) >= 230
-    (site / MARKER).unlink()  # as 0.1 left it
+    as_0_1_left_it(site)
     assert is_legacy_bundle(site)
     result = run_module("build", "--offline", "--force", "--root", str(demo_site), timeout=900)
     assert result.returncode == 0, result.stderr
