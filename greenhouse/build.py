@@ -246,7 +246,13 @@ def _render(
 
     today = now.date()
     say("simulate")
-    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
+    specs = merge_plants(
+        queries.load_repos(store),
+        content.projects,
+        site.config.github,
+        today,
+        sections=site.config.source_section,
+    )
     start = queries.activity_span(store, specs, today)
     activity = queries.load_activity(store, specs, start, today)
     plays = queries.load_plays(store, now - timedelta(days=7))
@@ -338,6 +344,9 @@ def check(root: Path | str = ".") -> tuple[Site, Content]:
         site = load_site(root)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    else:
+        # A section whose source plugin cannot be loaded could not be checked.
+        problems.extend(site.config.unloaded_sections())
     content: Content | None = None
     try:
         content = load_content(Path(root).resolve())

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
+from greenhouse.config import Config
 from greenhouse.scaffold import field_default, section_models, toml_value
 
 CONFIGURATION_MD = Path("docs/configuration.md")
@@ -25,12 +27,12 @@ def configuration_markdown() -> str:
         "",
         "`greenhouse.toml` sits at the root of a site. Every option is optional; a",
         "missing file means all defaults. Unknown keys are refused. `greenhouse init`",
-        "writes a commented file with every option below. Secrets never go in this",
-        "file: they come from the environment (`GITHUB_TOKEN`, `SPOTIFY_CLIENT_ID`,",
-        "`SPOTIFY_CLIENT_SECRET`, `SPOTIFY_REFRESH_TOKEN`, `WEATHER_API_KEY`,",
-        "`LASTFM_API_KEY`, `GREENHOUSE_LIVE_TOKEN`).",
+        "writes a commented file with every option below, and with the section of",
+        "every installed source plugin (docs/plugins.md). Secrets never go in this",
+        "file: they come from the environment",
+        *textwrap.wrap(f"({', '.join(f'`{name}`' for name in _builtin_secrets())}).", width=80),
     ]
-    for section, model in section_models():
+    for section, model in section_models(Config):
         lines += [
             "",
             f"## `[{section}]`",
@@ -47,6 +49,20 @@ def configuration_markdown() -> str:
             description = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{name}` | {kind} | {shown} | {description} |")
     return "\n".join(lines) + "\n"
+
+
+def _builtin_secrets() -> list[str]:
+    """The environment variables greenhouse's own sources read (not any plugin's)."""
+    from greenhouse.sources.registry import registry
+
+    installed = registry()
+    names = {
+        secret
+        for name, source in installed.sources.items()
+        if installed.builtin(name)
+        for secret in source.secrets
+    }
+    return sorted(names)
 
 
 def _type_name(annotation: object) -> str:

@@ -69,6 +69,34 @@ class HttpOptions:
     user_agent: str = USER_AGENT
 
 
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Where an upstream states its rate limit: the header names differ by API.
+
+    GitHub (the default): ``x-ratelimit-remaining`` and ``x-ratelimit-reset``
+    (Unix seconds). GitLab: ``ratelimit-remaining`` and ``ratelimit-reset``.
+    ListenBrainz: ``x-ratelimit-remaining`` and ``x-ratelimit-reset-in``
+    (seconds from now). ``Retry-After`` is obeyed whatever the dialect.
+    """
+
+    remaining: str = "x-ratelimit-remaining"
+    #: The moment the window resets, in Unix seconds.
+    reset: str | None = "x-ratelimit-reset"
+    #: The seconds until the window resets (used when *reset* is absent).
+    reset_in: str | None = None
+
+    def reset_at(self, headers: httpx.Headers, now: float) -> float | None:
+        """When the window resets (Unix seconds), from whichever header the upstream sent."""
+        at = _float(headers.get(self.reset)) if self.reset else None
+        if at is None and self.reset_in:
+            seconds = _float(headers.get(self.reset_in))
+            at = now + seconds if seconds is not None else None
+        return at
+
+
+GITHUB_LIMITS = RateLimitHeaders()
+
+
 class RateLimitStop(Exception):
     """The upstream asks us to wait longer than we are willing to: stop the source."""
 
@@ -234,8 +262,10 @@ class PoliteClient:
         concurrency: int = 4,
         max_rate_limit_wait: float = 60.0,
         scrub: Scrubber | None = None,
+        limits: RateLimitHeaders | None = None,
     ):
         self.source = source
+        self.limits = limits or GITHUB_LIMITS
         self.options = options or HttpOptions()
         self.cache = cache or HttpCache()
         self.max_rate_limit_wait = max_rate_limit_wait
@@ -368,12 +398,12 @@ class PoliteClient:
             self.counters.not_modified += not_modified
 
     def _note_limits(self, headers: httpx.Headers) -> None:
-        remaining = _int(headers.get("x-ratelimit-remaining"))
+        remaining = _int(headers.get(self.limits.remaining))
         if remaining is None:
             return
         with self.counters.lock:
             self.counters.rate_limit_remaining = remaining
-            self.counters.rate_limit_reset = _float(headers.get("x-ratelimit-reset"))
+            self.counters.rate_limit_reset = self.limits.reset_at(headers, self.options.clock())
 
     def _respect_known_limit(self) -> None:
         """Don't send a request we already know will be refused."""
@@ -401,8 +431,8 @@ class PoliteClient:
         retry_after = _float(headers.get("retry-after"))
         if retry_after is not None:
             return max(retry_after, 0.0)
-        if headers.get("x-ratelimit-remaining") == "0":
-            reset = _float(headers.get("x-ratelimit-reset"))
+        if headers.get(self.limits.remaining) == "0":
+            reset = self.limits.reset_at(headers, self.options.clock())
             if reset is not None:
                 return max(reset - self.options.clock() + 1, 0.0)
         if status == 429 or "rate limit" in text.lower():

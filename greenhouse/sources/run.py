@@ -17,7 +17,13 @@ from typing import Any
 import duckdb
 
 from greenhouse.config import Config, Secrets
-from greenhouse.sources.http import HttpCache, HttpOptions, PoliteClient, Scrubber
+from greenhouse.sources.http import (
+    HttpCache,
+    HttpOptions,
+    PoliteClient,
+    RateLimitHeaders,
+    Scrubber,
+)
 from greenhouse.sources.progress import NullReporter, Progress, Reporter
 from greenhouse.store import Store
 
@@ -46,6 +52,12 @@ class SourceRun:
     clients: list[PoliteClient] = field(default_factory=list)
     #: The site folder, for relative paths in the config (``[live] event_dir``).
     root: Path | None = None
+    #: This source's validated ``[name]`` section (its declared config model), if any.
+    section: Any = None
+
+    def secret(self, name: str) -> str | None:
+        """The secret environment variable *name* (declared by the source), if set."""
+        return self.secrets.get(name)
 
     def now(self) -> datetime:
         """The current time, naive UTC (the store's convention), from the injectable clock."""
@@ -58,8 +70,12 @@ class SourceRun:
         headers: dict[str, str] | None = None,
         concurrency: int = 2,
         max_rate_limit_wait: float = 60.0,
+        limits: RateLimitHeaders | None = None,
     ) -> PoliteClient:
-        """A polite client whose conditional cache covers URLs under *cache_prefix*."""
+        """A polite client whose conditional cache covers URLs under *cache_prefix*.
+
+        *limits* names the upstream's rate-limit headers (GitHub's by default).
+        """
         cache = HttpCache.load(self.store.conn, cache_prefix)
         client = PoliteClient(
             self.name,
@@ -69,6 +85,7 @@ class SourceRun:
             concurrency=concurrency,
             max_rate_limit_wait=max_rate_limit_wait,
             scrub=self.scrub,
+            limits=limits,
         )
         self.clients.append(client)
         return client

@@ -1,5 +1,7 @@
 """``greenhouse sync``: run the selected sources, record how fresh each one is.
 
+The sources are the installed ones (:mod:`greenhouse.sources.registry`: the
+``greenhouse.sources`` entry points, greenhouse's own and plugins alike).
 Each source runs on its own; its data is committed as it arrives. A source
 that fails or stops early (rate limit) leaves everything it stored and the
 previous data in place, and ``sync_state`` records when it last succeeded.
@@ -10,7 +12,7 @@ message is scrubbed of secrets before it is stored, reported or raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,22 +21,14 @@ import httpx
 
 from greenhouse.config import Secrets, Site
 from greenhouse.errors import AuthError, GreenhouseError, SourceError
-from greenhouse.sources.github import sync_github
 from greenhouse.sources.http import HttpOptions, RateLimitStop, Scrubber
-from greenhouse.sources.lastfm import sync_lastfm
+from greenhouse.sources.plugin import Sync
 from greenhouse.sources.progress import NullReporter, Reporter
+from greenhouse.sources.registry import Registry, registry
 from greenhouse.sources.run import Outcome, SourceRun
-from greenhouse.sources.spotify import sync_spotify
-from greenhouse.sources.visitors import sync_visitors, visitors_missing
-from greenhouse.sources.weather import sync_weather
 from greenhouse.store import Store
 
-SOURCES: dict[str, Callable[[SourceRun], Outcome]] = {
-    "github": sync_github,
-    "spotify": sync_spotify,
-    "lastfm": sync_lastfm,
-    "weather": sync_weather,
-}
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,59 +62,23 @@ class SyncReport:
         return all(r.status in ("ok", "skipped") for r in self.sources)
 
 
-def _github_missing(site: Site, secrets: Secrets) -> str | None:
-    return None if site.config.github.user else "set [github] user in greenhouse.toml"
+def missing_configuration(
+    site: Site, secrets: Secrets, name: str, sources: Registry | None = None
+) -> str | None:
+    """What to configure before *name* can sync, or None when it is ready.
 
-
-def _spotify_missing(site: Site, secrets: Secrets) -> str | None:
-    s = secrets
-    if s.spotify_client_id and s.spotify_client_secret and s.spotify_refresh_token:
-        return None
-    return (
-        "set SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN "
-        "(get the refresh token with `greenhouse auth spotify`)"
+    A source plugin that cannot be loaded counts as configured when its
+    ``[name]`` section is present (it then fails, saying why).
+    """
+    installed = sources or registry()
+    source = installed.sources.get(name)
+    if source is not None:
+        return source.needs(site, secrets)
+    if name in installed.broken:
+        return None if site.config.sets_unloaded(name) else f"set the [{name}] section"
+    raise SourceError(
+        name, f"unknown source; the installed sources are {', '.join(installed.names)}"
     )
-
-
-def _lastfm_missing(site: Site, secrets: Secrets) -> str | None:
-    if site.config.lastfm.user and secrets.lastfm_api_key:
-        return None
-    return "set [lastfm] user in greenhouse.toml and the LASTFM_API_KEY environment variable"
-
-
-def _weather_missing(site: Site, secrets: Secrets) -> str | None:
-    # A missing WEATHER_API_KEY is not checked here on purpose: the source then
-    # fails with its own clear line instead of being silently skipped.
-    w = site.config.weather
-    if w.provider == "none":
-        return 'set [weather] provider to "open-meteo" or "openweathermap"'
-    if w.latitude is None or w.longitude is None:
-        return "set [weather] latitude and longitude in greenhouse.toml"
-    return None
-
-
-Missing = Callable[[Site, Secrets], "str | None"]
-
-_MISSING: dict[str, Missing] = {
-    "github": _github_missing,
-    "spotify": _spotify_missing,
-    "lastfm": _lastfm_missing,
-    "weather": _weather_missing,
-}
-
-
-def register_source(name: str, sync: Callable[[SourceRun], Outcome], missing: Missing) -> None:
-    """Add a source (e.g. ``visitors``): *sync* does the work, *missing* says what to configure."""
-    SOURCES[name] = sync
-    _MISSING[name] = missing
-
-
-def missing_configuration(site: Site, secrets: Secrets, name: str) -> str | None:
-    """What to configure before *name* can sync, or None when it is ready."""
-    check = _MISSING.get(name)
-    if check is None:
-        raise SourceError(name, f"unknown source; choose from {', '.join(SOURCES)}")
-    return check(site, secrets)
 
 
 def sync_sources(
@@ -148,20 +106,35 @@ def sync_sources(
     options = options or HttpOptions()
     strict = strict or site.config.build.strict
     scrub = Scrubber(secrets.values())
-    names = _select(site, secrets, sources)
+    installed = registry()
+    names = _select(site, secrets, sources, installed)
     report = SyncReport()
     fatal: list[GreenhouseError] = []
     for name in names:
-        missing = missing_configuration(site, secrets, name)
+        missing = missing_configuration(site, secrets, name, installed)
         if missing is not None:
+            if name in installed.broken:
+                missing += f"; besides, {installed.broken[name]}"
             report.sources.append(
                 SourceReport(name, "skipped", f"{name}: not configured ({missing})")
             )
             reporter.finish(name, "skipped", f"{name}: not configured")
             continue
         had_data = _last_success(store, name) is not None
-        run = SourceRun(name, store, site.config, secrets, options, reporter, scrub, root=site.root)
-        source_report, error = _run_one(run)
+        run = SourceRun(
+            name,
+            store,
+            site.config,
+            secrets,
+            options,
+            reporter,
+            scrub,
+            root=site.root,
+            section=site.config.source_section(name),
+        )
+        source = installed.sources.get(name)
+        sync = source.sync if source is not None else _cannot_load(installed.broken[name])
+        source_report, error = _run_one(run, sync, _blame(installed, name))
         report.sources.append(source_report)
         reporter.finish(name, source_report.status, source_report.summary)
         if error is not None and (strict or (source_report.status == "failed" and not had_data)):
@@ -173,25 +146,49 @@ def sync_sources(
     return report
 
 
-def _select(site: Site, secrets: Secrets, sources: list[str] | None) -> list[str]:
+def _select(
+    site: Site, secrets: Secrets, sources: list[str] | None, installed: Registry
+) -> list[str]:
     if sources is None:
-        return list(SOURCES)  # the unconfigured ones are reported as skipped
+        return installed.names  # the unconfigured ones are reported as skipped
     names = list(dict.fromkeys(sources))
     for name in names:
-        missing = missing_configuration(site, secrets, name)
+        missing = missing_configuration(site, secrets, name, installed)
         if missing is not None:
             raise SourceError(name, missing)
     return names
 
 
-def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
-    """Run one source, record its state; return its report and the error to raise if fatal."""
+class PluginLoadError(SourceError):
+    """A source plugin named in the entry points cannot be imported or is not a Source."""
+
+
+def _cannot_load(problem: str) -> Sync:
+    def sync(run: SourceRun) -> Outcome:
+        raise PluginLoadError(run.name, problem)
+
+    return sync
+
+
+def _blame(installed: Registry, name: str) -> str:
+    """Who to tell about a bug in *name*: greenhouse itself, or the plugin's authors."""
+    if installed.builtin(name):
+        return "a bug in greenhouse; please report it"
+    return f"a bug in the source plugin from {installed.origins.get(name, 'an unknown package')}"
+
+
+def _run_one(run: SourceRun, sync: Sync, blame: str) -> tuple[SourceReport, GreenhouseError | None]:
+    """Run one source, record its state; return its report and the error to raise if fatal.
+
+    Whatever a source raises (short of Ctrl-C) fails that source alone, with
+    its name and the error's first line; never a traceback.
+    """
     name = run.name
     started = run.now()
     error: GreenhouseError | None = None
     kind: type[SourceError] = SourceError
     try:
-        outcome = SOURCES[name](run)
+        outcome = sync(run)
     except RateLimitStop as stop:
         outcome = Outcome("partial", f"{name}: stopped early", f"{stop}; kept what was fetched")
     except AuthError as exc:
@@ -202,6 +199,11 @@ def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         outcome = Outcome(
             "failed", f"{name}: failed", f"unexpected answer ({type(exc).__name__}: {exc})"
+        )
+    except Exception as exc:  # a plugin may raise anything; it fails alone
+        logger.debug("source %s raised", name, exc_info=True)
+        outcome = Outcome(
+            "failed", f"{name}: failed", f"{type(exc).__name__}: {_first_line(exc)} ({blame})"
         )
     except BaseException:
         _record(run, started, Outcome("failed", "", "interrupted; the next sync resumes"))
@@ -219,6 +221,11 @@ def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
         name, outcome.status, summary, run.requests, run.not_modified, message, list(run.warnings)
     )
     return report, error
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def _message(exc: GreenhouseError) -> str:
@@ -277,6 +284,3 @@ def freshness(store: Store, now: datetime | None = None) -> dict[str, dict[str, 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
-
-
-register_source("visitors", sync_visitors, visitors_missing)
