@@ -19,15 +19,16 @@ A rate-limit stop keeps everything already committed; the next sync resumes
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.http import PoliteClient, RateLimitStop
+from greenhouse.sources.http import PoliteClient, RateLimitStop, Reply
 from greenhouse.sources.run import Outcome, SourceRun
 from greenhouse.store.forges import (
     Commits,
@@ -239,6 +240,18 @@ class ForgeSync:
             mark_fetched(conn, [(d.key, d.status) for d in batch], self.now)
             self.forge.client.cache.flush(conn, [k for d in batch for k in d.cache_keys])
         self.flushed_at = time.monotonic()
+
+
+def cache_only(client: PoliteClient, reply: Reply, kept: list[Any]) -> None:
+    """Keep only *kept* (the items the garden may show) as the cached body of *reply*.
+
+    The conditional cache stores answers in the store so that a 304 can be
+    replayed; a listing read with a token may hold private repositories, and
+    nothing private may be written there. Call it before the page's checkpoint.
+    """
+    entry = client.cache.get(reply.key)
+    if entry is not None and not reply.not_modified:
+        client.cache.put(reply.key, replace(entry, body=json.dumps(kept)))
 
 
 def sync_forge(run: SourceRun, forge: Forge, concurrency: int = 2) -> Outcome:

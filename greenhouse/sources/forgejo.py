@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, ForgeSync, Page
+from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, ForgeSync, Page, cache_only
 from greenhouse.sources.http import PoliteClient, Reply, parse_link_next
 from greenhouse.sources.run import Outcome, SourceRun, parse_time
 from greenhouse.store.forges import Commits, ForgeRepo, KnownRepo, repo_key, save_contributions
@@ -89,7 +89,10 @@ class Forgejo:
             items = reply.json()
             if not isinstance(items, list):
                 raise SourceError(SOURCE, "the repository listing is not a list; is api_url right?")
-            repos = [r for r in (self._repo(item) for item in items) if r is not None]
+            pairs = [(item, self._repo(item)) for item in items]
+            kept = [item for item, repo in pairs if repo is not None]
+            repos = [repo for _, repo in pairs if repo is not None]
+            cache_only(self.client, reply, kept)  # what was left out is not written anywhere
             yield Page(repos, reply.key, skipped=len(items) - len(repos))
             seen += len(items)
             next_url = parse_link_next(reply.headers.get("link"))

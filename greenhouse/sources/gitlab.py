@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, Page, sync_forge
+from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, Page, cache_only, sync_forge
 from greenhouse.sources.http import PoliteClient, RateLimitHeaders, Reply, parse_link_next
 from greenhouse.sources.run import Outcome, SourceRun, parse_time
 from greenhouse.store.forges import Commits, ForgeRepo, KnownRepo, repo_key
@@ -87,7 +87,10 @@ class GitLab:
             items = reply.json()
             if not isinstance(items, list):
                 raise SourceError(SOURCE, "the project listing is not a list; is api_url right?")
-            repos = [r for r in (self._repo(item) for item in items) if r is not None]
+            pairs = [(item, self._repo(item)) for item in items]
+            kept = [item for item, repo in pairs if repo is not None]
+            repos = [repo for _, repo in pairs if repo is not None]
+            cache_only(self.client, reply, kept)  # what was left out is not written anywhere
             yield Page(repos, reply.key, skipped=len(items) - len(repos))
             url, params = _next_page(reply, url, params)
 

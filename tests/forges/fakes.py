@@ -114,6 +114,8 @@ class FakeGitLab(FakeServer):
         self.retry_after_on_429 = True
         #: GitLab.com ignores If-None-Match on most API routes; True makes it answer 304.
         self.honours_etag = False
+        #: False: the listing ignores ?visibility= (the client must filter on its own).
+        self.filters_visibility = True
         self.route("GET", r"/api/v4/users/([^/]+)/projects", self._projects)
         self.route("GET", r"/api/v4/projects/(\d+)/languages", self._languages)
         self.route("GET", r"/api/v4/projects/(\d+)/repository/commits", self._commits)
@@ -165,7 +167,7 @@ class FakeGitLab(FakeServer):
         if match.group(1) not in (self.user, str(self.user_id)):
             return Reply(404, {"message": "404 User Not Found"})
         projects = self._visible(request)
-        if "visibility" in request.query:
+        if "visibility" in request.query and self.filters_visibility:
             projects = [p for p in projects if p.visibility == request.query["visibility"]]
         if request.query.get("archived") == "false":
             projects = [p for p in projects if not p.archived]

@@ -123,6 +123,24 @@ def test_without_a_token_only_the_simple_public_listing_is_read(
     ]
 
 
+def test_private_projects_a_token_sees_are_neither_stored_nor_cached(
+    gitlab: FakeGitLab, tmp_path: Path, options: HttpOptions
+) -> None:
+    gitlab.filters_visibility = False  # the listing then holds private and internal projects
+    gitlab.add(GitLabProject("open"))
+    gitlab.add(GitLabProject("payroll-secrets", visibility="private"))
+    gitlab.add(GitLabProject("intranet-wiki", visibility="internal"))
+    site = site_for(tmp_path, gitlab={"user": "ada", "api_url": gitlab.url})
+    path = tmp_path / "p.duckdb"
+    with Store.open(path) as store:
+        sync_sources(site, store, WITH_TOKEN, ["gitlab"], options=options)
+        assert rows(store, "SELECT full_name FROM repos") == [("gitlab:ada/open",)]
+        assert rows(store, "SELECT count(*) FROM http_cache WHERE body LIKE '%ada/open%'") == [(1,)]
+        store.conn.execute("CHECKPOINT")
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("p.duckdb*"))
+    assert b"payroll-secrets" not in stored and b"intranet-wiki" not in stored
+
+
 def test_a_listing_that_leaks_private_projects_is_filtered(
     gitlab: FakeGitLab, tmp_path: Path, store: Store, options: HttpOptions
 ) -> None:
