@@ -257,7 +257,11 @@ def plant(
         str, typer.Argument(help="The project's name (its title; the slug is made from it).")
     ],
     repo: Annotated[
-        str | None, typer.Option("--repo", help="Attach the repository OWNER/NAME.")
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Attach the repository OWNER/NAME (GitHub) or FORGE:PATH (gitlab:group/project).",
+        ),
     ] = None,
     root: RootOption = Path("."),
 ) -> None:

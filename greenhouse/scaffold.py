@@ -8,6 +8,7 @@ live in ``greenhouse/starter/`` and ship inside the wheel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import textwrap
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 
 from greenhouse import __version__
 from greenhouse.config import CONFIG_FILE, Config, config_model
-from greenhouse.content import REPO, SLUG, load_content, slugify, split_front_matter
+from greenhouse.content import SLUG, load_content, parse_repo, slugify, split_front_matter
 from greenhouse.errors import ContentError, GreenhouseError, Problem
 
 STARTER = Path(__file__).parent / "starter"
@@ -184,17 +185,24 @@ def plant_seed(root: Path | str, name: str, today: date, repo: str | None = None
     slug = slugify(name)
     if not SLUG.match(slug):  # slugify should never produce one, but the file name is a URL
         raise ScaffoldError(f"{slug!r} is not a valid slug ([a-z0-9-]+)")
-    if repo is not None and not REPO.match(repo):
-        raise ScaffoldError(f"--repo {repo!r} must be OWNER/NAME")
+    key = None
+    if repo is not None:
+        try:
+            key = parse_repo(repo)
+        except ValueError:
+            raise ScaffoldError(
+                f"--repo {repo!r} must be OWNER/NAME (GitHub) or FORGE:PATH "
+                "(gitlab:group/project, codeberg:owner/name)"
+            ) from None
     folder = root / "content" / "projects"
     path = folder / f"{slug}.md"
-    for other, (other_slug, other_repo) in _planted(folder).items():
+    for other, (other_slug, other_repos) in _planted(folder).items():
         if other_slug == slug:
             raise ScaffoldError(f"{other}: a project with slug '{slug}' is already planted")
-        if repo and other_repo and other_repo.lower() == repo.lower():
-            raise ScaffoldError(f"{other}: repository {other_repo} is already attached there")
+        if key and key.lower() in other_repos:
+            raise ScaffoldError(f"{other}: repository {repo} is already attached there")
     lines = ["+++", f"title = {toml_value(name.strip())}"]
-    if repo:
+    if key:
         lines.append(f"repo = {toml_value(repo)}")
     lines += [
         f"planted = {today.isoformat()}",
@@ -214,21 +222,24 @@ def plant_seed(root: Path | str, name: str, today: date, repo: str | None = None
     return path
 
 
-def _planted(folder: Path) -> dict[Path, tuple[str, str | None]]:
-    """Slug and repository of every project file, read leniently (a broken file is skipped)."""
-    found: dict[Path, tuple[str, str | None]] = {}
+def _planted(folder: Path) -> dict[Path, tuple[str, set[str]]]:
+    """Slug and repository keys (lower case) of every project file, read leniently."""
+    found: dict[Path, tuple[str, set[str]]] = {}
     if not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.md")):
-        slug, repo = path.stem, None
+        slug, keys = path.stem, set()
         try:
             front, _, _ = split_front_matter(path.read_text(encoding="utf-8"), path)
             data = tomllib.loads(front)
             slug = str(data.get("slug") or slug)
-            repo = data.get("repo") if isinstance(data.get("repo"), str) else None
-        except (ContentError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            references = [data.get("repo"), *(data.get("repos") or [])]
+            for reference in references:
+                with contextlib.suppress(ValueError, AttributeError):
+                    keys.add(parse_repo(reference).lower())
+        except (ContentError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError):
             pass
-        found[path] = (slug, repo)
+        found[path] = (slug, keys)
     return found
 
 

@@ -18,9 +18,7 @@ from tests.forges.fakes import FakeForgejo, ForgejoRepo, history, now
 WITH_TOKEN = Secrets(env={"FORGEJO_TOKEN": FORGEJO_TOKEN})
 
 
-def test_cold_and_warm_sync_of_a_realistic_account(
-    tmp_path: Path, options: HttpOptions
-) -> None:
+def test_cold_and_warm_sync_of_a_realistic_account(tmp_path: Path, options: HttpOptions) -> None:
     # A server that caps pages at 30 items: the client must follow Link, not assume 50.
     with FakeForgejo(token=FORGEJO_TOKEN, max_items=30) as forgejo:
         for i in range(70):
@@ -65,15 +63,16 @@ def test_cold_and_warm_sync_of_a_realistic_account(
             ) == [("empty",)]
             # The heatmap's 15-minute buckets, summed per UTC day.
             assert rows(
-                store, "SELECT day, count FROM forge_contributions WHERE source = 'forgejo' ORDER BY 1"
+                store,
+                "SELECT day, count FROM forge_contributions WHERE source = 'forgejo' ORDER BY 1",
             ) == [(today.date() - timedelta(days=1), 7), (today.date(), 5)]
 
             forgejo.clear()
             warm = sync_sources(site, store, WITH_TOKEN, ["forgejo"], options=options)["forgejo"]
             assert warm.status == "ok"
-            assert [r.path for r in forgejo.requests()] == [
-                "/api/v1/users/ada/repos"
-            ] * 3 + ["/api/v1/users/ada/heatmap"]
+            assert [r.path for r in forgejo.requests()] == ["/api/v1/users/ada/repos"] * 3 + [
+                "/api/v1/users/ada/heatmap"
+            ]
             assert warm.requests == 4
 
             # A push to one repository: it alone is walked, and only until a known commit.

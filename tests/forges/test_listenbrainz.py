@@ -19,7 +19,9 @@ from tests.forges.conftest import Sleeps, rows, site_for
 from tests.forges.fakes import FakeListenBrainz
 
 
-def listens(count: int, every: timedelta, end: datetime | None = None) -> list[tuple[int, str, str]]:
+def listens(
+    count: int, every: timedelta, end: datetime | None = None
+) -> list[tuple[int, str, str]]:
     end = end or datetime.now(UTC) - timedelta(minutes=5)
     return [
         (int((end - every * i).timestamp()), f"Track {i}", f"Artist {i % 13}") for i in range(count)

@@ -77,7 +77,7 @@ def forges() -> Iterator[tuple[FakeUpstream, FakeGitLab, FakeForgejo]]:
 def configure(root: Path, github: FakeUpstream, gitlab: FakeGitLab, forgejo: FakeForgejo) -> None:
     """The forges' sections, appended to the site's greenhouse.toml."""
     text = (root / "greenhouse.toml").read_text(encoding="utf-8")
-    text = text.replace('[github]\n', f'[github]\nuser = "octo"\napi_url = "{github.url}/gh"\n', 1)
+    text = text.replace("[github]\n", f'[github]\nuser = "octo"\napi_url = "{github.url}/gh"\n', 1)
     text += f'\n[gitlab]\nuser = "ada"\napi_url = "{gitlab.url}"\n'
     text += f'\n[forgejo]\nuser = "ada"\napi_url = "{forgejo.url}"\n'
     (root / "greenhouse.toml").write_text(text, encoding="utf-8")

@@ -23,7 +23,7 @@ DOC = REPO / "docs" / "plugins.md"
 FILE = re.compile(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```", re.S)
 
 #: A source that raises inside sync (a plugin's bug), and one that cannot be imported.
-BROKEN_MODULE = '''
+BROKEN_MODULE = """
 from greenhouse.sources import Source
 
 
@@ -33,7 +33,7 @@ def _sync(run):
 
 boom = Source(name="boom", sync=_sync, missing=lambda site, secrets: None, summary="always fails")
 not_a_source = 42
-'''
+"""
 BROKEN_ENTRY_POINTS = {
     "boom": "greenhouse_pebble_broken:boom",
     "ghost": "greenhouse_ghost:source",
@@ -102,7 +102,10 @@ class FakePebble(FakeServer):
                 "created": (today - timedelta(days=200)).isoformat(),
                 "pushed": (today - timedelta(days=1)).isoformat(),
                 "commits": [
-                    {"id": f"{repo.name}-{ago}-{i}", "date": (today - timedelta(days=ago)).isoformat()}
+                    {
+                        "id": f"{repo.name}-{ago}-{i}",
+                        "date": (today - timedelta(days=ago)).isoformat(),
+                    }
                     for ago, count in repo.days.items()
                     for i in range(count)
                 ],

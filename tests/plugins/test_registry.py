@@ -121,9 +121,7 @@ def test_a_plugin_syncs_like_a_builtin_source(
     pebble_installed: Path, pebble: FakePebble, tmp_path: Path
 ) -> None:
     pebble.repos = [PebbleRepo("stone"), PebbleRepo("gravel", private=True), PebbleRepo("sand")]
-    root = write_site(
-        tmp_path / "site", f'[pebble]\nuser = "ada"\napi_url = "{pebble.url}/api"\n'
-    )
+    root = write_site(tmp_path / "site", f'[pebble]\nuser = "ada"\napi_url = "{pebble.url}/api"\n')
     site = load_site(root)
     token = "pebble-SECRET-token-0042"
     secrets = Secrets.from_env({"PEBBLE_TOKEN": token})
@@ -155,7 +153,9 @@ def test_a_raising_or_unloadable_plugin_fails_alone_naming_itself(
     )
     site = load_site(root)
     with Store.open(tmp_path / "g.duckdb") as store:
-        with pytest.raises(SourceError) as failure:  # neither ever succeeded: nothing to fall back on
+        with pytest.raises(
+            SourceError
+        ) as failure:  # neither ever succeeded: nothing to fall back on
             sync_sources(site, store, Secrets.from_env({}), options=FAST)
         report = failure.value.report  # type: ignore[attr-defined]
         assert report["pebble"].status == "ok"
@@ -172,9 +172,10 @@ def test_a_raising_or_unloadable_plugin_fails_alone_naming_itself(
         store.conn.execute("UPDATE sync_state SET last_success = now() WHERE source = 'boom'")
         with pytest.raises(SourceError, match="^ghost: cannot load"):
             sync_sources(site, store, Secrets.from_env({}), options=FAST)
-        assert sync_sources(site, store, Secrets.from_env({}), ["boom"], options=FAST)[
-            "boom"
-        ].status == "failed"
+        assert (
+            sync_sources(site, store, Secrets.from_env({}), ["boom"], options=FAST)["boom"].status
+            == "failed"
+        )
 
 
 def test_the_cli_lists_plugins_and_reports_broken_ones_in_one_line(
@@ -197,4 +198,6 @@ def test_the_cli_lists_plugins_and_reports_broken_ones_in_one_line(
     assert synced.output.splitlines()[-1] == f"error: ghost: {registry().broken['ghost']}"
     unknown = runner.invoke(app, ["sync", "--source", "nope", "--root", str(root)])
     assert unknown.exit_code == 1
-    assert unknown.output.startswith("error: nope: unknown source; the installed sources are github")
+    assert unknown.output.startswith(
+        "error: nope: unknown source; the installed sources are github"
+    )

@@ -36,9 +36,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -85,7 +83,10 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     venv = work / "venv"
     _run([*_uv(), "venv", "-q", "--python", sys.executable, str(venv)], work)
     python = venv / "bin" / "python"
-    _run([*_uv(), "pip", "install", "-q", "--python", str(python), *map(str, wheels.glob("*.whl"))], work)
+    _run(
+        [*_uv(), "pip", "install", "-q", "--python", str(python), *map(str, wheels.glob("*.whl"))],
+        work,
+    )
     yield venv
 
 
@@ -103,7 +104,10 @@ def greenhouse(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess
 def test_init_check_sync_and_build_treat_the_plugin_like_a_builtin(
     venv: Path, tmp_path: Path
 ) -> None:
-    where = _run([str(venv / "bin" / "python"), "-c", "import greenhouse; print(greenhouse.__file__)"], tmp_path)
+    where = _run(
+        [str(venv / "bin" / "python"), "-c", "import greenhouse; print(greenhouse.__file__)"],
+        tmp_path,
+    )
     assert str(REPO) not in where.stdout  # the installed wheel, not the checkout
 
     # init: the plugin's section, with every option commented out; the broken one in one line.
@@ -122,7 +126,9 @@ def test_init_check_sync_and_build_treat_the_plugin_like_a_builtin(
     with FakePebble() as pebble:
         pebble.repos = [PebbleRepo("stone", days={0: 3, 2: 1}), PebbleRepo("hidden", private=True)]
         config = toml.replace(
-            "[pebble]\n", f'[pebble]\nuser = "ada"\napi_url = "{pebble.url}/api"\nmin_stars = -1\n', 1
+            "[pebble]\n",
+            f'[pebble]\nuser = "ada"\napi_url = "{pebble.url}/api"\nmin_stars = -1\n',
+            1,
         )
         (site / "greenhouse.toml").write_text(config, encoding="utf-8")
         checked = greenhouse(venv, "check", "--root", "site", cwd=tmp_path)
