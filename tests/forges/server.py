@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,8 @@ class FakeServer:
     def __init__(self, prefix: str = "") -> None:
         #: Where the API lives on this host (a self-hosted instance under a path).
         self.prefix = prefix
+        #: Seconds added to every answer (the benchmarks' network round trip).
+        self.latency = 0.0
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self.log: list[Request] = []
         #: Canned replies that override everything for a path, consumed in order.
@@ -113,6 +116,8 @@ class FakeServer:
             self.log.append(request)
             queued = self.queued.get(request.path)
             reply = queued.pop(0) if queued else None
+        if self.latency:
+            time.sleep(self.latency)
         if reply is None:
             reply = self._dispatch(request)
         request.status = reply.status

@@ -16,7 +16,7 @@ def project(root: Path, name: str, front: str) -> Path:
     folder = root / "content" / "projects"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.md"
-    path.write_text(f"+++\ntitle = \"{name}\"\n{front}+++\nBody.\n", encoding="utf-8")
+    path.write_text(f'+++\ntitle = "{name}"\n{front}+++\nBody.\n', encoding="utf-8")
     return path
 
 
