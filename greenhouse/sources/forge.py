@@ -231,12 +231,9 @@ class ForgeSync:
             return
         batch, self.finished = self.finished, []
         with self.run.store.transaction() as conn:
-            for details in batch:
-                if details.languages is not None:
-                    save_languages(conn, details.key, details.languages)
-                if details.commits is not None:
-                    new, _ = save_commits(conn, self.forge.source, details.commits)
-                    self.new_commits += new
+            save_languages(conn, {d.key: d.languages for d in batch if d.languages is not None})
+            commits = [d.commits for d in batch if d.commits is not None]
+            self.new_commits += save_commits(conn, self.forge.source, commits)
             mark_fetched(conn, [(d.key, d.status) for d in batch], self.now)
             self.forge.client.cache.flush(conn, [k for d in batch for k in d.cache_keys])
         self.flushed_at = time.monotonic()

@@ -161,47 +161,59 @@ def save_repos(
     )
 
 
-def save_languages(conn: duckdb.DuckDBPyConnection, key: str, languages: Mapping[str, int]) -> None:
-    """Replace the language sizes of *key*; the largest also becomes its ``language``."""
-    conn.execute("DELETE FROM repo_languages WHERE full_name = ?", [key])
-    insert_many(conn, "INSERT INTO repo_languages", [(key, k, v) for k, v in languages.items()])
-    if languages:
-        top = max(sorted(languages), key=lambda name: languages[name])
-        conn.execute("UPDATE repos SET language = ? WHERE full_name = ?", [top, key])
-
-
-def save_commits(
-    conn: duckdb.DuckDBPyConnection, source: str, commits: Commits
-) -> tuple[int, set[date]]:
-    """Store new commit ids of one repository and recount its ``activity.commits`` on their days.
-
-    Returns how many ids were new and the days they touched.
-    """
-    if not commits.ids:
-        return 0, set()
-    before = _count(conn, commits.key)
+def save_languages(
+    conn: duckdb.DuckDBPyConnection, languages: Mapping[str, Mapping[str, int]]
+) -> None:
+    """Replace the language sizes of each repository key; the largest also becomes its ``language``."""
+    keys = list(languages)
+    if not keys:
+        return
+    conn.execute("DELETE FROM repo_languages WHERE list_contains(?, full_name)", [keys])
     insert_many(
         conn,
-        "INSERT INTO repo_commits (repo, sha, day)",
-        [(commits.key, sha, day) for sha, day in dict(commits.ids).items()],
-        "ON CONFLICT DO NOTHING",
+        "INSERT INTO repo_languages",
+        [(key, name, size) for key, sizes in languages.items() for name, size in sizes.items()],
     )
-    new = _count(conn, commits.key) - before
-    days = sorted({day for _, day in commits.ids})
-    conn.execute(
-        """
-        INSERT INTO activity (full_name, day, commits, source)
-        SELECT repo, day, count(*)::INTEGER, ? FROM repo_commits
-        WHERE repo = ? AND list_contains(?::DATE[], day) GROUP BY repo, day
-        ON CONFLICT (full_name, day) DO UPDATE SET commits = excluded.commits
-        """,
-        [source, commits.key, days],
+    top = [
+        (key, max(sorted(sizes), key=lambda name: sizes[name]))
+        for key, sizes in languages.items()
+        if sizes
+    ]
+    insert_many(
+        conn,
+        "UPDATE repos SET language = v.language FROM (",
+        top,
+        ") AS v(full_name, language) WHERE repos.full_name = v.full_name",
     )
-    return new, set(days)
 
 
-def _count(conn: duckdb.DuckDBPyConnection, key: str) -> int:
-    row = conn.execute("SELECT count(*) FROM repo_commits WHERE repo = ?", [key]).fetchone()
+def save_commits(conn: duckdb.DuckDBPyConnection, source: str, batch: Sequence[Commits]) -> int:
+    """Store new commit ids and recount ``activity.commits`` on the days they touch.
+
+    Returns how many ids were new (ids already stored are skipped: re-reading
+    an overlap, or a mirror read twice, stores nothing twice).
+    """
+    ids = sorted({(c.key, sha, day) for c in batch for sha, day in c.ids})
+    if not ids:
+        return 0
+    before = _count(conn, [c.key for c in batch])
+    insert_many(conn, "INSERT INTO repo_commits (repo, sha, day)", ids, "ON CONFLICT DO NOTHING")
+    touched = sorted({(key, day, source) for key, _, day in ids})
+    insert_many(
+        conn,
+        "INSERT INTO activity (full_name, day, commits, source) "
+        "SELECT v.repo, v.day, count(*)::INTEGER, any_value(v.source) FROM repo_commits c JOIN (",
+        touched,
+        ") AS v(repo, day, source) ON c.repo = v.repo AND c.day = v.day GROUP BY v.repo, v.day "
+        "ON CONFLICT (full_name, day) DO UPDATE SET commits = excluded.commits",
+    )
+    return _count(conn, [c.key for c in batch]) - before
+
+
+def _count(conn: duckdb.DuckDBPyConnection, keys: list[str]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM repo_commits WHERE list_contains(?, repo)", [keys]
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -12,7 +12,12 @@ import pytest
 from greenhouse.sources.registry import reload
 from tests.plugins.pebble import FakePebble
 
-PLUGIN_MODULES = ("greenhouse_pebble", "greenhouse_pebble_broken", "greenhouse_ghost")
+PLUGIN_MODULES = (
+    "greenhouse_pebble",
+    "greenhouse_pebble_broken",
+    "greenhouse_pebble_crash",
+    "greenhouse_ghost",
+)
 
 
 def _activate(site: Path) -> Iterator[Path]:

@@ -34,8 +34,11 @@ def _sync(run):
 boom = Source(name="boom", sync=_sync, missing=lambda site, secrets: None, summary="always fails")
 not_a_source = 42
 """
+#: A module that fails while it is imported, with something other than an ImportError.
+CRASH_MODULE = 'raise RuntimeError("PEBBLE_HOME is not set")\n'
 BROKEN_ENTRY_POINTS = {
     "boom": "greenhouse_pebble_broken:boom",
+    "crash": "greenhouse_pebble_crash:source",
     "ghost": "greenhouse_ghost:source",
     "fortytwo": "greenhouse_pebble_broken:not_a_source",
     "site": "greenhouse_pebble_broken:boom",
@@ -58,6 +61,7 @@ def install_in_path(root: Path, *, broken: bool = False) -> Path:
     points = {"pebble": "greenhouse_pebble:source"}
     if broken:
         (site / "greenhouse_pebble_broken.py").write_text(BROKEN_MODULE, encoding="utf-8")
+        (site / "greenhouse_pebble_crash.py").write_text(CRASH_MODULE, encoding="utf-8")
         points.update(BROKEN_ENTRY_POINTS)
     info = site / "greenhouse_pebble-0.1.0.dist-info"
     info.mkdir()

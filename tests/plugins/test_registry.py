@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from greenhouse import __version__
+from greenhouse.build import with_base_url
 from greenhouse.cli import app
 from greenhouse.config import Config, Secrets, load_site
 from greenhouse.docs import configuration_markdown
@@ -59,13 +60,19 @@ def test_no_registry_is_filled_at_import_time() -> None:
 
 def test_plugins_load_and_broken_ones_are_one_line_each(broken_installed: Path) -> None:
     installed = registry()
-    assert installed.names == [*BUILTIN_ORDER, "boom", "fortytwo", "ghost", "pebble", "site"]
+    assert installed.names == [
+        *BUILTIN_ORDER, "boom", "crash", "fortytwo", "ghost", "pebble", "site",
+    ]  # fmt: skip
     assert {"pebble", "boom"} <= set(installed.sources)
     assert installed.origins["pebble"] == ORIGIN and not installed.builtin("pebble")
     assert installed.broken == {
         "ghost": (
             "cannot load the source plugin 'ghost' (greenhouse_ghost:source, from "
             f"{ORIGIN}): ModuleNotFoundError: No module named 'greenhouse_ghost'"
+        ),
+        "crash": (
+            "cannot load the source plugin 'crash' (greenhouse_pebble_crash:source, from "
+            f"{ORIGIN}): RuntimeError: PEBBLE_HOME is not set"
         ),
         "fortytwo": (
             "entry point 'fortytwo' (greenhouse_pebble_broken:not_a_source, from "
@@ -152,6 +159,8 @@ def test_a_raising_or_unloadable_plugin_fails_alone_naming_itself(
         f'[pebble]\nuser = "ada"\napi_url = "{pebble.url}/api"\n\n[ghost]\nhaunts = true\n',
     )
     site = load_site(root)
+    assert site.config.sets_unloaded("ghost") and not site.config.sets_unloaded("fortytwo")
+    assert with_base_url(site, "https://ada.example/garden/").config.sets_unloaded("ghost")
     with Store.open(tmp_path / "g.duckdb") as store:
         with pytest.raises(
             SourceError
