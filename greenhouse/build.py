@@ -183,15 +183,21 @@ def sync(
 
 
 def stats(
-    root: Path | str = ".", *, days: int = 30, db: Path | str | None = None
+    root: Path | str = ".",
+    *,
+    days: int = 30,
+    db: Path | str | None = None,
+    wait: float = 0,
+    on_wait: Callable[[Path], None] | None = None,
 ) -> dict[str, object]:
     """``greenhouse stats``: the owner's visitor and garden report, as plain data.
 
-    The store is opened read-only when it is already at this version's schema
-    (a build or sync may be running); an older file is migrated first.
+    The store is opened read-only when it is already at this version's schema; an older file
+    is migrated first. DuckDB lets no other process read a file while a build or a sync writes
+    it, so while one runs this waits up to *wait* seconds (calling *on_wait* once first).
     """
     from greenhouse.analytics import stats_report
-    from greenhouse.errors import StoreError
+    from greenhouse.errors import StoreBusyError, StoreOutdatedError
     from greenhouse.store import SCHEMA_VERSION
 
     site = load_site(root)
@@ -199,10 +205,14 @@ def stats(
     now = source_date() or _utcnow()
     try:
         store = Store.open(db_path, read_only=True)
-    except StoreError as exc:
-        if "needs migrating" not in str(exc):
+    except StoreBusyError:
+        if wait <= 0:
             raise
-        store = Store.open(db_path)
+        if on_wait is not None:
+            on_wait(db_path)
+        store = Store.open(db_path, read_only=True, wait=wait)
+    except StoreOutdatedError:
+        store = Store.open(db_path, wait=wait)
     with store:
         assert store.schema_version() == SCHEMA_VERSION
         return stats_report(store, now, days, out / "api/v1/garden/index.json")

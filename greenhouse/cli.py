@@ -7,6 +7,7 @@ problem, never a traceback), 2 bad usage.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -64,6 +65,19 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _Warnings(logging.Handler):
+    """The library's warnings (say, a store converted to another format) as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _err(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("greenhouse")
+    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
+        logger.addHandler(_Warnings(logging.WARNING))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"greenhouse {__version__}")
@@ -80,6 +94,7 @@ def _main(
     ] = False,
 ) -> None:
     """Grow a living portfolio garden from your real activity."""
+    _show_library_warnings()
 
 
 @app.command()
@@ -284,6 +299,14 @@ def stats(
     db: Annotated[
         Path | None, typer.Option("--db", help="DuckDB file (default: [build] db).")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for a running build or sync to release the store (0: don't).",
+        ),
+    ] = 120.0,
 ) -> None:
     """Visitor analytics and garden health in the terminal (read-only)."""
     import json
@@ -291,7 +314,10 @@ def stats(
     from greenhouse.analytics import print_report
     from greenhouse.build import stats as run_stats
 
-    report = run_stats(root, days=days, db=db)
+    def waiting(path: Path) -> None:
+        _err(f"waiting for the build or sync that is using {path} (up to {wait:g}s)…")
+
+    report = run_stats(root, days=days, db=db, wait=wait, on_wait=waiting)
     if as_json:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
         return

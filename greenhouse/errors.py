@@ -7,6 +7,8 @@ into a message and exit status 1, never a traceback::
     ├── ConfigError        greenhouse.toml is unreadable or invalid
     ├── ContentError       a content file is invalid (file, line, field)
     ├── StoreError         the DuckDB file cannot be opened or migrated
+    │   ├── StoreBusyError     another greenhouse process has the DuckDB file open
+    │   └── StoreOutdatedError the file's schema needs a migration (a write)
     ├── SourceError        an upstream (GitHub, Spotify, …) failed for good
     │   └── AuthError      a token is missing, wrong or expired
     ├── BuildError         rendering or publishing failed
@@ -64,6 +66,14 @@ class ContentError(_ProblemsError):
 
 class StoreError(GreenhouseError):
     """The DuckDB file cannot be opened, is not ours, or is too new."""
+
+
+class StoreBusyError(StoreError):
+    """Another greenhouse process (a build or a sync) has the DuckDB file open for writing."""
+
+
+class StoreOutdatedError(StoreError):
+    """The file's schema is older than this greenhouse's and was opened without migrating."""
 
 
 class SourceError(GreenhouseError):

@@ -5,11 +5,13 @@ runs), so it is opened carefully: a file that is not a DuckDB database, or
 whose schema is newer than this version of greenhouse, is refused with a
 clear message and left untouched; an older one is migrated forward, each step
 in a transaction. Every write goes through :meth:`Store.transaction`, so an
-interrupted build leaves the file as it was.
+interrupted build leaves the file as it was. The file's DuckDB storage format is
+pinned and checked before DuckDB opens it (:mod:`greenhouse.store.format`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +20,8 @@ from typing import Any
 
 import duckdb
 
-from greenhouse.errors import StoreError
+from greenhouse.errors import StoreBusyError, StoreError, StoreOutdatedError
+from greenhouse.store.format import STORAGE_VERSION, ensure_format
 from greenhouse.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Store", "SCHEMA_VERSION"]
@@ -32,9 +35,27 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | str, *, read_only: bool = False, migrate: bool = True) -> Store:
-        """Open (or create) the store at *path*, migrating it forward if needed."""
+    def open(
+        cls, path: Path | str, *, read_only: bool = False, migrate: bool = True, wait: float = 0
+    ) -> Store:
+        """Open (or create) the store at *path*, migrating it forward if needed.
+
+        DuckDB lets one process write a file and no other process read it meanwhile; with
+        *wait* > 0 an open that finds the file in use by another greenhouse process (a build or
+        a sync) tries again for up to that many seconds.
+        """
         path = Path(path)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls._open(path, read_only=read_only, migrate=migrate)
+            except StoreBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
+    @classmethod
+    def _open(cls, path: Path, *, read_only: bool, migrate: bool) -> Store:
         if read_only and not path.exists():
             raise StoreError(
                 f"{path}: no data store yet (run 'greenhouse build' or 'greenhouse sync')"
@@ -44,15 +65,20 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{path.parent}: cannot create folder: {exc.strerror}") from None
+        ensure_format(path, read_only=read_only)
         try:
             # A small, fixed footprint: the store is modest and builds run on small CI machines.
             conn = duckdb.connect(
                 str(path),
                 read_only=read_only,
-                config={"threads": 2, "memory_limit": "256MB"},
+                config={
+                    "threads": 2,
+                    "memory_limit": "256MB",
+                    "storage_compatibility_version": STORAGE_VERSION,  # for a new file
+                },
             )
         except duckdb.Error as exc:
-            raise StoreError(_explain_open_error(path, exc)) from None
+            raise _open_error(path, exc) from None
         conn.execute("SET enable_progress_bar = false")  # our own progress display, never DuckDB's
         store = cls(conn, path)
         try:
@@ -64,7 +90,7 @@ class Store:
                 )
             if version < SCHEMA_VERSION:
                 if read_only or not migrate:
-                    raise StoreError(
+                    raise StoreOutdatedError(
                         f"{path}: schema version {version} needs migrating; run a build"
                     )
                 store._migrate(version)
@@ -157,14 +183,23 @@ class Store:
         )
 
 
-def _explain_open_error(path: Path, exc: Exception) -> str:
+def _open_error(path: Path, exc: Exception) -> StoreError:
+    """DuckDB's open failure as the store error a user can act on."""
     text = str(exc)
     lowered = text.lower()
     if "not a valid duckdb" in lowered or "invalid" in lowered and "header" in lowered:
-        return f"{path}: not a DuckDB database file (left untouched); move it away or point --db elsewhere"
+        return StoreError(
+            f"{path}: not a DuckDB database file (left untouched); move it away or point --db elsewhere"
+        )
     if "lock" in lowered:
-        return f"{path}: in use by another greenhouse process; wait for it to finish"
+        return StoreBusyError(
+            f"{path}: in use by another greenhouse process (a build or a sync); "
+            "wait for it to finish"
+        )
     if "version" in lowered and ("newer" in lowered or "storage" in lowered):
-        return f"{path}: written by a newer DuckDB than this one understands; upgrade greenhouse"
+        return StoreError(
+            f"{path}: written by a newer DuckDB than this one ({duckdb.__version__}) understands "
+            "(the file was left untouched); upgrade greenhouse"
+        )
     first = text.splitlines()[0] if text else type(exc).__name__
-    return f"{path}: cannot open the data store: {first}"
+    return StoreError(f"{path}: cannot open the data store: {first}")
