@@ -53,9 +53,10 @@ class Source:
     - ``secrets``: the environment variables it reads (``run.secret(NAME)``);
       they are scrubbed from every message and never stored.
     - ``missing``: what to configure before it can run, or None when ready.
-      Without one, a source runs when its ``[name]`` section sets at least
-      one key (``greenhouse init`` writes every section with its keys
-      commented out, which does not count).
+      Without one, a source with a ``config`` runs when its ``[name]``
+      section sets at least one key (``greenhouse init`` writes every
+      section with its keys commented out, which does not count); a source
+      with neither always runs.
     - ``summary``: one line for ``greenhouse sync --help``.
     """
 
@@ -70,6 +71,8 @@ class Source:
         """What to configure before this source can sync, or None when it is ready."""
         if self.missing is not None:
             return self.missing(site, secrets)
+        if self.config is None:
+            return None
         section = site.config.source_section(self.name)
         if section is not None and section.model_fields_set:
             return None

@@ -7,6 +7,7 @@ other; test_third_party.py installs a built wheel into a fresh venv.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from greenhouse.config import Config, Secrets, load_site
 from greenhouse.docs import configuration_markdown
 from greenhouse.errors import ConfigError, SourceError
 from greenhouse.scaffold import config_template
+from greenhouse.sources import Outcome, Source
 from greenhouse.sources import sync as sync_module
 from greenhouse.sources.http import HttpOptions
 from greenhouse.sources.registry import BUILTIN_ORDER, GROUP, registry
@@ -210,3 +212,15 @@ def test_the_cli_lists_plugins_and_reports_broken_ones_in_one_line(
     assert unknown.output.startswith(
         "error: nope: unknown source; the installed sources are github"
     )
+
+
+def test_without_missing_a_source_runs_once_its_section_sets_a_key(
+    pebble_installed: Path, tmp_path: Path
+) -> None:
+    declared = dataclasses.replace(registry().sources["pebble"], missing=None)
+    scaffolded = load_site(write_site(tmp_path / "a", "[pebble]\n# user = …\n"))
+    assert declared.needs(scaffolded, Secrets()) == "set the [pebble] section in greenhouse.toml"
+    configured = load_site(write_site(tmp_path / "b", '[pebble]\nuser = "ada"\n'))
+    assert declared.needs(configured, Secrets()) is None
+    bare = Source(name="tally", sync=lambda run: Outcome("ok", "tally"))  # no config at all
+    assert bare.needs(scaffolded, Secrets()) is None
