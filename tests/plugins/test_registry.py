@@ -121,9 +121,17 @@ def test_init_shows_plugin_sections_and_the_reference_only_greenhouses_own(
     assert "# Pebble user whose repositories become plants.\n# user = …" in section
     assert "# Only repositories with this many stars or more.\n# min_stars = 0" in section
     assert "PEBBLE_TOKEN" in text[: text.index("[site]")]
-    # The committed reference does not depend on what is installed where it is generated.
+    # The committed reference does not depend on what is installed where it is generated…
     assert "[pebble]" not in configuration_markdown()
     assert "PEBBLE_TOKEN" not in configuration_markdown()
+    # …while this installation's reference shows the plugin's section like a built-in one.
+    mine = configuration_markdown(plugins=True)
+    assert (
+        "## `[pebble]`\n\nPebble: public repositories become plants (PEBBLE_TOKEN optional)."
+        in mine
+    )
+    assert "| `min_stars` | int | `0` | Only repositories with this many stars or more. |" in mine
+    assert "`PEBBLE_TOKEN`" in mine
 
 
 def test_a_plugin_syncs_like_a_builtin_source(
