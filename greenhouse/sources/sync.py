@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from traceback import format_exception
 from typing import Any
 
 import httpx
@@ -68,7 +69,7 @@ def missing_configuration(
     """What to configure before *name* can sync, or None when it is ready.
 
     A source plugin that cannot be loaded counts as configured when its
-    ``[name]`` section is present (it then fails, saying why).
+    ``[name]`` section sets any key (it then fails, saying why).
     """
     installed = sources or registry()
     source = installed.sources.get(name)
@@ -201,7 +202,8 @@ def _run_one(run: SourceRun, sync: Sync, blame: str) -> tuple[SourceReport, Gree
             "failed", f"{name}: failed", f"unexpected answer ({type(exc).__name__}: {exc})"
         )
     except Exception as exc:  # a plugin may raise anything; it fails alone
-        logger.debug("source %s raised", name, exc_info=True)
+        # The traceback is for whoever debugs the plugin (logging at DEBUG), scrubbed like the rest.
+        logger.debug("source %s raised:\n%s", name, run.scrub("".join(format_exception(exc))))
         outcome = Outcome(
             "failed", f"{name}: failed", f"{type(exc).__name__}: {_first_line(exc)} ({blame})"
         )
