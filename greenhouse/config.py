@@ -73,7 +73,10 @@ class BuildConfig(Section):
         False, description="Fail the build when a source fails instead of using stale data."
     )
     per_page: int = Field(
-        50, ge=1, le=1000, description="Projects per page of api/v1/projects/page/<n>.json."
+        50,
+        ge=1,
+        le=1000,
+        description="Projects per page of api/v1/projects/page/<n>.json and of the plant list (index.html, plants/<n>/).",
     )
 
 

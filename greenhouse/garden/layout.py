@@ -5,9 +5,13 @@ grows one project should find every other plant where it was.
 
 * A plant's footprint never exceeds its slot, so **growing moves nothing**.
 * Beds (one per species) take cells of a hexagonal bed lattice, and plants
-  take slots of a hexagonal lattice inside their bed's cell. A bed or plant
-  prefers the cell or slot its name hashes to and probes onward when that one
-  is taken. Claims are made oldest first (by planting date, then id), so a
+  take slots of a hexagonal lattice inside their bed's cell. Each built-in
+  species has a **home cell** near the centre (the first ten cells of the
+  spiral), so the garden is only as large as the beds it grows: twenty plants
+  make a small garden and a thousand a wide one, and no bed's home depends on
+  any other bed. A full bed's further cells, and beds of other species, hash
+  to a cell beyond the homes and probe onward; a plant prefers the slot its
+  name hashes to and probes onward when that one is taken. Claims are made oldest first (by planting date, then id), so a
   **new project takes a free slot and moves nobody**.
 * **Removing** a project can only free its slot for a plant of the same bed
   that had probed past it: that plant moves within its bed's cell, by at
@@ -26,6 +30,13 @@ SLOT_SPACING = 1.0  # distance between neighbouring plant slots
 CELL_RINGS = 4  # a bed cell is a hexagon of 4 rings around its centre slot: 61 slots
 BED_SPACING = (2 * CELL_RINGS + 2) * SLOT_SPACING  # centre-to-centre distance of bed cells
 BED_CELLS = 61  # cells of the bed lattice (4 rings); beds overflow into further cells
+#: The built-in species, each with its home cell (its index in the spiral of cells).
+HOME_CELLS = {
+    name: i
+    for i, name in enumerate(
+        ["moss", "fern", "oak", "pine", "rose", "cactus", "sunflower", "lavender", "bamboo", "ivy"]
+    )
+}
 MAX_SHIFT = 2 * CELL_RINGS * SLOT_SPACING  # the most a removal can move another plant
 
 
@@ -79,8 +90,14 @@ def place(seedlings: Sequence[Seedling]) -> dict[str, tuple[float, float, float]
             if slot is not None:
                 break
         if slot is None:  # a new bed, or its cells are full: claim another cell
-            claimed = _claim(_hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None)
+            home = HOME_CELLS.get(seedling.bed) if not cells else None
+            claimed = (
+                home
+                if home is not None
+                else _claim(_hash(f"{seedling.bed}#{len(cells)}"), taken_cells, None)
+            )
             assert claimed is not None
+            taken_cells.add(claimed)
             cell = claimed
             cells.append(cell)
             taken_slots[cell] = set()
@@ -94,8 +111,8 @@ def place(seedlings: Sequence[Seedling]) -> dict[str, tuple[float, float, float]
 
 def _claim(preferred: int, taken: set[int], size: int | None) -> int | None:
     """Linear probing from the preferred index; ``size`` None means unbounded."""
-    if size is None:
-        start = preferred % BED_CELLS
+    if size is None:  # a bed cell: past the home cells, which are never claimed this way
+        start = len(HOME_CELLS) + preferred % len(HOME_CELLS)  # near the homes
         index = start
         while index in taken:
             index += 1

@@ -228,6 +228,75 @@ class DashboardDoc(Doc):
     projects: list[dict[str, object]]
 
 
+class RenderPlants(BaseModel):
+    """The plants of the render feed, one array per field, all in the same order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: list[str]
+    name: list[str]
+    x: list[float]
+    z: list[float]
+    species: list[int] = Field(description="Index into the feed's species list.")
+    stage: list[int] = Field(description="Index into the feed's stages list.")
+    growth: list[int] = Field(description="Growth in whole percents (0..100).")
+    health: list[int] = Field(description="Health in whole percents (0..100).")
+    pinned: list[int] = Field(description="Indexes of the pinned plants.")
+
+
+class RenderWeather(BaseModel):
+    """The weather the canvas draws."""
+
+    condition: Condition
+    intensity: float = Field(ge=0, le=1)
+    mood: Mood
+
+
+class RenderDoc(Doc):
+    """api/v1/garden/render.json: what a garden canvas draws, compact (plant pages are projects/<id>/)."""
+
+    date: str = Field(description="The day the garden shows.")
+    title: str
+    weather: RenderWeather
+    live: str | None = Field(description="The live-presence websocket URL, if any.")
+    species: list[str]
+    stages: list[Stage]
+    plants: RenderPlants
+    timelapse: str = Field(description="Relative URL of the time-lapse index.")
+
+
+class TimelapseChunkItem(BaseModel):
+    """One chunk file of the time-lapse."""
+
+    first: int = Field(description="Index of the chunk's first snapshot.")
+    count: int
+    url: str = Field(description="URL relative to the time-lapse index.")
+
+
+class TimelapseIndexDoc(Doc):
+    """api/v1/garden/timelapse/index.json: snapshot dates and the chunks holding them."""
+
+    snapshots: list[str]
+    fields: list[str] = Field(description="What each group of numbers in a frame means.")
+    chunks: list[TimelapseChunkItem]
+
+
+class TimelapseFrame(BaseModel):
+    """One snapshot: a keyframe (first of a chunk: every planted plant) or a delta (changes only)."""
+
+    date: str
+    plants: list[int] = Field(
+        description="Flattened groups of (plant index in the render feed, stage index, growth %, health %), percents in steps of 5."
+    )
+
+
+class TimelapseChunkDoc(Doc):
+    """api/v1/garden/timelapse/<n>.json."""
+
+    first: int
+    frames: list[TimelapseFrame]
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     "garden": GardenDoc,
     "weather": WeatherDoc,
@@ -238,4 +307,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "project": ProjectDoc,
     "skills": SkillsDoc,
     "dashboard": DashboardDoc,
+    "render": RenderDoc,
+    "timelapse-index": TimelapseIndexDoc,
+    "timelapse-chunk": TimelapseChunkDoc,
 }

@@ -26,7 +26,8 @@ from greenhouse.config import Config
 from greenhouse.errors import TemplateError
 from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
-from greenhouse.site import THEME, api
+from greenhouse.site import THEME, api, feed
+from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class Renderer:
         )
         self.progress("api")
         bundle.json("api/v1/garden/index.json", garden_doc)
+        self._render_feed(garden, ordered, weather, bundle)
         bundle.json("api/v1/garden/weather.json", self._doc(**weather))
         bundle.json("api/v1/garden/health.json", self._health(garden, stages))
         self._history(garden, bundle)
@@ -202,6 +204,33 @@ class Renderer:
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
+
+    def _render_feed(
+        self,
+        garden: GardenState,
+        ordered: list[PlantState],
+        weather: dict[str, Any],
+        bundle: Bundle,
+    ) -> None:
+        """The compact feed the garden canvas draws, and the time-lapse as keyframes and deltas."""
+        doc = self._doc(
+            date=garden.today.isoformat(),
+            title=self.config.site.title,
+            timelapse="timelapse/index.json",
+            **feed.render_feed(ordered, weather, self.config.live.url),
+        )
+        bundle.json("api/v1/garden/render.json", doc)
+        lapse = feed.timelapse(garden.history, ordered, feed.CHUNK_SNAPSHOTS)
+        chunks = []
+        for n, chunk in enumerate(lapse.chunks):
+            bundle.json(f"api/v1/garden/timelapse/{n}.json", self._doc(**chunk))
+            chunks.append(
+                {"first": chunk["first"], "count": len(chunk["frames"]), "url": f"{n}.json"}
+            )
+        bundle.json(
+            "api/v1/garden/timelapse/index.json",
+            self._doc(snapshots=lapse.snapshots, fields=list(feed.FRAME_FIELDS), chunks=chunks),
+        )
 
     def _doc(self, **fields: Any) -> dict[str, Any]:
         return {"schema_version": api.SCHEMA_VERSION, "generated_at": self.stamp, **fields}
@@ -357,19 +386,31 @@ class Renderer:
         bundle: Bundle,
     ) -> None:
         weather = garden_doc["weather"]
-        bundle.write(
-            "index.html",
-            self.page(
-                "index.html",
-                garden=garden_doc,
-                plants=ordered,
-                weather=weather,
-                stages=garden_doc["stages"],
-            ),
-        )
+        pages = plant_pages(len(ordered), self.config.build.per_page)
+        for pager in pages:
+            bundle.write(
+                pager.path,
+                self.page(
+                    "index.html" if pager.number == 1 else "plants.html",
+                    garden=garden_doc,
+                    plants=ordered,
+                    page_plants=ordered[pager.start : pager.stop],
+                    pager=pager,
+                    pages=pages,
+                    weather=weather,
+                    stages=garden_doc["stages"],
+                ),
+            )
         by_id = {s.spec.id: s for s in garden.plants}
         bundle.write(
-            "skills/index.html", self.page("skills.html", skills=garden.skills, plants=by_id)
+            "skills/index.html",
+            self.page(
+                "skills.html",
+                skills=garden.skills,
+                plants=by_id,
+                stars=star_chart(garden.skills),
+                listed=LISTED_PROJECTS,
+            ),
         )
         bundle.write("404.html", self.page("404.html"))
         if self.config.analytics.publish and self.dashboard is not None:
@@ -384,9 +425,12 @@ class Renderer:
         )
 
     def _sitemap(self, garden: GardenState) -> str:
-        paths = ["", "skills/"] + [
-            f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)
-        ]
+        pages = plant_pages(len(garden.plants), self.config.build.per_page)
+        paths = (
+            ["", "skills/"]
+            + [p.url for p in pages[1:]]
+            + [f"projects/{p.spec.id}/" for p in sorted(garden.plants, key=lambda p: p.spec.id)]
+        )
         if self.config.analytics.publish and self.dashboard is not None:
             paths.append("analytics/")
         entries = "".join(
@@ -407,6 +451,40 @@ class Renderer:
     def _static(self, bundle: Bundle) -> None:
         for relative, source in _static_files(self.site_templates):
             bundle.write(f"static/{relative}", source.read_bytes())
+
+
+@dataclass(frozen=True)
+class PlantPage:
+    """One page of the plant list: the index is page 1, the others live at ``plants/<n>/``."""
+
+    number: int
+    count: int  # how many pages there are
+    start: int
+    stop: int
+    total: int
+
+    @property
+    def url(self) -> str:
+        """The page's path under the base URL."""
+        return "" if self.number == 1 else f"plants/{self.number}/"
+
+    @property
+    def path(self) -> str:
+        """The page's file in the bundle."""
+        return self.url + "index.html"
+
+
+def plant_pages(total: int, per_page: int) -> list[PlantPage]:
+    """Split the plant list into pages, so no page holds more than *per_page* plants.
+
+    The index shows the first page beside the garden; a thousand-plant garden
+    stays a page of bounded length and bounded Tab stops.
+    """
+    count = max(1, math.ceil(total / per_page))
+    return [
+        PlantPage(n, count, (n - 1) * per_page, min(total, n * per_page), total)
+        for n in range(1, count + 1)
+    ]
 
 
 def _static_files(site_templates: Path) -> list[tuple[str, Path]]:

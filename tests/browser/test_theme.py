@@ -8,18 +8,14 @@ HTTP server; a real websockets server speaking the presence protocol; the real
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,87 +23,15 @@ from urllib.request import urlopen
 
 import pytest
 
-from greenhouse.build import build
-from tests.conftest import FIXED_EPOCH, REPO, need_in_ci
+from tests.browser.conftest import build_site, make_site
+from tests.browser.pages import frames, garden_doc, garden_state, spot_of, until, wait_for_garden
+from tests.conftest import FIXED_EPOCH, REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "tests" / "artifacts"
 EVIL = "<img src=x onerror=alert(1)>"
 EVIL_SCRIPT = "</script><script>alert(2)</script>"
-
-
-# -- fixtures ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    need_in_ci(os.path.exists(CHROMIUM), "chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def make_site(folder: Path, extra_config: str = "") -> Path:
-    """A copy of the demo site, with extra config appended."""
-    folder.mkdir(parents=True)
-    config = (REPO / "greenhouse.toml").read_text() + extra_config
-    (folder / "greenhouse.toml").write_text(config)
-    shutil.copytree(REPO / "content", folder / "content")
-    return folder
-
-
-def build_site(site: Path) -> Path:
-    """Build with the fixed clock the rest of the suite uses; returns the bundle."""
-    old = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = FIXED_EPOCH
-    try:
-        return build(site, offline=True).output
-    finally:
-        if old is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = old
-
-
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class LocalServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A browser closing a page mid-download is not a failure worth a traceback."""
-
-
-@pytest.fixture(scope="module")
-def static_server() -> Iterator[Any]:
-    """Serve a bundle folder on 127.0.0.1 (port 0); call with a folder, get its URL."""
-    servers: list[LocalServer] = []
-
-    def start(folder: Path) -> str:
-        httpd = LocalServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/"
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -118,30 +42,6 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo_url(demo_bundle: Path, static_server: Any) -> str:
     return static_server(demo_bundle)
-
-
-def garden_doc(bundle: Path) -> dict[str, Any]:
-    return json.loads((bundle / "api/v1/garden/index.json").read_text())
-
-
-def until(page: Any, expression: str, timeout: float = 10000) -> None:
-    """Poll a JS expression from outside (the pages' CSP forbids eval-based waiting)."""
-    from playwright.sync_api import Error
-
-    deadline = time.monotonic() + timeout / 1000
-    while True:
-        try:
-            if page.evaluate(expression):
-                return
-        except Error as exc:  # a reload in between: ask the new page
-            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                raise
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.05)
-
-
-def wait_for_garden(page: Any) -> None:
-    until(page, "!!(window.__garden && window.__garden.firstFrame !== null)")
 
 
 # -- the garden -------------------------------------------------------------
@@ -158,31 +58,53 @@ def test_garden_draws_every_plant_locally_without_errors(
     page.on("request", lambda r: requests.append(r.url))
     page.goto(demo_url)
     wait_for_garden(page)
-    page.wait_for_timeout(300)
-    garden = page.evaluate("window.__garden")
+    until(page, "document.querySelector('greenhouse-garden').state.running === false")
+    left_alone = frames(page)
+    page.wait_for_timeout(500)
+    assert frames(page) == left_alone  # nobody is looking: nothing moves, nothing is drawn
+    box = page.locator("greenhouse-garden canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 40, box["y"] + 40)  # a visitor points at it: it comes alive
+    page.wait_for_timeout(400)
+    garden = garden_state(page)
     plants = garden_doc(demo_bundle)["plants"]
     assert garden["plants"] == len(plants) > 0
     assert garden["drawn"] == len(plants)
-    assert set(garden["screen"]) == {p["id"] for p in plants}
-    assert garden["frames"] > 1  # animated when motion is welcome
-    assert page.locator("#scene canvas").get_attribute("aria-hidden") == "true"
+    drawn = page.evaluate(
+        "document.querySelector('greenhouse-garden').plants.filter(p => p.sprite).map(p => p.id)"
+    )
+    assert set(drawn) == {p["id"] for p in plants}  # every plant from its sprite
+    assert garden["frames"] > left_alone + 5 and garden["running"]  # animated, motion welcome
+    assert page.locator("greenhouse-garden canvas").get_attribute("aria-hidden") == "true"
+    assert page.locator("greenhouse-garden svg.map").is_hidden()  # the fallback gave way
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#scene").screenshot(path=str(ARTIFACTS / "garden.png"))
     (ARTIFACTS / "first-render.json").write_text(json.dumps({"ms": garden["firstFrame"]}))
     print(f"time to first render: {garden['firstFrame']:.0f} ms")
     assert garden["firstFrame"] < 5000
 
-    # the time-lapse drives the 3D scene: the first snapshot has fewer plants
+    # the time-lapse drives the scene from keyframes and deltas: the first snapshot has fewer plants
     history = json.loads((demo_bundle / "api/v1/garden/history/index.json").read_text())
     first = history["snapshots"][0]
+    page.locator("greenhouse-garden input[type=range]").wait_for()
     page.eval_on_selector(
-        "#timeline", "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }"
+        "greenhouse-garden >> input[type=range]",
+        "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }",
     )
-    until(page, f"window.__garden.snapshot === {json.dumps(first['date'])}")
-    until(page, f"window.__garden.drawn === {first['plants']}")
-    assert page.locator("#timeline-date").text_content() == first["date"]
-    page.locator("#timelapse").click()
-    until(page, "window.__garden.snapshot !== " + json.dumps(first["date"]))
+    until(
+        page,
+        f"document.querySelector('greenhouse-garden').state.snapshot === {json.dumps(first['date'])}",
+    )
+    until(page, f"document.querySelector('greenhouse-garden').state.drawn === {first['plants']}")
+    assert page.locator("greenhouse-garden output").text_content() == first["date"]
+    page.locator("greenhouse-garden button").click()
+    until(
+        page,
+        "document.querySelector('greenhouse-garden').state.snapshot !== "
+        + json.dumps(first["date"]),
+    )
+    loaded = [u for u in requests if "/api/v1/garden/" in u]
+    assert not any("/history/" in u or u.endswith("garden/index.json") for u in loaded), loaded
 
     assert errors == []
     hosts = {urlsplit(u).hostname for u in requests if not u.startswith("data:")}
@@ -195,43 +117,56 @@ def test_click_on_a_plant_opens_its_page(browser: Any, demo_url: str) -> None:
     page = context.new_page()
     page.goto(demo_url)
     wait_for_garden(page)
-    frames = page.evaluate("window.__garden.frames")
-    page.wait_for_timeout(300)
-    assert page.evaluate("window.__garden.frames") == frames  # no animation when reduced
-    # keyboard: the map links stay focusable and focus lights the plant up in the scene
-    first_id = page.locator("#scene svg a.plant").first.get_attribute("data-id")
-    page.locator(f"#scene svg a.plant[data-id='{first_id}']").focus()
-    until(page, f"window.__garden.focus === {json.dumps(first_id)}")
-    screen = page.evaluate("window.__garden.screen")
-    box = page.locator("#scene canvas").bounding_box()
+    # a few frames finish the sprites, then no frame at all while nothing moves
+    until(page, "document.querySelector('greenhouse-garden').state.running === false")
+    drawn = frames(page)
+    page.wait_for_timeout(500)
+    assert frames(page) == drawn
+    ids = page.evaluate("document.querySelector('greenhouse-garden').plants.map(p => p.id)")
+    target = ids[0]
+    spot = spot_of(page, target)
+    assert spot is not None
+    box = page.locator("greenhouse-garden canvas").bounding_box()
     assert box is not None
-    # the nearest plant wins any overlap, so its centre is surely its own
-    target = min(screen, key=lambda i: screen[i]["depth"])
-    spot = screen[target]
-    page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"])
+    page.mouse.move(box["x"] + spot[0], box["y"] + spot[1])
+    until(page, f"document.querySelector('greenhouse-garden').state.hover === {json.dumps(target)}")
+    tip = page.locator("greenhouse-garden .tip")
+    assert tip.is_visible() and tip.text_content().startswith(
+        page.evaluate(
+            f"document.querySelector('greenhouse-garden').byId[{json.dumps(target)}].name"
+        )
+    )
+    page.mouse.click(box["x"] + spot[0], box["y"] + spot[1])
     page.wait_for_url(f"**/projects/{target}/")
     assert page.locator("article").get_attribute("data-project") == target
     context.close()
 
 
-def test_without_javascript_every_plant_is_listed(
+def test_without_javascript_the_map_and_list_work_and_nothing_is_dead(
     browser: Any, demo_bundle: Path, demo_url: str
 ) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(demo_url)
     plants = garden_doc(demo_bundle)["plants"]
-    assert page.locator("ul.plants li").count() == len(plants)
-    assert page.locator("#scene svg a.plant").count() == len(plants)
-    assert page.locator("#scene canvas").count() == 0
+    assert page.locator("ul.plants li").count() == len(plants)  # 20 plants: one page
+    assert page.locator("greenhouse-garden svg.map circle").count() == len(plants)
+    assert page.locator("greenhouse-garden svg.map").is_visible()
+    assert page.locator("greenhouse-garden canvas").count() == 0
     for plant in plants:
         assert page.locator(f"ul.plants a[href$='/projects/{plant['id']}/']").count() == 1
+    # nothing that does nothing: no button, slider or hidden help takes focus or shows
+    assert page.locator("button, input, select, textarea").count() == 0
+    assert page.locator("#garden-keys").is_hidden()
+    tabbable = page.evaluate(
+        """() => [...document.querySelectorAll('a[href], button, input, [tabindex]')]
+            .filter(e => e.tabIndex >= 0).map(e => e.tagName)"""
+    )
+    assert set(tabbable) == {"A"}
     context.close()
 
 
-def test_hostile_text_stays_text(
-    browser: Any, tmp_path: Path, static_server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hostile_text_stays_text(browser: Any, tmp_path: Path, static_server: Any) -> None:
     site = make_site(tmp_path / "evil")
     (site / "content/projects/evil.md").write_text(
         "+++\n"
@@ -248,11 +183,13 @@ def test_hostile_text_stays_text(
     page.goto(url)
     wait_for_garden(page)
     assert EVIL in page.locator("ul.plants").inner_text()
-    # hover every plant so the canvas tooltip shows each name
-    screen = page.evaluate("window.__garden.screen")
-    box = page.locator("#scene canvas").bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + screen["evil"]["x"], box["y"] + screen["evil"]["y"])
+    # point at the plant so the canvas tooltip shows its name, and step to it by keyboard
+    spot = spot_of(page, "evil")
+    box = page.locator("greenhouse-garden canvas").bounding_box()
+    assert spot is not None and box is not None
+    page.mouse.move(box["x"] + spot[0], box["y"] + spot[1])
+    until(page, "document.querySelector('greenhouse-garden').state.hover === 'evil'")
+    assert EVIL in page.locator("greenhouse-garden .tip").inner_text()
     for path in ("projects/evil/", "skills/"):
         page.goto(url + path)
         page.wait_for_load_state("load")
@@ -324,8 +261,7 @@ def test_presence_appears_and_goes_away_cleanly(
         wait_for_garden(page)
         until(page, "document.getElementById('presence').textContent.includes('2 people')")
         assert "2 at Sprig" in page.locator("#presence").text_content()
-        until(page, "window.__garden.watched.sprig === 2")
-        assert "watched" in (page.locator("#scene a.plant[data-id=sprig]").get_attribute("class"))
+        until(page, "document.querySelector('greenhouse-garden').state.watched.sprig === 2")
         assert {"type": "view", "project": None} in sidecar.received
 
         # a project page says which plant it is; the repository link is an interaction
@@ -352,13 +288,15 @@ def test_presence_appears_and_goes_away_cleanly(
         assert len(sidecar.received) == before
         private.close()
         page.goto(url)
-        until(page, "window.__garden.watched.sprig === 2")
+        until(page, "document.querySelector('greenhouse-garden').state.watched.sprig === 2")
     finally:
         sidecar.stop()
     # the sidecar is gone: presence disappears, the garden keeps working
     until(page, "document.getElementById('presence').textContent === ''")
-    until(page, "Object.keys(window.__garden.watched).length === 0")
-    assert page.evaluate("window.__garden.drawn") > 0
+    until(
+        page, "Object.keys(document.querySelector('greenhouse-garden').state.watched).length === 0"
+    )
+    assert garden_state(page)["drawn"] > 0
     page.close()
 
 
