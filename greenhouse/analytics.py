@@ -26,8 +26,6 @@ from greenhouse.store.visits import load_realtime
 
 #: "Realtime" without the sidecar's figure: distinct visitors with an event this recent.
 REALTIME_WINDOW = timedelta(minutes=5)
-#: A source not successful for this long is reported stale.
-STALE_AFTER = timedelta(days=2)
 
 
 def _rows(store: Store, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
@@ -216,13 +214,7 @@ def stats_report(
     report["garden"] = _garden(garden_index)
     sources = freshness(store, now)
     report["sources"] = sources
-    report["stale"] = sorted(
-        name
-        for name, row in sources.items()
-        if row["status"] != "ok"
-        or row["age_seconds"] is None
-        or row["age_seconds"] > STALE_AFTER.total_seconds()
-    )
+    report["stale"] = sorted(name for name, row in sources.items() if row["stale"])
     return report
 
 

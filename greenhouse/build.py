@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from greenhouse import __version__
+from greenhouse.attachments import stored_repo_warnings
 from greenhouse.config import CONFIG_FILE, Site, load_site
 from greenhouse.content import Content, load_content
 from greenhouse.errors import BuildError, ConfigError, Problem
@@ -40,6 +41,8 @@ class BuildResult:
     seconds: float = 0.0
     demo: bool = False
     stages: dict[str, int] | None = None
+    #: Located warnings worth showing (e.g. a content file's repository was renamed).
+    warnings: tuple[str, ...] = ()
 
 
 def source_date(env: dict[str, str] | None = None) -> datetime | None:
@@ -107,9 +110,15 @@ def build(
                     sync_reporter,
                 )
             now = fixed_now or _garden_time(store)
+            warnings = tuple(str(w) for w in stored_repo_warnings(content.projects, store))
             fingerprint = _fingerprint(site, content, store, now, out)
             if not force and _unchanged(store, out, fingerprint):
-                return BuildResult(output=out, skipped=True, seconds=time.perf_counter() - started)
+                return BuildResult(
+                    output=out,
+                    skipped=True,
+                    seconds=time.perf_counter() - started,
+                    warnings=warnings,
+                )
             result = _render(site, content, store, now, out, say)
             store.conn.execute(
                 "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
@@ -123,6 +132,7 @@ def build(
         seconds=time.perf_counter() - started,
         demo=result[3],
         stages=result[4],
+        warnings=warnings,
     )
 
 
@@ -291,7 +301,7 @@ def _render(
         site.root / "site_templates",
         now,
         demo,
-        queries.freshness(store),
+        queries.freshness(store, now),
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := _stored_snapshots(store)),
@@ -345,6 +355,15 @@ def _store_snapshots(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def check_warnings(site: Site, content: Content) -> list[Problem]:
+    """What ``check`` warns about without failing: content repositories renamed or gone
+    (as the last sync found them in the store)."""
+    from greenhouse.attachments import warnings_from_file
+
+    _, db_path = paths(site, None, None)
+    return warnings_from_file(content.projects, db_path)
 
 
 def check(root: Path | str = ".") -> tuple[Site, Content]:

@@ -61,6 +61,14 @@ def friendly(func: F) -> F:
         except KeyboardInterrupt:
             _err("interrupted; what was already stored is kept")
             raise typer.Exit(130) from None
+        except Exception as exc:
+            from greenhouse.store import interrupted
+
+            if not interrupted(exc):
+                raise
+            # Ctrl-C inside a DuckDB statement: DuckDB raised its own error instead.
+            _err("interrupted; what was already stored is kept")
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -140,6 +148,8 @@ def build(
         base_url=base_url,
         sync_reporter=None if offline else RichReporter(),
     )
+    for warning in result.warnings:
+        _err(f"warning: {warning}")
     if result.skipped:
         typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
         return
@@ -230,8 +240,11 @@ def sidecar(
 def check(root: RootOption = Path(".")) -> None:
     """Validate config and content without building; lists every problem at once."""
     from greenhouse.build import check as run_check
+    from greenhouse.build import check_warnings
 
     site, content = run_check(root)
+    for warning in check_warnings(site, content):
+        _err(f"warning: {warning}")
     typer.echo(
         f"OK: {site.root / 'greenhouse.toml'} and {len(content.projects)} project files, "
         f"{len(content.skills)} skills."
@@ -418,7 +431,18 @@ def serve(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import signal
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command's own handling (while typer starts or finishes).
+        _err("interrupted; what was already stored is kept")
+        raise SystemExit(130) from None
+    finally:
+        # The command is over and its status decided: a Ctrl-C while Python shuts
+        # down (joining threads, closing DuckDB) must not turn it into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,28 @@ class BuildConfig(Section):
     )
 
 
-class GithubConfig(Section):
+class SourceSection(Section):
+    """What every upstream source has: bounds on how long it may take.
+
+    Each source overrides the defaults to suit its upstream; the descriptions
+    are shared so the configuration reference reads the same for all.
+    """
+
+    time_budget: float = Field(
+        300.0,
+        gt=0,
+        description="Total seconds this source may spend per sync, waits and retries included; "
+        "when they run out it stops, keeps what it fetched and reports itself partial.",
+    )
+    max_rate_limit_wait: float = Field(
+        60.0,
+        ge=0,
+        description="Longest wait, in seconds, for this source's rate limit to reset before it "
+        "stops (partial) and leaves the rest to the next sync.",
+    )
+
+
+class GithubConfig(SourceSection):
     """GitHub: repositories become plants."""
 
     user: str | None = Field(
@@ -90,16 +111,20 @@ class GithubConfig(Section):
         "https://api.github.com", description="REST root; GraphQL is {api_url}/graphql."
     )
     include: list[str] = Field(
-        default_factory=list, description="Only these repository names (empty: all)."
+        default_factory=list,
+        description="Only repositories matching one of these (empty: all). A pattern is a name "
+        "or owner/name, with shell wildcards (* ? [ ]), case-insensitive: tool, me/tool, to*.",
     )
-    exclude: list[str] = Field(default_factory=list, description="Repository names never planted.")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Repositories never planted; patterns as for include. Excluded repositories "
+        "keep their stored history (they are only hidden), so excluding one by mistake loses nothing.",
+    )
     forks: bool = Field(False, description="Plant forks too.")
     archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
     concurrency: int = Field(4, ge=1, le=16, description="Requests in flight at once (be polite).")
-    max_rate_limit_wait: float = Field(
-        60.0,
-        ge=0,
-        description="Longest wait, in seconds, for a rate limit to reset before stopping the source.",
+    time_budget: float = Field(
+        600.0, gt=0, description=SourceSection.model_fields["time_budget"].description
     )
     commit_retries: int = Field(
         4,
@@ -108,38 +133,59 @@ class GithubConfig(Section):
         description="How often a 202 'still computing' statistics answer is retried.",
     )
 
+    def wants(self, full_name: str) -> bool:
+        """Whether ``include``/``exclude`` let the repository *full_name* (owner/name) in.
 
-class ForgeSection(Section):
+        The one matcher of repository names, used by sync and by the garden: a
+        pattern containing ``/`` is matched against ``owner/name``, any other
+        against the bare name; shell wildcards, case-insensitive.
+        """
+        return repo_wanted(full_name, self.include, self.exclude)
+
+
+def repo_wanted(full_name: str, include: list[str], exclude: list[str]) -> bool:
+    """The one matcher of repository names, on every forge: *include* then *exclude*.
+
+    A pattern containing ``/`` is matched against the whole path
+    (``owner/name``, or ``group/subgroup/name`` on GitLab), any other against
+    the bare name; shell wildcards, case-insensitive.
+    """
+    if include and not _matches_any(full_name, include):
+        return False
+    return not _matches_any(full_name, exclude)
+
+
+def _matches_any(full_name: str, patterns: list[str]) -> bool:
+    full = full_name.lower()
+    name = full.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        wanted = pattern.strip().lower()
+        if fnmatch.fnmatchcase(full if "/" in wanted else name, wanted):
+            return True
+    return False
+
+
+class ForgeSection(SourceSection):
     """What every forge section shares: whose repositories, and which of them become plants."""
 
     user: str | None = Field(None, description="Account whose public repositories become plants.")
     api_url: str = Field("", description="Root of the forge's web address.")
     include: list[str] = Field(
         default_factory=list,
-        description="Only repositories whose name or path matches one of these patterns (empty: all).",
+        description="Only repositories matching one of these (empty: all). A pattern is a name "
+        "or a path (owner/name, group/subgroup/name), with shell wildcards (* ? [ ]), "
+        "case-insensitive, as for [github].",
     )
     exclude: list[str] = Field(
         default_factory=list,
-        description="Repositories whose name or path matches one of these patterns are never planted.",
+        description="Repositories never planted; patterns as for include.",
     )
     forks: bool = Field(False, description="Plant forks too.")
     archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
 
-    def wants(self, name: str, path: str) -> bool:
-        """Whether the include/exclude patterns let repository *name* (at *path*) in.
-
-        A pattern matches the name, the last part of the path or the whole
-        path (``owner/name``), case-insensitively; shell wildcards (``*``,
-        ``?``) are allowed.
-        """
-        candidates = (name.lower(), path.rsplit("/", 1)[-1].lower(), path.lower())
-
-        def matches(patterns: list[str]) -> bool:
-            return any(fnmatch.fnmatchcase(c, p.lower()) for p in patterns for c in candidates)
-
-        if self.include and not matches(self.include):
-            return False
-        return not matches(self.exclude)
+    def wants(self, path: str) -> bool:
+        """Whether ``include``/``exclude`` let the repository at *path* in (GitHub's matcher)."""
+        return repo_wanted(path, self.include, self.exclude)
 
 
 class GitlabConfig(ForgeSection):
@@ -168,21 +214,24 @@ class ForgejoConfig(ForgeSection):
     )
 
 
-class SpotifyConfig(Section):
+class SpotifyConfig(SourceSection):
     """Spotify (needs SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN)."""
 
     api_url: str = Field("https://api.spotify.com/v1", description="Web API root.")
     accounts_url: str = Field("https://accounts.spotify.com", description="Accounts service root.")
+    time_budget: float = Field(
+        120.0, gt=0, description=SourceSection.model_fields["time_budget"].description
+    )
 
 
-class LastfmConfig(Section):
+class LastfmConfig(SourceSection):
     """Last.fm (needs LASTFM_API_KEY)."""
 
     user: str | None = Field(None, description="Last.fm user whose scrobbles feed the music mood.")
     api_url: str = Field("https://ws.audioscrobbler.com/2.0/", description="API root.")
 
 
-class ListenbrainzConfig(Section):
+class ListenbrainzConfig(SourceSection):
     """ListenBrainz: public listens feed the music mood (no token needed)."""
 
     user: str | None = Field(
@@ -191,7 +240,7 @@ class ListenbrainzConfig(Section):
     api_url: str = Field("https://api.listenbrainz.org", description="API root.")
 
 
-class WeatherConfig(Section):
+class WeatherConfig(SourceSection):
     """Real local weather over the garden."""
 
     provider: Literal["open-meteo", "openweathermap", "none"] = Field(
@@ -205,6 +254,9 @@ class WeatherConfig(Section):
     api_url: str | None = Field(
         None,
         description="API root; default https://api.open-meteo.com or https://api.openweathermap.org.",
+    )
+    time_budget: float = Field(
+        60.0, gt=0, description=SourceSection.model_fields["time_budget"].description
     )
 
 

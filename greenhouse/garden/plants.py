@@ -14,13 +14,15 @@ forge's name as a suffix: ``tool-gitlab``).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
-from greenhouse.config import GithubConfig
+from greenhouse.config import GithubConfig, repo_wanted
 from greenhouse.content import Project, slugify
+from greenhouse.store.repos import Repo
+
+__all__ = ["LANGUAGE_SPECIES", "PlantSpec", "Repo", "merge_plants", "plantable", "species_for"]
 
 LANGUAGE_SPECIES = {
     "python": "fern",
@@ -44,27 +46,6 @@ LANGUAGE_SPECIES = {
     "swift": "rose",
     "php": "bamboo",
 }
-
-
-@dataclass(frozen=True)
-class Repo:
-    """A repository row from the store."""
-
-    full_name: str
-    name: str
-    description: str | None
-    homepage: str | None
-    html_url: str | None
-    language: str | None
-    topics: list[str]
-    stars: int
-    forks: int
-    is_fork: bool
-    is_archived: bool
-    is_private: bool
-    created_at: datetime | None
-    pushed_at: datetime | None
-    source: str
 
 
 @dataclass(frozen=True)
@@ -115,14 +96,11 @@ def plantable(repo: Repo, rules: object) -> bool:
     if repo.is_archived and not getattr(rules, "archived", True):
         return False
     wants = getattr(rules, "wants", None)
+    path = repo.full_name.split(":", 1)[-1]  # gitlab:group/tool -> group/tool
     if callable(wants):
-        return bool(wants(repo.name, repo.full_name.split(":", 1)[-1]))
-    name = repo.name.lower()
-    include: list[str] = getattr(rules, "include", [])
-    exclude: list[str] = getattr(rules, "exclude", [])
-    if include and not any(fnmatch.fnmatch(name, pat.lower()) for pat in include):
-        return False
-    return not any(fnmatch.fnmatch(name, pat.lower()) for pat in exclude)
+        return bool(wants(path))
+    # A plugin's section without a matcher of its own: the same rules as GitHub's.
+    return repo_wanted(path, getattr(rules, "include", []), getattr(rules, "exclude", []))
 
 
 def merge_plants(

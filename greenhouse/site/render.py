@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
@@ -28,6 +28,9 @@ from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api, feed
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
+
+if TYPE_CHECKING:
+    from greenhouse.store.freshness import Freshness
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Renderer:
         site_templates: Path,
         generated_at: datetime,
         demo: bool,
-        freshness: Mapping[str, Mapping[str, Any]],
+        freshness: Mapping[str, Freshness],
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
@@ -239,14 +242,13 @@ class Renderer:
         living = [p.health for p in garden.plants if p.stage != "dormant"]
         sources = {}
         for name, row in sorted(self.freshness.items()):
-            last = row.get("last_success")
-            age = (self.generated_at - last).total_seconds() / 3600 if last else None
+            age = row.age_seconds / 3600 if row.age_seconds is not None else None
             sources[name] = {
-                "status": row.get("status"),
-                "last_success": iso(last) if last else None,
+                "status": row.status,
+                "last_success": iso(row.last_success) if row.last_success else None,
                 "age_hours": round(age, 2) if age is not None else None,
-                "stale": age is None or age > 48 or row.get("status") == "failed",
-                "message": row.get("message"),
+                "stale": row.stale,  # the one rule: greenhouse.store.freshness
+                "message": row.message,
             }
         doc = self._doc(
             demo=self.demo,

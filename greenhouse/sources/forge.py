@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.http import PoliteClient, RateLimitStop, Reply
+from greenhouse.sources.http import PoliteClient, Reply, StopSource
 from greenhouse.sources.run import Outcome, SourceRun
 from greenhouse.store.forges import (
     Commits,
@@ -115,7 +115,7 @@ class ForgeSync:
             self._list(pool)
             self._forget_missing()
             self._collect(block=True)
-        except RateLimitStop as stop:
+        except StopSource as stop:
             self._stop()
             message = f"{stop}; kept what was fetched, the next sync resumes from there"
             return Outcome("partial", self.summary(), message)
@@ -137,8 +137,9 @@ class ForgeSync:
             f"{self.new_commits} new commits), {c.requests} requests, "
             f"{c.not_modified} not modified"
         )
-        if c.rate_limit_remaining is not None:
-            line += f", rate limit {c.rate_limit_remaining} left"
+        left = self.forge.client.limits.remaining().get(self.forge.source)
+        if left is not None:
+            line += f", rate limit {left} left"
         return line
 
     # -- the listing ---------------------------------------------------------
@@ -204,7 +205,7 @@ class ForgeSync:
                 error = future.exception()
                 if error is None:
                     self.finished.append(future.result())
-                elif isinstance(error, RateLimitStop | AuthError):
+                elif isinstance(error, StopSource | AuthError):
                     raise error
                 elif isinstance(error, SourceError):
                     reason = str(error).removeprefix(f"{self.forge.source}: ")

@@ -51,7 +51,6 @@ def sync_forgejo(run: SourceRun) -> Outcome:
         api + "/",
         headers={"Authorization": f"token {token}"} if token else None,
         concurrency=cfg.concurrency,
-        max_rate_limit_wait=run.config.github.max_rate_limit_wait,
     )
     forge = Forgejo(run, client, api)
     sync = ForgeSync(run, forge, cfg.concurrency)
@@ -114,7 +113,7 @@ class Forgejo:
             return None
         path = str(item["full_name"])
         name = str(item.get("name") or path.rsplit("/", 1)[-1])
-        if not self.cfg.wants(name, path):
+        if not self.cfg.wants(path):
             return None
         key = repo_key(SOURCE, path)
         if item.get("empty"):

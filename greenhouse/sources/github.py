@@ -4,47 +4,62 @@ What is fetched, cheapest first:
 
 1. ``GET /users/{user}/repos`` page by page (``Link: rel="next"``), always
    conditionally: metadata and stars. Each page is committed as it arrives.
-   On a warm run of an unchanged account every page is a free ``304``.
-2. Only repositories pushed since their details were last fetched (or never
-   fetched, or left pending) need more. With a token, one GraphQL query per
-   100 repositories gives their languages and
-   ``defaultBranchRef.target.history(since: a year ago){totalCount}``: a repo
-   with no commit in the year needs nothing else. Without a token (or when
-   GraphQL fails) REST ``/languages`` is asked per repo.
-3. Per-day commit counts exist only in REST
-   ``/stats/commit_activity`` (52 weeks × 7 days); 202 "still computing" is
-   retried ``commit_retries`` times with backoff, then the repo is marked
-   ``pending``, its earlier rows are kept and ``/commits?since=`` fills the
-   days after the last known one. 204 and 409 mean an empty repository.
+   On a warm run of an unchanged account every page is a free ``304``. The
+   cache keeps each page's validators and its **public** rows only (never a
+   private repository's name or description, whatever the token can see).
+2. Only repositories whose ``pushed_at`` differs from the one their stored
+   details answer (or never fetched, or left pending) need more. With a
+   token, GraphQL gives their languages and
+   ``defaultBranchRef.target.history(since: a year ago){totalCount}`` for 100
+   repositories per query, in parallel with the listing: a repository with
+   no commit in the year needs nothing else. Without a token, or for what
+   GraphQL could not answer (errors, its own rate limit), REST ``/languages``.
+   GraphQL and REST are separate budgets: one running out never stops the other.
+3. Per-day commit counts exist only in REST ``/stats/commit_activity`` (52
+   weeks × 7 days); 202 "still computing" is retried ``commit_retries`` times
+   with backoff, then the repo is marked ``pending``, its earlier rows are
+   kept and ``/commits?since=`` fills the days after the last known one. 204
+   and 409 mean an empty repository. Statistics that come back unchanged
+   (304) within a day of a push may not count it yet: they are asked for
+   again next sync (free: a 304 costs no rate limit).
 4. With a token, the contribution calendar (GraphQL), at most twice a day.
+5. Repositories that content files name but the listing does not show are
+   looked up (``GET /repos/{owner}/{name}``, following GitHub's 301 for a
+   rename), so ``check`` and ``build`` can say which were renamed or are gone.
 
-Private repositories never enter, whatever the token can see: ``private``,
-``visibility`` and ``isPrivate`` are checked explicitly, and a repository
-that disappears from a complete listing (deleted, made private, excluded)
-is removed with its rows.
+Private repositories never enter: ``private``, ``visibility`` and
+``isPrivate`` are checked explicitly, and a repository that disappears from a
+complete listing (deleted, made private) is removed with its rows.
+Repositories left out by ``include``/``exclude``, ``forks`` or ``archived``
+are not synced, but what is stored of them is kept (the garden hides them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from greenhouse.errors import AuthError, SourceError
+from greenhouse.errors import AuthError, GreenhouseError, SourceError
 from greenhouse.sources.http import (
     PoliteClient,
     RateLimitStop,
     Reply,
+    StopSource,
     cache_key,
     parse_link_next,
 )
-from greenhouse.sources.run import Outcome, SourceRun, insert_many, parse_time
+from greenhouse.sources.progress import describe_limits
+from greenhouse.sources.run import Outcome, SourceRun, parse_time
+from greenhouse.store import github as store_github
+from greenhouse.store.github import Details, Lookup
+from greenhouse.store.repos import Known, Repo, count_repos, forget_repos, load_known, save_repos
 
 SOURCE = "github"
 API_VERSION = "2022-11-28"
@@ -53,6 +68,15 @@ API_VERSION = "2022-11-28"
 CALENDAR_EVERY = timedelta(hours=12)
 #: Pages of /commits read when statistics stay pending (bounded on purpose).
 MAX_COMMIT_PAGES = 5
+#: GitHub recomputes statistics after a push, usually within minutes; until a
+#: day has passed, unchanged statistics may predate the push.
+STATS_SETTLE = timedelta(days=1)
+#: Listing fields worth caching (and all the sync reads) of a public repository.
+LISTING_FIELDS = (
+    "name", "full_name", "private", "visibility", "description", "homepage", "html_url",
+    "language", "topics", "license", "stargazers_count", "forks_count", "fork", "archived",
+    "created_at", "pushed_at",
+)  # fmt: skip
 
 REPOS_QUERY = """
 query($login: String!, $after: String, $since: GitTimestamp!) {
@@ -84,47 +108,8 @@ query($login: String!, $from: DateTime!, $to: DateTime!) {
 }
 """
 
-
-@dataclass
-class Repo:
-    """One public repository as the listing showed it."""
-
-    full_name: str
-    name: str
-    description: str | None
-    homepage: str | None
-    html_url: str | None
-    language: str | None
-    topics: list[str]
-    license: str | None
-    stars: int
-    forks: int
-    is_fork: bool
-    is_archived: bool
-    created_at: datetime | None
-    pushed_at: datetime | None
-
-
-@dataclass
-class Details:
-    """What the per-repository requests found."""
-
-    full_name: str
-    status: str = "ok"  # ok | pending | empty
-    weeks: list[tuple[date, list[int]]] | None = None
-    languages: dict[str, int] | None = None
-    recent: dict[date, int] | None = None
-    cache_keys: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Known:
-    """What the store already knew about a repository."""
-
-    stars: int
-    fetched_at: datetime | None
-    status: str | None
-    last_commit_day: date | None = None
+#: Every GraphQL document the source sends (the contract tests validate each one).
+QUERIES = {"repositories": REPOS_QUERY, "calendar": CALENDAR_QUERY}
 
 
 def sync_github(run: SourceRun) -> Outcome:
@@ -142,12 +127,31 @@ def sync_github(run: SourceRun) -> Outcome:
         headers=headers,
         concurrency=cfg.concurrency,
         max_rate_limit_wait=cfg.max_rate_limit_wait,
+        budget_of=budget_of,
+        wait_unhinted=True,
     )
     return GithubSync(run, client, api, cfg.user, with_token=bool(token)).sync()
 
 
+def budget_of(url: str) -> str:
+    """GitHub's separate primary budgets: GraphQL, and REST (``core``)."""
+    return "graphql" if url.rstrip("/").endswith("/graphql") else "core"
+
+
+@dataclass
+class GraphqlPage:
+    """One answered page of the GraphQL repositories query."""
+
+    nodes: list[Any]
+    next_cursor: str | None
+    errors: list[Any]
+
+
 class GithubSync:
-    """One GitHub sync: listing on this thread, per-repo requests on a small pool."""
+    """One GitHub sync: the listing on the source's thread, everything else on a small pool.
+
+    Workers only talk HTTP; this thread collects their results and writes them.
+    """
 
     def __init__(
         self, run: SourceRun, client: PoliteClient, api: str, user: str, *, with_token: bool
@@ -159,36 +163,47 @@ class GithubSync:
         self.user = user
         self.with_token = with_token
         self.now = run.now()
-        self.known = self._load_known()
+        self.known: dict[str, Known] = load_known(run.store, SOURCE)
+        #: Every public repository the listing showed (wanted or not), by name.
+        self.listed: set[str] = set()
         self.kept: dict[str, Repo] = {}
         self.need: list[str] = []
+        #: Repositories waiting for GraphQL's answer (with a token).
+        self.waiting: set[str] = set()
+        #: GraphQL nodes that arrived before the listing showed their repository.
+        self.nodes: dict[str, Any] = {}
+        self.graphql_state = "idle"  # idle | running | done | failed
         self.done = 0
         self.failed: list[str] = []
         self.pending: set[str] = set()
-        self.futures: dict[Future[Details], str] = {}
+        self.futures: dict[Future[Any], tuple[str, str]] = {}
         self.finished: list[Details] = []
+        self.lookups: list[Lookup] = []
+        self.looked_up: list[str] = []
+        self.complete = False
         self.flushed_at = time.monotonic()
+        # One more worker than slots: the GraphQL pages run beside the REST requests.
         self.pool = ThreadPoolExecutor(
-            max_workers=self.cfg.concurrency, thread_name_prefix="github"
+            max_workers=self.cfg.concurrency + 1, thread_name_prefix="github"
         )
 
     # -- orchestration -------------------------------------------------------
 
     def sync(self) -> Outcome:
-        """Run every step; a rate-limit stop keeps what was stored and says so."""
+        """Run every step; a stop (rate limit, time budget) keeps what was stored and says so."""
         try:
-            complete = self._list_repos()
-            if complete:
-                self._forget_missing()
             if self.with_token:
-                if self.need:
-                    self._graphql_details()
                 self._calendar()
+            self.complete = self._list_repos()
+            if self.complete:
+                self._forget_missing()
+                self._look_up_content_repos()
+            self._finish_graphql()
             self._drain(block=True)
-        except RateLimitStop as stop:
+            self._save_lookups()
+        except StopSource as stop:
             self._stop()
-            message = f"{stop}; kept what was fetched, the next sync resumes from there"
-            return Outcome("partial", self._summary(), message)
+            return Outcome("partial", self._summary(), self._stop_message(stop))
         except BaseException:
             self._stop()
             raise
@@ -199,16 +214,25 @@ class GithubSync:
             return Outcome("partial", self._summary(), message)
         return Outcome("ok", self._summary())
 
+    def _stop_message(self, stop: StopSource) -> str:
+        text = str(stop).removeprefix(f"{SOURCE}: ")
+        if self.client.counters.requests == 0:
+            return f"{text}; nothing was sent, the stored data is kept"
+        return f"{text}; kept what was fetched, the next sync resumes from there"
+
     def _summary(self) -> str:
         c = self.client.counters
-        line = (
-            f"github: {len(self.kept)} repos ({len(self.need)} updated), "
-            f"{c.requests} requests, {c.not_modified} not modified"
-        )
+        if self.complete:
+            repos = f"{len(self.kept)} repos ({len(self.need)} updated)"
+        else:
+            # An unfinished listing says nothing about how many there are: say what is stored.
+            repos = f"{count_repos(self.run.store, SOURCE)} repos stored"
+        line = f"github: {repos}, {c.requests} requests, {c.not_modified} not modified"
         if self.pending:
             line += f", {len(self.pending)} pending statistics"
-        if c.rate_limit_remaining is not None:
-            line += f", rate limit {c.rate_limit_remaining} left"
+        remaining = self.client.limits.remaining()
+        if remaining:
+            line += ", rate limit " + describe_limits(remaining)
         return line
 
     def _progress(self) -> None:
@@ -218,16 +242,19 @@ class GithubSync:
         """Cancel queued work, keep whatever already finished."""
         for future in self.futures:
             future.cancel()
-        with contextlib.suppress(BaseException):  # best effort while stopping
+        with contextlib.suppress(Exception):  # best effort while stopping
             self._drain(block=False, quiet=True)
 
-    def _submit(self, full_name: str, languages: dict[str, int] | None = None) -> None:
+    def _submit(self, kind: str, name: str, task: Any, *args: Any) -> None:
+        future = self.pool.submit(task, *args)
+        self.futures[future] = (kind, name)
+
+    def _submit_details(self, full_name: str, languages: dict[str, int] | None = None) -> None:
         """Queue the per-repo requests; *languages* already known (GraphQL) or None (REST)."""
-        future = self.pool.submit(self._fetch_details, full_name, languages)
-        self.futures[future] = full_name
+        self._submit("details", full_name, self._fetch_details, full_name, languages)
 
     def _drain(self, *, block: bool, quiet: bool = False) -> None:
-        """Commit finished per-repo work; with *block*, wait for all of it."""
+        """Handle finished work; with *block*, wait for all of it."""
         try:
             self._collect(block=block, quiet=quiet)
         finally:
@@ -241,35 +268,34 @@ class GithubSync:
             if not finished:
                 return
             for future in finished:
-                full_name = self.futures.pop(future)
+                kind, name = self.futures.pop(future)
                 if future.cancelled():
                     continue
                 error = future.exception()
-                if error is None:
-                    self.finished.append(future.result())
+                if kind == "graphql":
+                    self._graphql_done(future, quiet)
+                elif kind == "calendar":
+                    self._calendar_done(future, quiet)
+                elif error is None:
+                    result = future.result()
+                    if kind == "lookup":
+                        self.looked_up.append(name)
+                        if result is not None:
+                            self.lookups.append(result)
+                    else:
+                        self.finished.append(result)
                 elif quiet:
                     continue
-                elif isinstance(error, RateLimitStop | AuthError):
+                elif isinstance(error, StopSource | AuthError | KeyboardInterrupt):
                     raise error
                 elif isinstance(error, SourceError):
                     reason = str(error).removeprefix(f"{SOURCE}: ")
-                    self.failed.append(self.run.scrub(f"{full_name}: {reason}"))
+                    self.failed.append(self.run.scrub(f"{name}: {reason}"))
                 else:
                     raise error
             self._flush(force=False)
 
     # -- the listing ---------------------------------------------------------
-
-    def _load_known(self) -> dict[str, Known]:
-        rows = self.run.store.conn.execute(
-            """
-            SELECT r.full_name, r.stars, r.fetched_at, r.activity_status,
-                (SELECT max(day) FROM activity a WHERE a.full_name = r.full_name AND a.commits > 0)
-            FROM repos r WHERE r.source = ?
-            """,
-            [SOURCE],
-        ).fetchall()
-        return {r[0]: Known(r[1], r[2], r[3], r[4]) for r in rows}
 
     def _list_repos(self) -> bool:
         """Walk the listing, committing each page; True when it was read to the end."""
@@ -279,30 +305,36 @@ class GithubSync:
         # Page URLs GitHub gave us last time are asked for at once (conditionally);
         # a page whose Link changed is followed one by one as usual.
         prefetched = {
-            cache_key(later): self.pool.submit(self.client.get, later)
+            cache_key(later): self.pool.submit(self._get_listing, later, None)
             for later in self._cached_chain(cache_key(first, params))
         }
         while url:
             future = prefetched.pop(cache_key(url, params), None)
-            reply = future.result() if future else self.client.get(url, params=params)
+            reply = future.result() if future else self._get_listing(url, params)
             self._check(reply, f"listing the repositories of '{self.user}'")
             page = reply.json()
             if not isinstance(page, list):
                 raise SourceError(SOURCE, "the repository listing is not a list; is api_url right?")
-            repos = [r for r in (self._repo(item) for item in page) if r is not None]
+            public = [r for r in (_public_repo(item) for item in page) if r is not None]
+            self.listed.update(r.full_name for r in public)
+            repos = [r for r in public if self._wanted(r)]
             # A 304 page holds exactly what its first answer stored: only repos
             # not stored yet (e.g. a changed include list) need writing.
             fresh = [r for r in repos if r.full_name not in self.known]
             if not reply.not_modified or fresh:
                 with self.run.store.transaction() as conn:
-                    self._store_repos(conn, repos if not reply.not_modified else fresh)
+                    save_repos(
+                        conn,
+                        repos if not reply.not_modified else fresh,
+                        self.known,
+                        self.now.date(),
+                    )
                     self.client.cache.flush(conn, [reply.key])
             for repo in repos:
                 self.kept[repo.full_name] = repo
                 if self._needs_details(repo):
                     self.need.append(repo.full_name)
-                    if not self.with_token:
-                        self._submit(repo.full_name)
+                    self._ask_details(repo.full_name)
                 else:
                     self.done += 1
             self._drain(block=False)
@@ -310,6 +342,9 @@ class GithubSync:
             # Never build page URLs ourselves: follow the Link header.
             url, params = parse_link_next(reply.headers.get("link")), None
         return True
+
+    def _get_listing(self, url: str, params: dict[str, Any] | None) -> Reply:
+        return self.client.get(url, params=params, keep=public_rows)
 
     def _cached_chain(self, first: str, limit: int = 100) -> list[str]:
         """The next-page URLs recorded with the cached listing pages, in order."""
@@ -338,105 +373,46 @@ class GithubSync:
             )
         raise SourceError(SOURCE, f"HTTP {reply.status} while {doing}")
 
-    def _repo(self, item: Any) -> Repo | None:
-        """The repository if the garden may show it, else None."""
-        if not isinstance(item, dict) or not item.get("full_name"):
-            return None
-        # A token may see private repos: check every signal, trust none alone.
-        if item.get("private") is not False or item.get("visibility", "public") != "public":
-            return None
-        if item.get("fork") and not self.cfg.forks:
-            return None
-        if item.get("archived") and not self.cfg.archived:
-            return None
-        name = str(item.get("name") or item["full_name"].split("/")[-1])
-        if self.cfg.include and not _listed(name, item["full_name"], self.cfg.include):
-            return None
-        if _listed(name, item["full_name"], self.cfg.exclude):
-            return None
-        licence = item.get("license") or {}
-        return Repo(
-            full_name=item["full_name"],
-            name=name,
-            description=item.get("description"),
-            homepage=item.get("homepage") or None,
-            html_url=item.get("html_url"),
-            language=item.get("language"),
-            topics=[str(t) for t in item.get("topics") or []],
-            license=licence.get("spdx_id") or licence.get("name")
-            if isinstance(licence, dict)
-            else None,
-            stars=int(item.get("stargazers_count") or 0),
-            forks=int(item.get("forks_count") or 0),
-            is_fork=bool(item.get("fork")),
-            is_archived=bool(item.get("archived")),
-            created_at=parse_time(item.get("created_at")),
-            pushed_at=parse_time(item.get("pushed_at")),
-        )
+    def _wanted(self, repo: Repo) -> bool:
+        """The config's switches and the one include/exclude matcher."""
+        if repo.is_fork and not self.cfg.forks:
+            return False
+        if repo.is_archived and not self.cfg.archived:
+            return False
+        return self.cfg.wants(repo.full_name)
 
     def _needs_details(self, repo: Repo) -> bool:
-        known = self.known.get(repo.full_name)
-        if known is None or known.fetched_at is None or known.status == "pending":
-            return True
-        return repo.pushed_at is not None and repo.pushed_at > known.fetched_at
+        """Never fetched, pending, or pushed since the push its stored details answer.
 
-    def _store_repos(self, conn: duckdb.DuckDBPyConnection, repos: list[Repo]) -> None:
-        insert_many(
-            conn,
-            """
-            INSERT INTO repos (full_name, name, description, homepage, html_url, language,
-                topics, license, stars, forks, is_fork, is_archived, is_private, created_at,
-                pushed_at, source)
-            """,
-            [
-                (
-                    r.full_name, r.name, r.description, r.homepage, r.html_url, r.language,
-                    r.topics, r.license, r.stars, r.forks, r.is_fork, r.is_archived, False,
-                    r.created_at, r.pushed_at, SOURCE,
-                )
-                for r in repos
-            ],
-            """
-            ON CONFLICT (full_name) DO UPDATE SET name = excluded.name,
-                description = excluded.description, homepage = excluded.homepage,
-                html_url = excluded.html_url, language = excluded.language,
-                topics = excluded.topics, license = excluded.license, stars = excluded.stars,
-                forks = excluded.forks, is_fork = excluded.is_fork,
-                is_archived = excluded.is_archived, is_private = false,
-                created_at = excluded.created_at, pushed_at = excluded.pushed_at,
-                source = excluded.source
-            """,
-        )  # fmt: skip
-        gains = []
-        for repo in repos:
-            known = self.known.get(repo.full_name)
-            if known is not None and repo.stars > known.stars:
-                gains.append((repo.full_name, self.now.date(), repo.stars - known.stars, SOURCE))
-        # Stars gained since the last sync land on today's activity row.
-        insert_many(
-            conn,
-            "INSERT INTO activity (full_name, day, stars, source)",
-            gains,
-            "ON CONFLICT (full_name, day) DO UPDATE SET stars = activity.stars + excluded.stars",
-        )
+        The listing's ``pushed_at`` is compared with the stored one, never
+        with a local clock: a push stamped before the last fetch still counts.
+        """
+        known = self.known.get(repo.full_name)
+        if known is None or known.status in (None, "pending"):
+            return True
+        return known.details_pushed_at is None or repo.pushed_at != known.details_pushed_at
+
+    def _ask_details(self, full_name: str) -> None:
+        """Route one repository to GraphQL (with a token, while it answers) or REST."""
+        node = self.nodes.pop(full_name, None)
+        if node is not None:
+            self._graphql_repo(node)
+            return
+        if not self.with_token or self.graphql_state in ("done", "failed"):
+            self._submit_details(full_name)
+            return
+        self.waiting.add(full_name)
+        if self.graphql_state == "idle":
+            self.graphql_state = "running"
+            self._submit_graphql_page(None)
 
     def _forget_missing(self) -> None:
-        """Remove repositories a complete listing no longer shows (private, deleted, excluded)."""
-        gone = [name for name in self.known if name not in self.kept]
+        """Remove repositories a complete listing no longer shows (deleted, made private)."""
+        gone = [name for name in self.known if name not in self.listed]
         if not gone:
             return
         with self.run.store.transaction() as conn:
-            for name in gone:
-                conn.execute("DELETE FROM repo_languages WHERE full_name = ?", [name])
-                conn.execute(
-                    "DELETE FROM activity WHERE full_name = ? AND source = ?", [name, SOURCE]
-                )
-                conn.execute("DELETE FROM repos WHERE full_name = ? AND source = ?", [name, SOURCE])
-                # Their cached answers too: a repo that comes back is fetched afresh.
-                conn.execute(
-                    "DELETE FROM http_cache WHERE starts_with(url, ?)",
-                    [f"{self.api}/repos/{name}/"],
-                )
+            forget_repos(conn, SOURCE, gone, self.api)
 
     # -- GraphQL -------------------------------------------------------------
 
@@ -450,49 +426,97 @@ class GithubSync:
         errors = body.get("errors") or []
         for error in errors:
             if isinstance(error, dict) and error.get("type") == "RATE_LIMITED":
-                raise RateLimitStop(SOURCE, 3600.0, "GraphQL rate limit reached")
+                reset = _reset_of(reply, body)
+                self.client.limits.note("graphql", 0, None, reset)
+                wait = None if reset is None else max(reset - self.run.options.clock(), 0.0)
+                raise RateLimitStop(SOURCE, wait, "GraphQL rate limit reached", "graphql")
         return body.get("data"), errors
 
-    def _graphql_details(self) -> None:
-        """Languages and yearly commit totals for 100 repos per query; REST for the rest."""
-        need = set(self.need)
+    def _submit_graphql_page(self, after: str | None) -> None:
+        self._submit("graphql", after or "", self._graphql_page, after)
+
+    def _graphql_page(self, after: str | None) -> GraphqlPage:
+        """One page of languages and yearly commit totals (a worker thread: HTTP only)."""
         since = (self.now - timedelta(days=365)).replace(microsecond=0).isoformat() + "Z"
-        after: str | None = None
-        while need:
-            try:
-                data, errors = self._graphql(
-                    REPOS_QUERY, {"login": self.user, "after": after, "since": since}
+        try:
+            data, errors = self._graphql(
+                REPOS_QUERY, {"login": self.user, "after": after, "since": since}
+            )
+        except SourceError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            data, errors = None, [{"message": str(exc).removeprefix(f"{SOURCE}: ")}]
+        user = (data or {}).get("user")
+        repositories = (user or {}).get("repositories") if isinstance(user, dict) else None
+        if not isinstance(repositories, dict):
+            raise _GraphqlUnusable(_first_message(errors))
+        page = repositories.get("pageInfo") or {}
+        following = page.get("endCursor") if page.get("hasNextPage") else None
+        nodes = [n for n in repositories.get("nodes") or [] if isinstance(n, dict)]
+        return GraphqlPage(nodes, following, errors)
+
+    def _graphql_done(self, future: Future[GraphqlPage], quiet: bool) -> None:
+        """A GraphQL page came back: answer the repositories waiting for it."""
+        error = future.exception()
+        if error is not None:
+            if quiet or isinstance(error, KeyboardInterrupt | AuthError):
+                if not quiet:
+                    raise error
+                return
+            self.graphql_state = "failed"
+            if isinstance(error, RateLimitStop):
+                reason = str(error).removeprefix(f"{SOURCE}: ")
+                self.run.warn(
+                    f"{reason}; REST answers for the {len(self.waiting)} repositories left "
+                    "(a separate budget)"
                 )
-            except SourceError as exc:
-                if isinstance(exc, AuthError):
-                    raise
-                data, errors = None, [{"message": str(exc).removeprefix(f"{SOURCE}: ")}]
-            user = (data or {}).get("user")
-            repositories = (user or {}).get("repositories") if isinstance(user, dict) else None
-            if not isinstance(repositories, dict):
+            elif isinstance(error, _GraphqlUnusable):
                 # The REST listing already proved the account exists (an organization
                 # is not a GraphQL `user`): fall back to REST rather than fail.
-                self.run.warn(f"GraphQL failed ({_first_message(errors)}); using REST instead")
-                break
-            if errors:
-                self.run.warn(f"GraphQL answered with errors ({_first_message(errors)})")
-            for node in repositories.get("nodes") or []:
-                self._graphql_repo(node, need)
-            self._drain(block=False)
-            page = repositories.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
-                break
-            after = page.get("endCursor")
-        for full_name in sorted(need):  # not (or not usably) in GraphQL's answer
-            self._submit(full_name)
+                self.run.warn(f"GraphQL failed ({error}); using REST instead")
+            else:
+                raise error
+            self._rest_for_waiting()
+            return
+        page = future.result()
+        if page.errors:
+            self.run.warn(f"GraphQL answered with errors ({_first_message(page.errors)})")
+        for node in page.nodes:
+            name = node.get("nameWithOwner")
+            if name in self.waiting:
+                self._graphql_repo(node)
+            elif isinstance(name, str) and name not in self.kept:
+                self.nodes[name] = node  # the listing has not shown it yet
+        if page.next_cursor and (self.waiting or not self.complete):
+            self._submit_graphql_page(page.next_cursor)
+        else:
+            self.graphql_state = "done"
+            self._rest_for_waiting()
 
-    def _graphql_repo(self, node: Any, need: set[str]) -> None:
-        if not isinstance(node, dict) or node.get("isPrivate") is not False:
-            return
+    def _finish_graphql(self) -> None:
+        """After the listing: wait for GraphQL, then REST for whatever it left unanswered."""
+        while self.graphql_state == "running" and any(
+            kind == "graphql" for kind, _ in self.futures.values()
+        ):
+            wait(list(self.futures), return_when=FIRST_COMPLETED)
+            self._collect(block=False, quiet=False)
+        if self.graphql_state == "running":
+            self.graphql_state = "done"
+        self._rest_for_waiting()
+
+    def _rest_for_waiting(self) -> None:
+        for full_name in sorted(self.waiting):  # not (or not usably) in GraphQL's answer
+            self._submit_details(full_name)
+        self.waiting.clear()
+
+    def _graphql_repo(self, node: dict[str, Any]) -> None:
         full_name = node.get("nameWithOwner")
-        if full_name not in need:
+        if not isinstance(full_name, str):
             return
-        need.discard(full_name)
+        self.waiting.discard(full_name)
+        if node.get("isPrivate") is not False:
+            self._submit_details(full_name)  # GraphQL's word alone is not trusted: ask REST
+            return
         languages = {
             e["node"]["name"]: int(e.get("size") or 0)
             for e in (node.get("languages") or {}).get("edges") or []
@@ -501,50 +525,107 @@ class GithubSync:
         branch = node.get("defaultBranchRef") or {}
         target = branch.get("target") if isinstance(branch, dict) else None
         history = (target or {}).get("history") if isinstance(target, dict) else None
+        pushed = self.kept[full_name].pushed_at if full_name in self.kept else None
         if not branch or not target:
-            self.finished.append(Details(full_name, "empty", weeks=[], languages=languages))
+            self.finished.append(
+                Details(full_name, "empty", weeks=[], languages=languages, pushed_at=pushed)
+            )
         elif isinstance(history, dict) and history.get("totalCount") == 0:
             # No commit in the year: the weekly statistics would be all zeros.
-            self.finished.append(Details(full_name, "ok", weeks=[], languages=languages))
+            self.finished.append(
+                Details(full_name, "ok", weeks=[], languages=languages, pushed_at=pushed)
+            )
         else:
-            self._submit(full_name, languages)
+            self._submit_details(full_name, languages)
 
     def _calendar(self) -> None:
+        """Queue the contribution calendar, if due (stored when it comes back)."""
         cursor = self.run.cursor()
         last = parse_time(cursor.get("calendar_at"))
         if last is not None and self.now - last < CALENDAR_EVERY:
             return
         start = (self.now - timedelta(days=364)).replace(microsecond=0).isoformat() + "Z"
         end = self.now.replace(microsecond=0).isoformat() + "Z"
-        try:
-            data, errors = self._graphql(
-                CALENDAR_QUERY, {"login": self.user, "from": start, "to": end}
-            )
-        except SourceError as exc:
-            if isinstance(exc, AuthError):
-                raise
-            data, errors = None, [{"message": str(exc).removeprefix(f"{SOURCE}: ")}]
+        variables = {"login": self.user, "from": start, "to": end}
+        self._submit("calendar", "", self._graphql, CALENDAR_QUERY, variables)
+
+    def _calendar_done(self, future: Future[tuple[Any, list[Any]]], quiet: bool) -> None:
+        error = future.exception()
+        if error is not None:
+            if isinstance(error, KeyboardInterrupt | AuthError) and not quiet:
+                raise error
+            if quiet:
+                return
+            if not isinstance(error, GreenhouseError | RateLimitStop):
+                raise error
+            data: Any = None
+            errors: list[Any] = [{"message": str(error).removeprefix(f"{SOURCE}: ")}]
+        else:
+            data, errors = future.result()
         try:
             weeks = data["user"]["contributionsCollection"]["contributionCalendar"]["weeks"]
         except (KeyError, TypeError):
             self.run.warn(f"contribution calendar unavailable ({_first_message(errors)})")
             return
+        days = [
+            (date.fromisoformat(day["date"]), int(day["contributionCount"]))
+            for week in weeks or []
+            for day in week.get("contributionDays") or []
+        ]
+        cursor = self.run.cursor()
         with self.run.store.transaction() as conn:
-            for week in weeks or []:
-                for day in week.get("contributionDays") or []:
-                    conn.execute(
-                        "INSERT INTO contributions VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE "
-                        "SET count = excluded.count, source = excluded.source",
-                        [date.fromisoformat(day["date"]), int(day["contributionCount"]), SOURCE],
-                    )
+            store_github.save_calendar(conn, days)
             cursor["calendar_at"] = self.now.isoformat()
             self.run.save_cursor(conn, cursor)
+
+    # -- content files' repositories -------------------------------------------
+
+    def _look_up_content_repos(self) -> None:
+        """Ask about repositories content files name that the listing did not show."""
+        listed = {name.lower() for name in self.listed}
+        for full_name in content_repos(self.run.root):
+            if full_name.lower() not in listed:
+                self._submit("lookup", full_name, self._look_up, full_name)
+
+    def _look_up(self, full_name: str) -> Lookup | None:
+        """Renamed (GitHub's 301 leads elsewhere), missing, or outside the owner's listing."""
+        reply = self.client.get(f"{self.api}/repos/{full_name}", conditional=False)
+        if reply.status in (404, 451):
+            return Lookup(full_name, "missing")
+        if reply.status != 200:
+            raise SourceError(SOURCE, f"HTTP {reply.status} while looking up {full_name}")
+        body = reply.json() if reply.text else None
+        found = body.get("full_name") if isinstance(body, dict) else None
+        if isinstance(body, dict) and _public_repo(body) is None:
+            return Lookup(full_name, "missing")  # private: as good as missing for the garden
+        if isinstance(found, str) and found.lower() != full_name.lower():
+            return Lookup(full_name, "renamed", found)
+        return Lookup(full_name, "elsewhere")
+
+    def _save_lookups(self) -> None:
+        if not self.complete:
+            return
+        with self.run.store.transaction() as conn:
+            store_github.save_lookups(conn, self.lookups, self.looked_up, self.now)
+        for lookup in self.lookups:
+            if lookup.status == "renamed":
+                self.run.warn(
+                    f"{lookup.full_name} was renamed to {lookup.target} on GitHub; "
+                    "update the content file's repo"
+                )
+            elif lookup.status == "missing":
+                self.run.warn(f"{lookup.full_name}, named by a content file, was not found")
 
     # -- per repository (worker threads: HTTP only, no database) --------------
 
     def _fetch_details(self, full_name: str, languages: dict[str, int] | None) -> Details:
-        details = Details(full_name, languages=languages)
-        self._commit_activity(details)
+        repo = self.kept.get(full_name)
+        details = Details(
+            full_name, languages=languages, pushed_at=repo.pushed_at if repo else None
+        )
+        unchanged = self._commit_activity(details)
+        if unchanged and self._push_may_be_missing(full_name):
+            details.pushed_at = None  # statistics may predate the push: ask again next sync
         if details.status == "pending":
             self._recent_commits(details)
         if languages is None:
@@ -556,7 +637,18 @@ class GithubSync:
                 raise SourceError(SOURCE, f"HTTP {reply.status} for the languages of {full_name}")
         return details
 
-    def _commit_activity(self, details: Details) -> None:
+    def _push_may_be_missing(self, full_name: str) -> bool:
+        """A recent push to a repository whose statistics came back unchanged."""
+        known = self.known.get(full_name)
+        repo = self.kept.get(full_name)
+        if known is None or repo is None or repo.pushed_at is None:
+            return False
+        return known.details_pushed_at != repo.pushed_at and (
+            self.now - repo.pushed_at < STATS_SETTLE
+        )
+
+    def _commit_activity(self, details: Details) -> bool:
+        """Fill the weekly statistics; True when they came back unchanged (304)."""
         url = f"{self.api}/repos/{details.full_name}/stats/commit_activity"
         for attempt in range(self.cfg.commit_retries + 1):
             reply = self.client.get(url)
@@ -568,15 +660,16 @@ class GithubSync:
                 continue
             if reply.status in (204, 409):
                 details.status, details.weeks = "empty", []
-                return
+                return False
             if reply.status != 200:
                 raise SourceError(
                     SOURCE, f"HTTP {reply.status} for the commit activity of {details.full_name}"
                 )
             details.weeks = _weeks(reply.json())
             details.cache_keys.append(reply.key)
-            return
+            return reply.not_modified
         details.status = "pending"
+        return False
 
     def _recent_commits(self, details: Details) -> None:
         """While statistics are pending, count the owner's commits since the last known day."""
@@ -613,7 +706,8 @@ class GithubSync:
             return
         batch, self.finished = self.finished, []
         with self.run.store.transaction() as conn:
-            self._store_details(conn, batch)
+            store_github.save_details(conn, batch, set(self.known), self.now)
+            self.client.cache.flush(conn, [k for d in batch for k in d.cache_keys])
         self.flushed_at = time.monotonic()
         for details in batch:
             if details.status == "pending":
@@ -621,53 +715,86 @@ class GithubSync:
         self.done += len(batch)
         self._progress()
 
-    def _store_details(self, conn: duckdb.DuckDBPyConnection, batch: list[Details]) -> None:
-        commits: dict[tuple[str, date], int] = {}
-        for details in batch:
-            if details.weeks and details.full_name in self.known:
-                first = details.weeks[0][0]
-                last = details.weeks[-1][0] + timedelta(days=6)
-                # Days that lost their commits (force-push) go back to zero.
-                conn.execute(  # one statement per known repo, only when it was pushed
-                    "UPDATE activity SET commits = 0 "
-                    "WHERE full_name = ? AND day BETWEEN ? AND ? AND commits <> 0",
-                    [details.full_name, first, last],
-                )
-            for start, counts in details.weeks or []:
-                for offset, count in enumerate(counts):
-                    if count:
-                        commits[(details.full_name, start + timedelta(days=offset))] = count
-            for day, count in (details.recent or {}).items():
-                commits[(details.full_name, day)] = count
-        insert_many(
-            conn,
-            "INSERT INTO activity (full_name, day, commits, source)",
-            [(name, day, count, SOURCE) for (name, day), count in sorted(commits.items())],
-            "ON CONFLICT (full_name, day) DO UPDATE SET commits = excluded.commits",
-        )
-        with_languages = [d for d in batch if d.languages is not None]
-        if with_languages:
-            names = [d.full_name for d in with_languages]
-            conn.execute(
-                f"DELETE FROM repo_languages WHERE full_name IN ({', '.join('?' * len(names))})",
-                names,
-            )
-            insert_many(
-                conn,
-                "INSERT INTO repo_languages",
-                [
-                    (d.full_name, language, size)
-                    for d in with_languages
-                    for language, size in (d.languages or {}).items()
-                ],
-            )
-        insert_many(
-            conn,
-            "UPDATE repos SET activity_status = v.status, fetched_at = v.fetched FROM (",
-            [(d.full_name, d.status, self.now) for d in batch],
-            ") AS v(full_name, status, fetched) WHERE repos.full_name = v.full_name",
-        )
-        self.client.cache.flush(conn, [k for d in batch for k in d.cache_keys])
+
+class _GraphqlUnusable(Exception):
+    """GraphQL answered without the repositories (an organization, an outage)."""
+
+
+def _public_repo(item: Any) -> Repo | None:
+    """The repository if it is public (every signal checked, none trusted alone), else None."""
+    if not isinstance(item, dict) or not item.get("full_name"):
+        return None
+    if item.get("private") is not False or item.get("visibility", "public") != "public":
+        return None
+    name = str(item.get("name") or item["full_name"].split("/")[-1])
+    licence = item.get("license") or {}
+    return Repo(
+        full_name=item["full_name"],
+        name=name,
+        description=item.get("description"),
+        homepage=item.get("homepage") or None,
+        html_url=item.get("html_url"),
+        language=item.get("language"),
+        topics=[str(t) for t in item.get("topics") or []],
+        license=licence.get("spdx_id") or licence.get("name")
+        if isinstance(licence, dict)
+        else None,
+        stars=int(item.get("stargazers_count") or 0),
+        forks=int(item.get("forks_count") or 0),
+        is_fork=bool(item.get("fork")),
+        is_archived=bool(item.get("archived")),
+        created_at=parse_time(item.get("created_at")),
+        pushed_at=parse_time(item.get("pushed_at")),
+        source=SOURCE,
+    )
+
+
+def public_rows(text: str) -> str:
+    """What of a listing page may be cached: the public repositories, the fields the sync reads.
+
+    A token can see private repositories; their names and descriptions must
+    never reach the DuckDB file, which CI caches for months.
+    """
+    try:
+        page = json.loads(text)
+    except ValueError:
+        return "[]"
+    if not isinstance(page, list):
+        return "[]"
+    kept = [
+        {key: item.get(key) for key in LISTING_FIELDS if key in item}
+        for item in page
+        if _public_repo(item) is not None
+    ]
+    for item in kept:
+        licence = item.get("license")
+        if isinstance(licence, dict):
+            item["license"] = {k: licence.get(k) for k in ("spdx_id", "name")}
+    return json.dumps(kept, separators=(",", ":"))
+
+
+def content_repos(root: Path | None) -> list[str]:
+    """The ``owner/name`` repositories the site's content files name (none if unreadable)."""
+    if root is None:
+        return []
+    from greenhouse.content import load_content
+
+    try:
+        content = load_content(Path(root))
+    except GreenhouseError:
+        return []  # `check` reports broken content; the sync carries on without it
+    return sorted({p.meta.repo for p in content.projects if p.meta.repo})
+
+
+def _reset_of(reply: Reply, body: dict[str, Any]) -> float | None:
+    """When the GraphQL budget resets: the header, else ``rateLimit.resetAt``, else unknown."""
+    try:
+        return float(reply.headers["x-ratelimit-reset"])
+    except (KeyError, ValueError):
+        pass
+    rate = ((body.get("data") or {}) if isinstance(body.get("data"), dict) else {}).get("rateLimit")
+    moment = parse_time((rate or {}).get("resetAt")) if isinstance(rate, dict) else None
+    return moment.replace(tzinfo=UTC).timestamp() if moment else None
 
 
 def _weeks(body: Any) -> list[tuple[date, list[int]]]:
@@ -681,11 +808,6 @@ def _weeks(body: Any) -> list[tuple[date, list[int]]]:
             continue
         weeks.append((start, days))
     return sorted(weeks)
-
-
-def _listed(name: str, full_name: str, names: list[str]) -> bool:
-    wanted = {n.lower() for n in names}
-    return name.lower() in wanted or full_name.lower() in wanted
 
 
 def _first_message(errors: list[Any]) -> str:

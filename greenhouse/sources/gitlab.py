@@ -33,7 +33,9 @@ from greenhouse.sources.run import Outcome, SourceRun, parse_time
 from greenhouse.store.forges import Commits, ForgeRepo, KnownRepo, repo_key
 
 SOURCE = "gitlab"
-LIMITS = RateLimitHeaders(remaining="ratelimit-remaining", reset="ratelimit-reset")
+LIMITS = RateLimitHeaders(
+    remaining="ratelimit-remaining", limit="ratelimit-limit", reset="ratelimit-reset", resource=None
+)
 #: Pages of 100 commits read per project and sync (bounded on purpose).
 MAX_COMMIT_PAGES = 10
 
@@ -49,8 +51,7 @@ def sync_gitlab(run: SourceRun) -> Outcome:
         api + "/",
         headers={"PRIVATE-TOKEN": token} if token else None,
         concurrency=cfg.concurrency,
-        max_rate_limit_wait=run.config.github.max_rate_limit_wait,
-        limits=LIMITS,
+        limit_headers=LIMITS,
     )
     return sync_forge(run, GitLab(run, client, api, with_token=bool(token)), cfg.concurrency)
 
@@ -109,7 +110,7 @@ class GitLab:
             return None
         path = str(item["path_with_namespace"])
         name = str(item.get("name") or item.get("path") or path.rsplit("/", 1)[-1])
-        if not self.cfg.wants(name, path):
+        if not self.cfg.wants(path):
             return None
         key = repo_key(SOURCE, path)
         if isinstance(item.get("id"), int):

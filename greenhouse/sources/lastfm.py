@@ -34,7 +34,7 @@ def sync_lastfm(run: SourceRun) -> Outcome:
     key = run.secrets.lastfm_api_key
     if not cfg.user or not key:
         raise SourceError(SOURCE, "set [lastfm] user in greenhouse.toml and LASTFM_API_KEY")
-    client = run.client(cfg.api_url, max_rate_limit_wait=run.config.github.max_rate_limit_wait)
+    client = run.client(cfg.api_url)
     cursor = run.cursor()
     start = int(cursor.get("from") or 0)
     # A window too long for one sync (a first sync of years of scrobbles) is
@@ -47,10 +47,12 @@ def sync_lastfm(run: SourceRun) -> Outcome:
     pages, stored, read = page, 0, 0
     complete = False
     while page <= pages and read < MAX_PAGES:
-        params = {
+        params: dict[str, Any] = {
             "method": "user.getrecenttracks", "user": cfg.user, "api_key": key, "format": "json",
-            "limit": 200, "from": start + 1 if start else None, "to": end, "page": page,
+            "limit": 200, "to": end, "page": page,
         }  # fmt: skip
+        if start:  # a first sync has no lower bound: send none (never an empty `from=`)
+            params["from"] = start + 1
         body = _ask(client, cfg.api_url, params, cfg.user)
         recent = body.get("recenttracks") or {}
         attr = recent.get("@attr") or {}
@@ -104,9 +106,12 @@ def _ask(client: PoliteClient, url: str, params: dict[str, Any], user: str) -> d
         code = _number(code, 0)
         message = str(body.get("message") or f"HTTP {reply.status}")[:200]
         if code == 6:
-            raise SourceError(
-                SOURCE, f"user '{user}' not found; check [lastfm] user in greenhouse.toml"
-            )
+            # Error 6 is "invalid parameters"; only its message tells an unknown user apart.
+            if "not found" in message.lower() and "user" in message.lower():
+                raise SourceError(
+                    SOURCE, f"user '{user}' not found; check [lastfm] user in greenhouse.toml"
+                )
+            raise SourceError(SOURCE, f"Last.fm refused the request (error 6: {message})")
         if code in (10, 26):
             raise AuthError(
                 SOURCE, "LASTFM_API_KEY was rejected; check the key at last.fm/api/accounts"
@@ -122,7 +127,10 @@ def _ask(client: PoliteClient, url: str, params: dict[str, Any], user: str) -> d
                 client.sleep(client.backoff(attempt))
                 continue
             if code == 29:
-                raise RateLimitStop(SOURCE, 60.0, "Last.fm rate limit reached")
+                # Last.fm tells no reset time: say none rather than invent one.
+                raise RateLimitStop(
+                    SOURCE, None, f"Last.fm rate limit reached after {attempt + 1} tries (error 29)"
+                )
         raise SourceError(SOURCE, f"error {code or reply.status}: {message}")
     raise SourceError(SOURCE, "no answer")  # pragma: no cover - the loop always returns or raises
 

@@ -27,7 +27,11 @@ from greenhouse.sources.run import Outcome, SourceRun, insert_many
 
 SOURCE = "listenbrainz"
 LIMITS = RateLimitHeaders(
-    remaining="x-ratelimit-remaining", reset="x-ratelimit-reset", reset_in="x-ratelimit-reset-in"
+    remaining="x-ratelimit-remaining",
+    limit="x-ratelimit-limit",
+    reset="x-ratelimit-reset",
+    reset_in="x-ratelimit-reset-in",
+    resource=None,
 )
 #: The most listens ListenBrainz returns per request (``MAX_ITEMS_PER_GET``).
 COUNT = 1000
@@ -43,9 +47,7 @@ def sync_listenbrainz(run: SourceRun) -> Outcome:
     if not cfg.user:
         raise SourceError(SOURCE, "set [listenbrainz] user in greenhouse.toml")
     api = cfg.api_url.rstrip("/")
-    client = run.client(
-        api + "/", max_rate_limit_wait=run.config.github.max_rate_limit_wait, limits=LIMITS
-    )
+    client = run.client(api + "/", limit_headers=LIMITS)
     cursor = run.cursor()
     first = int((run.now() - timedelta(days=FIRST_SYNC_DAYS)).replace(tzinfo=UTC).timestamp())
     since = max(int(cursor.get("min_ts") or first), 1)

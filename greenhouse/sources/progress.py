@@ -21,7 +21,16 @@ class Progress:
     total: int | None = None
     requests: int = 0
     not_modified: int = 0
-    rate_limit_remaining: int | None = None
+    #: Remaining requests per rate-limit budget, e.g. (("core", 4321), ("graphql", 4990)).
+    rate_limits: tuple[tuple[str, int], ...] = ()
+
+
+def describe_limits(remaining: dict[str, int]) -> str:
+    """``REST 4,321 left, GraphQL 4,990 left``: each budget on its own, never mixed."""
+    names = {"core": "REST", "graphql": "GraphQL"}
+    return ", ".join(
+        f"{names.get(budget, budget)} {left:,} left" for budget, left in sorted(remaining.items())
+    )
 
 
 class Reporter(Protocol):
@@ -79,8 +88,8 @@ class RichReporter:
             self._bars.start()
             self._started = True
         detail = f"{update.requests} requests, {update.not_modified} not modified"
-        if update.rate_limit_remaining is not None:
-            detail += f", rate limit {update.rate_limit_remaining} left"
+        if update.rate_limits:
+            detail += ", rate limit " + describe_limits(dict(update.rate_limits))
         task = self._tasks.get(update.source)
         if task is None:
             task = self._bars.add_task(update.source, total=update.total, detail=detail)

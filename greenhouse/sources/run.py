@@ -1,14 +1,16 @@
 """One source's run: what a source is handed, and what it hands back.
 
 A :class:`SourceRun` bundles the store, the config, the secrets, the polite
-client options and the reporter, plus the source's cursor in ``sync_state``.
-Sources write only through ``store.transaction()`` from the calling thread.
+client options and the reporter, plus the source's cursor in ``sync_state``,
+its rate-limit budgets (loaded from the store, saved back after the run) and
+its deadline (``time_budget`` of its config section). Sources write only
+through ``store.transaction()``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +24,15 @@ from greenhouse.sources.http import (
     HttpOptions,
     PoliteClient,
     RateLimitHeaders,
+    RateLimits,
     Scrubber,
 )
 from greenhouse.sources.progress import NullReporter, Progress, Reporter
 from greenhouse.store import Store
+from greenhouse.store.limits import load_budgets, save_budgets
+from greenhouse.store.rows import insert_many
+
+__all__ = ["Outcome", "SourceRun", "insert_many", "parse_time", "utc_naive"]
 
 
 @dataclass
@@ -54,10 +61,31 @@ class SourceRun:
     root: Path | None = None
     #: This source's validated ``[name]`` section (its declared config model), if any.
     section: Any = None
+    limits: RateLimits = field(default_factory=RateLimits)
+    #: ``time.monotonic()`` past which the source's clients send nothing (None: no limit).
+    deadline: float | None = None
+    time_budget: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.section is None:
+            self.section = getattr(self.config, self.name, None)
+        budget = getattr(self.section, "time_budget", None)
+        if isinstance(budget, int | float) and self.deadline is None:
+            self.time_budget = float(budget)
+            self.deadline = time.monotonic() + float(budget)
+        self.limits = RateLimits(load_budgets(self.store, self.name).values())
 
     def secret(self, name: str) -> str | None:
         """The secret environment variable *name* (declared by the source), if set."""
         return self.secrets.get(name)
+
+    def section_value(self, key: str, default: Any) -> Any:
+        """A key of this source's own config section (e.g. ``max_rate_limit_wait``)."""
+        return getattr(self.section, key, default)
+
+    def save_limits(self) -> None:
+        """Keep the budgets whose reset is still ahead for the next run."""
+        save_budgets(self.store, self.name, self.limits.states(self.options.clock()))
 
     def now(self) -> datetime:
         """The current time, naive UTC (the store's convention), from the injectable clock."""
@@ -69,14 +97,21 @@ class SourceRun:
         *,
         headers: dict[str, str] | None = None,
         concurrency: int = 2,
-        max_rate_limit_wait: float = 60.0,
-        limits: RateLimitHeaders | None = None,
+        max_rate_limit_wait: float | None = None,
+        budget_of: Any = None,
+        wait_unhinted: bool = False,
+        limit_headers: RateLimitHeaders | None = None,
     ) -> PoliteClient:
         """A polite client whose conditional cache covers URLs under *cache_prefix*.
 
-        *limits* names the upstream's rate-limit headers (GitHub's by default).
+        The wait for a rate limit is bounded by the source's own
+        ``max_rate_limit_wait`` unless given; the client shares the run's
+        budgets and deadline. *limit_headers* names the upstream's rate-limit
+        headers (GitHub's by default).
         """
-        cache = HttpCache.load(self.store.conn, cache_prefix)
+        cache = HttpCache.load(self.store.conn, cache_prefix, self.store)
+        if max_rate_limit_wait is None:
+            max_rate_limit_wait = float(self.section_value("max_rate_limit_wait", 60.0))
         client = PoliteClient(
             self.name,
             headers=headers,
@@ -85,7 +120,12 @@ class SourceRun:
             concurrency=concurrency,
             max_rate_limit_wait=max_rate_limit_wait,
             scrub=self.scrub,
-            limits=limits,
+            limits=self.limits,
+            budget_of=budget_of,
+            deadline=self.deadline,
+            time_budget=self.time_budget,
+            wait_unhinted=wait_unhinted,
+            limit_headers=limit_headers,
         )
         self.clients.append(client)
         return client
@@ -105,12 +145,15 @@ class SourceRun:
 
     def progress(self, done: int = 0, total: int | None = None) -> None:
         """Tell the reporter how far this source is."""
-        remaining = None
-        for c in self.clients:
-            if c.counters.rate_limit_remaining is not None:
-                remaining = c.counters.rate_limit_remaining
         self.reporter.progress(
-            Progress(self.name, done, total, self.requests, self.not_modified, remaining)
+            Progress(
+                self.name,
+                done,
+                total,
+                self.requests,
+                self.not_modified,
+                tuple(sorted(self.limits.remaining().items())),
+            )
         )
 
     def warn(self, message: str) -> None:
@@ -139,27 +182,6 @@ class SourceRun:
             "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor",
             [self.name, json.dumps(cursor, sort_keys=True)],
         )
-
-
-def insert_many(
-    conn: duckdb.DuckDBPyConnection,
-    head: str,
-    rows: Sequence[Sequence[Any]],
-    tail: str = "",
-    chunk: int = 400,
-) -> None:
-    """``{head} VALUES (…), (…) {tail}`` in as few statements as possible.
-
-    DuckDB pays per statement, not per row: one multi-row insert is ~50×
-    faster than a statement per row, which keeps per-repository checkpoints cheap.
-    """
-    if not rows:
-        return
-    one = "(" + ", ".join("?" * len(rows[0])) + ")"
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        values = ", ".join([one] * len(part))
-        conn.execute(f"{head} VALUES {values} {tail}", [v for row in part for v in row])
 
 
 def utc_naive(moment: datetime) -> datetime:

@@ -2,8 +2,11 @@
 
 The refresh-token flow: ``POST {accounts_url}/api/token`` with the client's
 Basic credentials gives a one-hour access token, and sometimes a new refresh
-token. Tokens never go into the store, so a rotated refresh token cannot be
-kept: the user is warned to sign in again and update the secret.
+token (a rotation, after which the old one may be refused). The newest
+refresh token is kept in the store (``credentials``): ``SPOTIFY_REFRESH_TOKEN``
+seeds it, and a rotated one wins over the value it replaced, so a rotation
+never needs the secret updated by hand. The store then holds a credential,
+like the HTTP cache's validators: keep it private.
 
 Spotify only ever returns the last 50 plays, so history exists only because
 ``plays`` accumulates them; the ``after`` cursor (milliseconds) lives in
@@ -21,6 +24,7 @@ from typing import Any
 from greenhouse.errors import AuthError, SourceError
 from greenhouse.sources.http import PoliteClient
 from greenhouse.sources.run import Outcome, SourceRun, parse_time
+from greenhouse.store.limits import current_credential, save_rotation
 
 SOURCE = "spotify"
 TIME_RANGES = ("short_term", "medium_term", "long_term")
@@ -38,16 +42,11 @@ def sync_spotify(run: SourceRun) -> Outcome:
             "(get the refresh token with `greenhouse auth spotify`)",
         )
     cfg = run.config.spotify
-    wait = run.config.github.max_rate_limit_wait
-    accounts = run.client(cfg.accounts_url.rstrip("/") + "/", max_rate_limit_wait=wait)
+    accounts = run.client(cfg.accounts_url.rstrip("/") + "/")
     api_url = cfg.api_url.rstrip("/")
     access = _access_token(run, accounts, s.spotify_client_id, s.spotify_client_secret,
                            s.spotify_refresh_token)  # fmt: skip
-    api = run.client(
-        api_url + "/",
-        headers={"Authorization": f"Bearer {access}"},
-        max_rate_limit_wait=wait,
-    )
+    api = run.client(api_url + "/", headers={"Authorization": f"Bearer {access}"})
     cursor = run.cursor()
     new_plays, track_ids = _recently_played(run, api, api_url, cursor)
     run.progress(1, 3)
@@ -64,10 +63,14 @@ def sync_spotify(run: SourceRun) -> Outcome:
 
 
 def _access_token(
-    run: SourceRun, accounts: PoliteClient, client_id: str, secret: str, refresh: str
+    run: SourceRun, accounts: PoliteClient, client_id: str, secret: str, seed: str
 ) -> str:
+    """A fresh access token from the newest refresh token (kept if Spotify rotates it)."""
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     run.scrub.add(basic)
+    credential = current_credential(run.store, SOURCE, "refresh_token", seed)
+    refresh = credential.value
+    run.scrub.add(refresh)
     reply = accounts.request(
         "POST",
         f"{run.config.spotify.accounts_url.rstrip('/')}/api/token",
@@ -77,12 +80,8 @@ def _access_token(
     body = _json_object(reply.json() if reply.text else None)
     error = str(body.get("error") or "")
     if error == "invalid_grant":
-        raise AuthError(
-            SOURCE,
-            "the refresh token was refused (invalid_grant; they expire six months after "
-            "sign-in): sign in again with `greenhouse auth spotify` "
-            "and update SPOTIFY_REFRESH_TOKEN",
-        )
+        raise AuthError(SOURCE, _refused(credential.rotated, credential.rotated_at,
+                                         str(body.get("error_description") or "")))  # fmt: skip
     if error == "invalid_client" or reply.status == 401:
         raise AuthError(
             SOURCE,
@@ -96,12 +95,26 @@ def _access_token(
     rotated = body.get("refresh_token")
     if isinstance(rotated, str) and rotated and rotated != refresh:
         run.scrub.add(rotated)
-        run.warn(
-            "Spotify issued a new refresh token, which greenhouse never stores; the current "
-            "SPOTIFY_REFRESH_TOKEN may stop working: sign in again with `greenhouse auth spotify` "
-            "and update the SPOTIFY_REFRESH_TOKEN secret"
-        )
+        # Kept at once, in its own transaction: the old token may already be refused.
+        save_rotation(run.store, SOURCE, "refresh_token", seed, refresh, rotated, run.now())
     return access
+
+
+def _refused(rotated: bool, rotated_at: datetime | None, description: str) -> str:
+    """Why the refresh token was refused, as far as the store can tell."""
+    said = f"invalid_grant{': ' + description if description else ''}"
+    again = "sign in again with `greenhouse auth spotify` and update SPOTIFY_REFRESH_TOKEN"
+    if rotated:
+        when = f" on {rotated_at:%Y-%m-%d}" if rotated_at else ""
+        return (
+            f"the refresh token Spotify issued in a rotation{when} (kept in the store) was "
+            f"refused ({said}); it was revoked or has expired: {again}"
+        )
+    return (
+        f"SPOTIFY_REFRESH_TOKEN was refused ({said}): it has expired (six months after "
+        "sign-in), was revoked, or Spotify rotated it during a sync whose store is not this "
+        f"one (a lost CI cache): {again}"
+    )
 
 
 def _recently_played(

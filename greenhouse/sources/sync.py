@@ -1,19 +1,29 @@
 """``greenhouse sync``: run the selected sources, record how fresh each one is.
 
 The sources are the installed ones (:mod:`greenhouse.sources.registry`: the
-``greenhouse.sources`` entry points, greenhouse's own and plugins alike).
-Each source runs on its own; its data is committed as it arrives. A source
-that fails or stops early (rate limit) leaves everything it stored and the
-previous data in place, and ``sync_state`` records when it last succeeded.
-A failure only fails the sync when the user asked for ``strict``, or when the
-source has never succeeded (there is no older data to fall back on). Every
-message is scrubbed of secrets before it is stored, reported or raised.
+``greenhouse.sources`` entry points, greenhouse's own and plugins alike). They
+run side by side, each in its own thread with its own polite clients (so a
+slow upstream never holds up the others); their data is committed as it
+arrives. A source that fails or stops early (rate limit, time budget) leaves
+everything it stored and the previous data in place, and ``sync_state``
+records when it last succeeded. A failure only fails the sync when the user
+asked for ``strict``, or when the source has never succeeded (there is no
+older data to fall back on). Whatever a source raises fails that source
+alone. Every message is scrubbed of secrets before it is stored, reported or
+raised.
+
+Ctrl-C: the main thread only waits, so the interrupt lands there; it tells
+every client to stop before its next request, closes their connections,
+waits for each source to finish the transaction it is in (each rolls back or
+commits whole), records them as interrupted and raises ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from traceback import format_exception
 from typing import Any
@@ -22,12 +32,13 @@ import httpx
 
 from greenhouse.config import Secrets, Site
 from greenhouse.errors import AuthError, GreenhouseError, SourceError
-from greenhouse.sources.http import HttpOptions, RateLimitStop, Scrubber
+from greenhouse.sources.http import HttpOptions, Scrubber, StopSource
 from greenhouse.sources.plugin import Sync
 from greenhouse.sources.progress import NullReporter, Reporter
 from greenhouse.sources.registry import Registry, registry
 from greenhouse.sources.run import Outcome, SourceRun
 from greenhouse.store import Store
+from greenhouse.store.freshness import freshness as store_freshness
 
 logger = logging.getLogger(__name__)
 
@@ -104,24 +115,24 @@ def sync_sources(
     (tests shorten timeouts and sleeps).
     """
     reporter = reporter or NullReporter()
-    options = options or HttpOptions()
+    # This run's own Ctrl-C switch, whatever other runs share the options.
+    options = replace(options or HttpOptions(), cancel=threading.Event())
     strict = strict or site.config.build.strict
     scrub = Scrubber(secrets.values())
     installed = registry()
     names = _select(site, secrets, sources, installed)
-    report = SyncReport()
-    fatal: list[GreenhouseError] = []
+    reports: dict[str, SourceReport] = {}
+    runs: list[tuple[SourceRun, Sync, str]] = []
+    had_data: dict[str, bool] = {}
     for name in names:
         missing = missing_configuration(site, secrets, name, installed)
         if missing is not None:
             if name in installed.broken:
                 missing += f"; besides, {installed.broken[name]}"
-            report.sources.append(
-                SourceReport(name, "skipped", f"{name}: not configured ({missing})")
-            )
+            reports[name] = SourceReport(name, "skipped", f"{name}: not configured ({missing})")
             reporter.finish(name, "skipped", f"{name}: not configured")
             continue
-        had_data = _last_success(store, name) is not None
+        had_data[name] = _last_success(store, name) is not None
         run = SourceRun(
             name,
             store,
@@ -135,16 +146,70 @@ def sync_sources(
         )
         source = installed.sources.get(name)
         sync = source.sync if source is not None else _cannot_load(installed.broken[name])
-        source_report, error = _run_one(run, sync, _blame(installed, name))
-        report.sources.append(source_report)
-        reporter.finish(name, source_report.status, source_report.summary)
-        if error is not None and (strict or (source_report.status == "failed" and not had_data)):
+        runs.append((run, sync, _blame(installed, name)))
+    errors = _run_all(runs, reporter, reports)
+    report = SyncReport([reports[name] for name in names])
+    fatal: list[GreenhouseError] = []
+    for name in names:
+        error = errors.get(name)
+        if error is not None and (
+            strict or (reports[name].status == "failed" and not had_data[name])
+        ):
             fatal.append(error)
     if fatal:
         # The CLI can still print every source's line from the error's report.
         fatal[0].report = report  # type: ignore[attr-defined]
         raise fatal[0]
     return report
+
+
+def _run_all(
+    runs: list[tuple[SourceRun, Sync, str]], reporter: Reporter, reports: dict[str, SourceReport]
+) -> dict[str, GreenhouseError]:
+    """Run every source in its own thread; on Ctrl-C stop them all cleanly, then re-raise."""
+    errors: dict[str, GreenhouseError] = {}
+    if not runs:
+        return errors
+    pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="sync")
+    futures: dict[Future[tuple[SourceReport, GreenhouseError | None]], SourceRun] = {
+        pool.submit(_in_thread, run, sync, blame): run for run, sync, blame in runs
+    }
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                source_report, error = future.result()
+                reports[source_report.name] = source_report
+                reporter.finish(source_report.name, source_report.status, source_report.summary)
+                if error is not None:
+                    errors[source_report.name] = error
+    except BaseException:
+        _stop([run for run, _, _ in runs], futures)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return errors
+
+
+def _stop(runs: list[SourceRun], futures: dict[Future[Any], SourceRun]) -> None:
+    """Ctrl-C: every client stops before its next request; wait for the sources to unwind."""
+    for run in runs:
+        run.options.cancel.set()
+        for client in list(run.clients):
+            client.close()  # a request in flight fails at once instead of timing out
+    for future in futures:
+        future.cancel()
+    wait(list(futures), timeout=30)
+
+
+def _in_thread(
+    run: SourceRun, sync: Sync, blame: str
+) -> tuple[SourceReport, GreenhouseError | None]:
+    try:
+        return _run_one(run, sync, blame)
+    finally:
+        run.store.release_thread()
 
 
 def _select(
@@ -190,8 +255,10 @@ def _run_one(run: SourceRun, sync: Sync, blame: str) -> tuple[SourceReport, Gree
     kind: type[SourceError] = SourceError
     try:
         outcome = sync(run)
-    except RateLimitStop as stop:
-        outcome = Outcome("partial", f"{name}: stopped early", f"{stop}; kept what was fetched")
+    except StopSource as stop:
+        outcome = Outcome(
+            "partial", f"{name}: stopped early", f"{_message(stop)}; kept what was fetched"
+        )
     except AuthError as exc:
         kind = AuthError
         outcome = Outcome("failed", f"{name}: failed", _message(exc))
@@ -208,8 +275,8 @@ def _run_one(run: SourceRun, sync: Sync, blame: str) -> tuple[SourceReport, Gree
             "failed", f"{name}: failed", f"{type(exc).__name__}: {_first_line(exc)} ({blame})"
         )
     except BaseException:
-        _record(run, started, Outcome("failed", "", "interrupted; the next sync resumes"))
         run.close()
+        _record(run, started, Outcome("failed", "", "interrupted; the next sync resumes"))
         raise
     run.close()
     message = run.scrub(outcome.message) if outcome.message else None
@@ -230,7 +297,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "(no message)"
 
 
-def _message(exc: GreenhouseError) -> str:
+def _message(exc: Exception) -> str:
     text = str(exc)
     source = getattr(exc, "source", None)
     if source and text.startswith(f"{source}: "):
@@ -240,6 +307,7 @@ def _message(exc: GreenhouseError) -> str:
 
 def _record(run: SourceRun, started: datetime, outcome: Outcome) -> None:
     success = run.now() if outcome.status == "ok" else None
+    run.save_limits()
     with run.store.transaction() as conn:
         conn.execute(
             """
@@ -262,27 +330,10 @@ def _last_success(store: Store, name: str) -> datetime | None:
 
 def freshness(store: Store, now: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Per source: ``last_success`` and ``last_attempt`` (ISO, UTC), ``status``,
-    ``message`` and ``age_seconds`` since the last success (None if never).
+    ``message``, ``age_seconds`` since the last success (None if never) and
+    ``stale`` (the one rule of :mod:`greenhouse.store.freshness`).
 
     Pass *now* for reproducible output (e.g. from ``SOURCE_DATE_EPOCH``).
     """
     moment = now or datetime.now(UTC)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    rows = store.conn.execute(
-        "SELECT source, last_attempt, last_success, status, message FROM sync_state ORDER BY source"
-    ).fetchall()
-    result: dict[str, dict[str, Any]] = {}
-    for source, attempt, success, status, message in rows:
-        result[source] = {
-            "last_success": _iso(success),
-            "last_attempt": _iso(attempt),
-            "status": status,
-            "message": message,
-            "age_seconds": max((moment - success).total_seconds(), 0.0) if success else None,
-        }
-    return result
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
+    return {name: row.as_dict() for name, row in store_freshness(store, moment).items()}

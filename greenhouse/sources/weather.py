@@ -78,7 +78,7 @@ Observation = tuple[int | None, str, float | None, float | None, float | None]
 
 def _open_meteo(run: SourceRun, latitude: float, longitude: float) -> tuple[str, Observation]:
     base = (run.config.weather.api_url or OPEN_METEO).rstrip("/")
-    client = run.client(base + "/", max_rate_limit_wait=run.config.github.max_rate_limit_wait)
+    client = run.client(base + "/")
     reply = client.get(
         f"{base}/v1/forecast",
         params={
@@ -113,7 +113,7 @@ def _openweathermap(run: SourceRun, latitude: float, longitude: float) -> tuple[
             "weather", 'OpenWeatherMap needs WEATHER_API_KEY (or use provider = "open-meteo")'
         )
     base = (run.config.weather.api_url or OPENWEATHERMAP).rstrip("/")
-    client = run.client(base + "/", max_rate_limit_wait=run.config.github.max_rate_limit_wait)
+    client = run.client(base + "/")
     reply = client.get(
         f"{base}/data/2.5/weather",
         params={"lat": latitude, "lon": longitude, "appid": key, "units": "metric"},

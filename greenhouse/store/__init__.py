@@ -7,10 +7,17 @@ clear message and left untouched; an older one is migrated forward, each step
 in a transaction. Every write goes through :meth:`Store.transaction`, so an
 interrupted build leaves the file as it was. The file's DuckDB storage format is
 pinned and checked before DuckDB opens it (:mod:`greenhouse.store.format`).
+
+Several threads may use one store (the sources of a sync run side by side):
+:attr:`Store.conn` is the thread's own DuckDB cursor, and write transactions
+take turns (they are short: a page of rows each). Ctrl-C inside a DuckDB
+statement surfaces from DuckDB as a plain ``RuntimeError``; the transaction
+is rolled back and :class:`KeyboardInterrupt` raised instead (:func:`interrupted`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,15 +31,57 @@ from greenhouse.errors import StoreBusyError, StoreError, StoreOutdatedError
 from greenhouse.store.format import STORAGE_VERSION, ensure_format
 from greenhouse.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store", "SCHEMA_VERSION"]
+__all__ = ["Store", "SCHEMA_VERSION", "interrupted"]
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether *exc* is DuckDB telling that Ctrl-C stopped a statement.
+
+    DuckDB consumes the SIGINT and raises ``RuntimeError("Query interrupted")``
+    (or ``duckdb.InterruptException``) rather than ``KeyboardInterrupt``; this
+    is the one place that knows (``tests/test_store.py`` fails if it changes).
+    """
+    if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")
 
 
 class Store:
     """An open DuckDB store. Use as a context manager."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path):
-        self.conn = connection
+        self._main = connection
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+        #: Write transactions take turns: they all bump the same data_version row.
+        self._writing = threading.RLock()
         self.path = path
+
+    @property
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: the store's own in the opening thread, a cursor elsewhere."""
+        if threading.get_ident() == self._owner:
+            return self._main
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._cursor_lock:
+                cursor = self._main.cursor()
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    def release_thread(self) -> None:
+        """Close this thread's cursor (a worker thread calls it when it is done)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            return
+        self._local.cursor = None
+        with self._cursor_lock:
+            if cursor in self._cursors:
+                self._cursors.remove(cursor)
+        cursor.close()
 
     @classmethod
     def open(
@@ -107,7 +156,11 @@ class Store:
 
     def close(self) -> None:
         """Close the connection (checkpointing the write-ahead log)."""
-        self.conn.close()
+        with self._cursor_lock:
+            cursors, self._cursors = self._cursors, []
+        for cursor in cursors:
+            cursor.close()
+        self._main.close()
 
     def one(self, sql: str, params: list[object] | None = None) -> tuple[Any, ...] | None:
         """The first row of a query, read to the end so the connection is free for the next one."""
@@ -142,19 +195,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write transaction; it bumps ``data_version`` so builds see that data changed."""
-        self.conn.execute("BEGIN TRANSACTION")
-        try:
-            yield self.conn
-            if self._has_meta():
-                self.conn.execute(
-                    "INSERT INTO meta VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE "
-                    "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"
-                )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+        """A write transaction; it bumps ``data_version`` so builds see that data changed.
+
+        All or nothing: on any exception (Ctrl-C included, even inside a DuckDB
+        statement) it is rolled back; an interrupt comes out as ``KeyboardInterrupt``.
+        """
+        conn = self.conn
+        with self._writing:
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                yield conn
+                if self._has_meta():
+                    conn.execute(
+                        "INSERT INTO meta VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE "
+                        "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"
+                    )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if interrupted(exc) and not isinstance(exc, KeyboardInterrupt):
+                    raise KeyboardInterrupt from None
+                raise
 
     def _has_meta(self) -> bool:
         row = self.one("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
@@ -181,6 +242,19 @@ class Store:
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back whatever is open; a transaction DuckDB already aborted is fine too."""
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction was open (BEGIN itself failed or was interrupted)
+    except RuntimeError as exc:
+        if not interrupted(exc):
+            raise
+        # A second Ctrl-C during the rollback: DuckDB rolls an unfinished transaction
+        # back when the connection closes, so the file stays consistent either way.
 
 
 def _open_error(path: Path, exc: Exception) -> StoreError:

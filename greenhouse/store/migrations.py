@@ -247,6 +247,53 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "sync state that outlives a run: API budgets, the newest rotated credential, "
+        "repository look-ups; listing pages no longer cached whole",
+        """
+        -- Each upstream budget's last known state, so a run before its reset sends nothing.
+        CREATE TABLE rate_limits (
+            source VARCHAR NOT NULL,                -- github | spotify | lastfm | weather | …
+            budget VARCHAR NOT NULL,                -- core | graphql | … ; '*' = a pause of the whole client
+            remaining INTEGER,
+            "limit" INTEGER,
+            reset_at TIMESTAMP,                     -- UTC; nothing is sent before it while remaining = 0
+            PRIMARY KEY (source, budget)
+        );
+
+        -- The newest value of a rotating credential (Spotify's refresh token).
+        -- A secret, like the validators of http_cache: the store is private.
+        CREATE TABLE credentials (
+            source VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,                  -- refresh_token
+            value VARCHAR NOT NULL,
+            seed_sha256 VARCHAR NOT NULL,           -- the environment value it descends from
+            retired_sha256 VARCHAR[] NOT NULL,      -- values it replaced (hashes only)
+            rotated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source, name)
+        );
+
+        -- Repositories named by content files but absent from the owner's listing.
+        CREATE TABLE repo_lookups (
+            full_name VARCHAR PRIMARY KEY,          -- owner/name as the content file writes it
+            status VARCHAR NOT NULL,                -- renamed | missing | elsewhere
+            target VARCHAR,                         -- the new owner/name of a renamed repository
+            checked_at TIMESTAMP NOT NULL
+        );
+
+        -- The pushed_at whose details (statistics, languages) are stored: a repository needs
+        -- fetching again when the listing shows another one, whatever the clocks say.
+        ALTER TABLE repos ADD COLUMN details_pushed_at TIMESTAMP;
+        -- Details fetched a day or more after the push were computed after it; fetched sooner
+        -- (maybe before GitHub recomputed its statistics), they are fetched once more.
+        UPDATE repos SET details_pushed_at = pushed_at
+            WHERE fetched_at IS NOT NULL AND pushed_at IS NOT NULL
+            AND fetched_at >= pushed_at + INTERVAL 1 DAY;
+
+        -- Listing pages were cached whole, with private repositories' names and descriptions.
+        DELETE FROM http_cache WHERE regexp_matches(url, '/users/[^/]+/repos');
+        """,
+    ),
+    (
         "commit ids of forges that give them; forge contribution calendars",
         """
         -- Commit ids per repository, from the forges whose API lists them (GitLab,

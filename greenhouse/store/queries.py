@@ -8,39 +8,18 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from greenhouse.garden.growth import CHANNELS, Activity
-from greenhouse.garden.plants import PlantSpec, Repo
+from greenhouse.garden.plants import PlantSpec
 from greenhouse.garden.weather import Observation, Play
 from greenhouse.store import Store
+from greenhouse.store.freshness import freshness
+from greenhouse.store.repos import load_repos
+
+__all__ = [
+    "activity_span", "data_time", "day_range", "freshness", "is_demo", "latest_observation",
+    "load_activity", "load_plays", "load_repos",
+]  # fmt: skip
 
 EPOCH = date(1970, 1, 1)
-
-
-def load_repos(store: Store) -> list[Repo]:
-    """Every stored repository (private ones included: the garden filters them)."""
-    rows = store.conn.execute(
-        "SELECT full_name, name, description, homepage, html_url, language, topics, stars, forks, "
-        "is_fork, is_archived, is_private, created_at, pushed_at, source FROM repos ORDER BY full_name"
-    ).fetchall()
-    return [
-        Repo(
-            full_name=r[0],
-            name=r[1],
-            description=r[2],
-            homepage=r[3],
-            html_url=r[4],
-            language=r[5],
-            topics=list(r[6] or []),
-            stars=int(r[7] or 0),
-            forks=int(r[8] or 0),
-            is_fork=bool(r[9]),
-            is_archived=bool(r[10]),
-            is_private=bool(r[11]),
-            created_at=r[12],
-            pushed_at=r[13],
-            source=r[14],
-        )
-        for r in rows
-    ]
 
 
 def activity_span(store: Store, specs: Sequence[PlantSpec], today: date) -> date:
@@ -180,17 +159,6 @@ def latest_observation(store: Store, until: datetime) -> Observation | None:
         [until],
     )
     return Observation(*row) if row else None
-
-
-def freshness(store: Store) -> dict[str, dict[str, object]]:
-    """Per source: when it last succeeded, its status and message."""
-    rows = store.conn.execute(
-        "SELECT source, last_attempt, last_success, status, message FROM sync_state ORDER BY source"
-    ).fetchall()
-    return {
-        r[0]: {"last_attempt": r[1], "last_success": r[2], "status": r[3], "message": r[4]}
-        for r in rows
-    }
 
 
 def data_time(store: Store) -> datetime | None:

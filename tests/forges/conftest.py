@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,26 @@ FORGEJO_TOKEN = "forgejo-SECRET-0123456789abcdef"
 
 
 class Sleeps:
-    """An injectable sleep that records and does not sleep."""
+    """An injectable sleep that records, never sleeps, and moves its clock on instead.
+
+    ``clock`` is the real time plus every second slept, so a client that waits
+    for a reset or a retry-after sees the wait over, as it would for real.
+    """
 
     def __init__(self) -> None:
         self.calls: list[float] = []
+        self.slept = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        self.slept += seconds
+
+    def clock(self) -> float:
+        return time.time() + self.slept
+
+    def waited(self, seconds: float, tolerance: float = 0.5) -> bool:
+        """Whether one of the sleeps lasted about *seconds*."""
+        return any(abs(call - seconds) <= tolerance for call in self.calls)
 
 
 @pytest.fixture
@@ -34,7 +48,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def options(sleeps: Sleeps) -> HttpOptions:
-    return HttpOptions(timeout=2.0, retries=2, backoff=0.01, sleep=sleeps)
+    return HttpOptions(timeout=2.0, retries=2, backoff=0.01, sleep=sleeps, clock=sleeps.clock)
 
 
 @pytest.fixture
@@ -62,10 +76,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def site_for(tmp_path: Path, **sections: dict[str, Any]) -> Site:
-    """A site with only *sections* configured (weather off, no GitHub user)."""
-    raw: dict[str, Any] = {"weather": {"provider": "none"}, "github": {"max_rate_limit_wait": 5}}
+    """A site with only *sections* configured (weather off, no GitHub user).
+
+    Each source waits at most 5 s for a rate limit (unless its section says otherwise).
+    """
+    raw: dict[str, Any] = {"weather": {"provider": "none"}}
     for name, values in sections.items():
-        raw.setdefault(name, {}).update(values)
+        raw.setdefault(name, {"max_rate_limit_wait": 5}).update(values)
     return Site(root=tmp_path, config=validate_config(raw, "greenhouse.toml"))
 
 

@@ -12,7 +12,7 @@ from greenhouse.errors import AuthError, SourceError
 from greenhouse.sources.http import HttpOptions
 from greenhouse.sources.sync import freshness, sync_sources
 from greenhouse.store import Store
-from tests.forges.conftest import GITLAB_TOKEN, rows, site_for
+from tests.forges.conftest import GITLAB_TOKEN, Sleeps, rows, site_for
 from tests.forges.fakes import FakeGitLab, GitLabProject, history, now
 from tests.forges.server import Reply
 
@@ -182,7 +182,7 @@ def test_self_hosted_under_a_path_with_include_and_exclude(
 
 
 def test_a_rate_limit_stop_keeps_what_was_fetched_and_the_next_sync_resumes(
-    tmp_path: Path, store: Store, options: HttpOptions
+    tmp_path: Path, store: Store, options: HttpOptions, sleeps: Sleeps
 ) -> None:
     with FakeGitLab(rate_limit=40) as gitlab:
         for i in range(30):
@@ -196,7 +196,14 @@ def test_a_rate_limit_stop_keeps_what_was_fetched_and_the_next_sync_resumes(
         assert rows(store, "SELECT count(*) FROM repos")[0][0] == 30  # the listing was committed
         assert freshness(store)["gitlab"]["status"] == "partial"
 
-        gitlab.limit.used = 0  # the window resets
+        # The spent budget is kept in the store: a sync before the reset sends nothing.
+        gitlab.clear()
+        early = sync_sources(site, store, Secrets(), ["gitlab"], options=options)["gitlab"]
+        assert early.status == "partial" and gitlab.log == []
+
+        sleeps.slept += 61  # the window passes
+        gitlab.limit.used = 0
+        gitlab.limit.reset_at += 61
         gitlab.clear()
         second = sync_sources(site, store, Secrets(), ["gitlab"], options=options)["gitlab"]
         assert second.status == "ok"
@@ -213,13 +220,14 @@ def test_a_429_without_headers_backs_off_then_stops(
         gitlab.add(GitLabProject("p"))
         site = site_for(tmp_path, gitlab={"user": "ada", "api_url": gitlab.url})
         report = sync_sources(site, store, Secrets(), ["gitlab"], options=options)["gitlab"]
-    # No Retry-After: a minute, as for GitHub's secondary limit, longer than the 5 s allowed.
+    # No Retry-After, no RateLimit-* headers: a few short backoffs, then the source stops.
     assert report.status == "partial"
     assert report.error == (
-        "gitlab: rate limit reached; it resets in 60 s; "
-        "kept what was fetched, the next sync resumes from there"
+        "gitlab: rate limit reached; kept what was fetched, the next sync resumes from there"
     )
-    assert options.sleep.calls == []  # type: ignore[attr-defined]
+    calls = options.sleep.calls  # type: ignore[attr-defined]
+    assert len(calls) == options.rate_limit_retries + 1  # one short backoff per refusal
+    assert all(0 < c <= options.backoff_cap for c in calls)
 
 
 def test_rate_limit_headers_are_read(
@@ -277,3 +285,15 @@ def test_a_project_that_leaves_the_listing_is_forgotten(
         assert rows(store, f"SELECT count(*) FROM {table} WHERE {column} = 'gitlab:ada/goes'") == [
             (0,)
         ]
+
+
+def test_its_own_time_budget_stops_it_partial(
+    gitlab: FakeGitLab, tmp_path: Path, store: Store, options: HttpOptions
+) -> None:
+    gitlab.add(GitLabProject("p"))
+    site = site_for(tmp_path, gitlab={"user": "ada", "api_url": gitlab.url, "time_budget": 1e-6})
+    report = sync_sources(site, store, Secrets(), ["gitlab"], options=options)
+    # Spent before the first request: nothing sent, the source partial and saying why.
+    assert report["gitlab"].status == "partial"
+    assert "time budget" in (report["gitlab"].error or "")
+    assert gitlab.log == []

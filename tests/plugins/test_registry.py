@@ -107,6 +107,8 @@ def test_a_plugin_section_validates_with_file_line_and_field(
     write_site(site, '[pebble]\nuser = "ada"\nmin_stars = 2\n')
     section = load_site(site).config.source_section("pebble")
     assert section is not None and section.model_dump() == {
+        "time_budget": 300.0,  # a SourceSection's bounds, as every built-in source has
+        "max_rate_limit_wait": 60.0,
         "user": "ada",
         "api_url": "https://pebble.example/api",
         "min_stars": 2,

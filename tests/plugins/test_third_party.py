@@ -114,7 +114,9 @@ def test_init_check_sync_and_build_treat_the_plugin_like_a_builtin(
     assert greenhouse(venv, "init", "site", cwd=tmp_path).returncode == 0
     site = tmp_path / "site"
     toml = (site / "greenhouse.toml").read_text(encoding="utf-8")
-    assert "[pebble]\n# Pebble user whose repositories become plants.\n# user = …" in toml
+    pebble = toml.split("\n[pebble]\n", 1)[1].split("\n[", 1)[0]
+    assert "# time_budget = 300.0" in pebble  # the bounds of a SourceSection, as built-ins have
+    assert "# Pebble user whose repositories become plants.\n# user = …" in pebble
     assert "# min_stars = 0" in toml and "PEBBLE_TOKEN" in toml
     assert "# (No [ghost] section: cannot load the source plugin 'ghost'" in toml
     assert greenhouse(venv, "check", "--root", "site", cwd=tmp_path).returncode == 0

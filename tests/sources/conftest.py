@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,26 @@ TOKEN = "ghp_SECRETtoken1234567890abcdef"
 
 
 class Sleeps:
-    """An injectable sleep that records and barely sleeps."""
+    """An injectable sleep that records, never sleeps, and moves its clock on instead.
+
+    ``clock`` is the real time plus every second slept, so a client that waits
+    for a reset or a retry-after sees the wait over, as it would for real.
+    """
 
     def __init__(self) -> None:
         self.calls: list[float] = []
+        self.slept = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        self.slept += seconds
+
+    def clock(self) -> float:
+        return time.time() + self.slept
+
+    def waited(self, seconds: float, tolerance: float = 0.5) -> bool:
+        """Whether one of the sleeps lasted about *seconds*."""
+        return any(abs(call - seconds) <= tolerance for call in self.calls)
 
 
 @pytest.fixture
@@ -33,7 +47,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def options(sleeps: Sleeps) -> HttpOptions:
-    return HttpOptions(timeout=0.5, retries=2, backoff=0.01, sleep=sleeps)
+    return HttpOptions(timeout=0.5, retries=2, backoff=0.01, sleep=sleeps, clock=sleeps.clock)
 
 
 @pytest.fixture

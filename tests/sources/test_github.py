@@ -12,7 +12,7 @@ from greenhouse.sources.http import HttpOptions
 from greenhouse.sources.sync import freshness, sync_sources
 from greenhouse.store import Store
 from tests.sources.conftest import TOKEN, make_site, repos
-from tests.sources.fake_upstream import Answer, FakeRepo, FakeUpstream
+from tests.sources.fake_upstream import Answer, FakeRepo, FakeUpstream, Logged
 
 
 def rows(store: Store, sql: str, *params: object) -> list[tuple]:
@@ -158,6 +158,7 @@ def test_primary_rate_limit_mid_sync_keeps_what_was_fetched_and_resumes(
     store: Store,
     no_secrets: Secrets,
     options: HttpOptions,
+    sleeps,
     status: int,
 ) -> None:
     site = make_site(tmp_path, fake, github={"concurrency": 1})
@@ -176,6 +177,7 @@ def test_primary_rate_limit_mid_sync_keeps_what_was_fetched_and_resumes(
     assert state["status"] == "partial" and state["last_success"] is None
 
     fake.github.remaining = 5000
+    sleeps.slept += 3700  # an hour later: the reset has come
     fake.clear_log()
     report = sync_sources(site, store, no_secrets, ["github"], options=options)
 
@@ -202,7 +204,7 @@ def test_rate_limit_waits_when_the_reset_is_near(
     report = sync_sources(site, store, no_secrets, ["github"], options=options)
 
     assert report["github"].status == "ok"
-    assert 3.0 in sleeps.calls and 1.0 in sleeps.calls
+    assert sleeps.waited(3.0) and sleeps.waited(1.0)
     assert rows(store, "SELECT count(*) FROM repo_languages")[0][0] == 2
 
 
@@ -360,8 +362,11 @@ def test_include_exclude_and_switches(
     sync_sources(site, store, no_secrets, ["github"], options=options)
     assert repo_names(store) == ["F", "keep"]
     site = make_site(tmp_path, fake, github={"include": ["keep"]})
+    fake.clear_log()
     sync_sources(site, store, no_secrets, ["github"], options=options)
-    assert repo_names(store) == ["keep"]
+    # What is no longer wanted is not synced, but its history is kept (the garden hides it).
+    assert repo_names(store) == ["F", "keep"]
+    assert not fake.requests("/repos/octo/F/")
 
 
 def test_exhausted_limit_with_a_near_reset_is_waited_out(
@@ -401,7 +406,15 @@ def test_graphql_502_is_retried_and_partial_data_is_used(
         "data": {"user": {"repositories": {"pageInfo": {"hasNextPage": False}, "nodes": nodes}}},
         "errors": [{"message": "Timeout on languages for repo-001", "path": ["user"]}],
     }
-    fake.script("POST", "/gh/graphql", Answer(502, {}), Answer(200, partial), None)
+    answers = [Answer(502, {}), Answer(200, partial)]
+    model = fake._graphql
+
+    def graphql(request: Logged) -> Answer:
+        if b"repositories" in request.body and answers:
+            return answers.pop(0)
+        return model(request)
+
+    fake.handle("POST", "/gh/graphql", graphql)
 
     report = sync_sources(site, store, token_secrets, ["github"], options=options)
 

@@ -120,19 +120,57 @@ def test_spotify_audio_features_when_available(
     assert rows(store, "SELECT valence, energy FROM plays") == [(0.25, 0.75)]
 
 
-def test_spotify_rotated_refresh_token_warns_and_is_never_stored(
+def test_spotify_rotated_refresh_token_is_kept_and_wins(
     fake: FakeUpstream, tmp_path: Path, store: Store, options: HttpOptions
 ) -> None:
-    spotify_fake(fake, [play("2026-11-27T10:00:00Z", "Jóga", "t1")], rotate=True)
-    fake.script("GET", "/spotify/v1/audio-features", Answer(403, {}))
+    """Issue 12.7: after a rotation the old token is refused; the kept one carries on."""
+    fake.spotify.rotate = True
+    fake.spotify.plays = [play("2026-11-27T10:00:00Z", "Jóga", "t1")]
+    site = make_site(tmp_path, fake)
 
-    report = sync_sources(make_site(tmp_path, fake), store, SPOTIFY, ["spotify"], options=options)
+    for _ in range(3):
+        report = sync_sources(site, store, SPOTIFY, ["spotify"], options=options)
+        assert report["spotify"].status == "ok", report["spotify"].error
 
-    warning = next(w for w in report["spotify"].warnings if "refresh token" in w)
-    assert "greenhouse auth spotify" in warning and "SPOTIFY_REFRESH_TOKEN" in warning
-    assert "ROTATED" not in warning
+    sent = [dict(parse_qsl(r.body.decode()))["refresh_token"] for r in fake.requests("/api/token")]
+    assert sent == ["refresh-TOKEN-789", "ROTATED-refresh-001", "ROTATED-refresh-002"]
     store.conn.execute("CHECKPOINT")
-    assert b"ROTATED-refresh-000" not in store.path.read_bytes()
+    database = store.path.read_bytes()
+    assert b"ROTATED-refresh-003" in database  # the newest one, documented as kept
+    assert b"refresh-TOKEN-789" not in database  # the environment's value never is
+    for text in [repr(report), *report["spotify"].warnings]:
+        assert "ROTATED" not in text
+
+    # A new sign-in (a different SPOTIFY_REFRESH_TOKEN) starts a new chain.
+    fake.spotify.valid_refresh = {"signed-in-again-42"}
+    fresh = Secrets(
+        spotify_client_id="client-id-123",
+        spotify_client_secret="client-SECRET-456",
+        spotify_refresh_token="signed-in-again-42",
+    )
+    assert sync_sources(site, store, fresh, ["spotify"], options=options)["spotify"].status == "ok"
+    # …and the old environment value, seen again (an older CI secret), loses to the newest.
+    assert (
+        sync_sources(site, store, SPOTIFY, ["spotify"], options=options)["spotify"].status == "ok"
+    )
+    last = dict(parse_qsl(fake.requests("/api/token")[-1].body.decode()))["refresh_token"]
+    assert last == "ROTATED-refresh-004"
+
+
+def test_spotify_refused_rotated_token_says_it_was_a_rotation(
+    fake: FakeUpstream, tmp_path: Path, store: Store, options: HttpOptions
+) -> None:
+    fake.spotify.rotate = True
+    site = make_site(tmp_path, fake)
+    sync_sources(site, store, SPOTIFY, ["spotify"], options=options)
+    fake.spotify.valid_refresh = set()  # the user revoked the app
+
+    report = sync_sources(site, store, SPOTIFY, ["spotify"], options=options)
+
+    assert report["spotify"].status == "failed"
+    message = report["spotify"].error or ""
+    assert "issued in a rotation on 20" in message and "kept in the store" in message
+    assert "greenhouse auth spotify" in message and "ROTATED" not in message
 
 
 def test_spotify_invalid_grant_says_sign_in_again(
@@ -151,6 +189,9 @@ def test_spotify_invalid_grant_says_sign_in_again(
         message.startswith("spotify: ")
         and "sign in again with `greenhouse auth spotify`" in message
     )
+    # The store saw no rotation: every cause is named, rotation included, none asserted.
+    assert "expired" in message and "revoked" in message and "rotated" in message
+    assert "Refresh token revoked" in message  # Spotify's own words
     assert "expired-refresh-token" not in message
 
 
@@ -199,11 +240,17 @@ def test_lastfm_strings_now_playing_pages_and_cursor(
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "expected"),
+    ("code", "status", "message", "expected"),
     [
-        (6, 200, "user 'rj' not found"),
-        (17, 200, "private"),
-        (10, 403, "LASTFM_API_KEY was rejected"),
+        (6, 200, "User not found", "user 'rj' not found"),
+        (
+            6,
+            400,
+            "Invalid parameters - from is empty",
+            r"Last.fm refused the request \(error 6: Invalid parameters - from is empty\)",
+        ),
+        (17, 200, "nope", "private"),
+        (10, 403, "nope", "LASTFM_API_KEY was rejected"),
     ],
 )
 def test_lastfm_errors_even_with_http_200(
@@ -213,9 +260,10 @@ def test_lastfm_errors_even_with_http_200(
     options: HttpOptions,
     code: int,
     status: int,
+    message: str,
     expected: str,
 ) -> None:
-    fake.script("GET", "/lastfm/2.0/", Answer(status, {"error": code, "message": "nope"}))
+    fake.script("GET", "/lastfm/2.0/", Answer(status, {"error": code, "message": message}))
     site = make_site(tmp_path, fake, lastfm={"user": "rj"})
     with pytest.raises(SourceError, match=expected):
         sync_sources(
@@ -407,7 +455,7 @@ def test_spotify_429_retry_after_is_obeyed(
     fake.script("GET", "/spotify/v1/audio-features", Answer(403, {}))
     report = sync_sources(make_site(tmp_path, fake), store, SPOTIFY, ["spotify"], options=options)
     assert report["spotify"].status == "ok"
-    assert 2.0 in sleeps.calls
+    assert sleeps.waited(2.0)
     assert rows(store, "SELECT track FROM plays") == [("Jóga",)]
 
 

@@ -81,7 +81,8 @@ def test_ctrl_c_halfway_keeps_what_was_fetched_and_the_next_run_resumes(
         fake.clear_log()
         report = sync_sources(site, store, Secrets(), options=options)
         assert report["github"].status == "ok"
-        fetched = len(fake.requests("/stats/commit_activity"))
+        # Distinct repositories: a request retried after a timeout (a busy machine) is one.
+        fetched = len({r.path for r in fake.requests("/stats/commit_activity")})
         assert fetched == 300 - kept[0]
         assert freshness(store)["github"]["last_success"] is not None
 
