@@ -59,10 +59,46 @@ def source_date(env: dict[str, str] | None = None) -> datetime | None:
 
 
 def paths(site: Site, output: Path | str | None, db: Path | str | None) -> tuple[Path, Path]:
-    """The bundle folder and the DuckDB file, from flags or config."""
-    out = Path(output).resolve() if output else site.path(site.config.build.output)
+    """The bundle folder (symlinks resolved: the swap happens where it really is) and the DuckDB file."""
+    from greenhouse.site.output import real
+
+    out = real(Path(output) if output else site.path(site.config.build.output))
     store = Path(db).resolve() if db else site.path(site.config.build.db)
     return out, store
+
+
+def output_problems(
+    site: Site, out: Path, store: Path, flag: bool, *, placement_only: bool = False
+) -> list[Problem]:
+    """Why *out* may not receive the bundle: where it is, or what it already holds.
+
+    *flag* says the folder came from ``--output`` (else from ``[build] output``,
+    and the problem points at its line in greenhouse.toml).
+    """
+    from greenhouse.config import locate_key
+    from greenhouse.site.output import ownership_problem, placement_problem
+
+    placement = placement_problem(out, site.root, store)
+    reasons = [
+        f"{placement}; a build replaces its output folder whole, so the bundle needs a folder "
+        "of its own (the default is build/site)"
+        if placement
+        else None
+    ]
+    if placement is None and not placement_only:
+        reasons.append(ownership_problem(out))
+    if flag:
+        return [Problem("--output", f"{out} {r}") for r in reasons if r]
+    config = site.root / CONFIG_FILE
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    line = locate_key(text, ("build", "output"))
+    shown = site.config.build.output
+    return [
+        Problem(config, f"output {shown!r}: {out} {r}", line, "build.output") for r in reasons if r
+    ]
 
 
 def build(
@@ -90,6 +126,9 @@ def build(
         site = with_base_url(site, base_url)
     content = load_content(site.root)
     out, db_path = paths(site, output, db)
+    problems = output_problems(site, out, db_path, flag=bool(output))
+    if problems:
+        raise ConfigError(problems)
     fixed_now = source_date()
     with build_lock(out):
         clean_leftovers(out)
@@ -119,7 +158,7 @@ def build(
                     seconds=time.perf_counter() - started,
                     warnings=warnings,
                 )
-            result = _render(site, content, store, now, out, say)
+            result = _render(site, content, store, now, out, say, private=(db_path,))
             store.conn.execute(
                 "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
             )
@@ -259,7 +298,13 @@ def _unchanged(store: Store, out: Path, fingerprint: str) -> bool:
 
 
 def _render(
-    site: Site, content: Content, store: Store, now: datetime, out: Path, say: Progress
+    site: Site,
+    content: Content,
+    store: Store,
+    now: datetime,
+    out: Path,
+    say: Progress,
+    private: tuple[Path, ...] = (),
 ) -> tuple[int, int, int, bool, dict[str, int]]:
     from greenhouse.garden.garden import grow
     from greenhouse.garden.plants import merge_plants
@@ -305,6 +350,7 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := _stored_snapshots(store)),
+        private=private,
     )
     with staging(out) as folder:
         bundle = Bundle(folder)
@@ -379,6 +425,9 @@ def check(root: Path | str = ".") -> tuple[Site, Content]:
     else:
         # A section whose source plugin cannot be loaded could not be checked.
         problems.extend(site.config.unloaded_sections())
+    if site is not None:
+        out, store = paths(site, None, None)
+        problems.extend(output_problems(site, out, store, flag=False))
     content: Content | None = None
     try:
         content = load_content(Path(root).resolve())
@@ -392,28 +441,10 @@ def check(root: Path | str = ".") -> tuple[Site, Content]:
 
 
 def _check_templates(folder: Path) -> list[Problem]:
-    """Compile every template of the site's own folder, so syntax errors show before a build."""
-    import jinja2
+    """Syntax, undefined names and missing includes in the site's own templates."""
+    from greenhouse.site.template_lint import lint_templates
 
-    from greenhouse.site.render import template_environment
-
-    if not folder.is_dir():
-        return []
-    env = template_environment(folder)
-    problems = []
-    for path in sorted(folder.rglob("*")):
-        if (
-            path.is_file()
-            and path.suffix in {".html", ".xml", ".txt", ".j2"}
-            and "static" not in path.parts
-        ):
-            try:
-                env.parse(path.read_text(encoding="utf-8"), name=path.name, filename=str(path))
-            except jinja2.TemplateSyntaxError as exc:
-                problems.append(Problem(path, exc.message or "template syntax error", exc.lineno))
-            except UnicodeDecodeError:
-                problems.append(Problem(path, "not valid UTF-8"))
-    return problems
+    return lint_templates(folder)
 
 
 def today_utc() -> date:

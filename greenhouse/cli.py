@@ -225,7 +225,10 @@ def sidecar(
         str | None, typer.Option("--host", help="Address to listen on (default: [live] host).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port to listen on (default: [live] port; 0: any).")
+        int | None,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port to listen on (default: [live] port; 0: any)."
+        ),
     ] = None,
 ) -> None:
     """Run the live presence server (websocket /ws/garden, /healthz, /metrics, /api/events)."""
@@ -404,7 +407,9 @@ def auth_spotify(
 @friendly
 def serve(
     root: RootOption = Path("."),
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
+    ] = 8000,
     host: Annotated[
         str,
         typer.Option(

@@ -12,7 +12,6 @@ import fnmatch
 import functools
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +28,17 @@ from pydantic import (
 )
 
 from greenhouse.errors import ConfigError, Problem
+from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
 CONFIG_FILE = "greenhouse.toml"
 
 
 class Section(BaseModel):
-    """Base of every config section: strict keys, documented fields."""
+    """Base of every config section: strict keys, documented fields, finite numbers."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # inf and nan are valid TOML floats but no setting means them (max_height = inf
+    # passed every bound and crashed the build), so they are refused where they enter.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class SiteConfig(Section):
@@ -57,7 +59,7 @@ class SiteConfig(Section):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+        if not re.match(r"^https?://[^/\s\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?$", value):
             raise ValueError("must be an absolute http(s) URL, e.g. https://user.github.io/repo/")
         return value if value.endswith("/") else value + "/"
 
@@ -344,30 +346,47 @@ class AnalyticsConfig(Section):
     )
 
 
+#: Largest growth units per event: far beyond any sensible model, far below a float overflow
+#: (1.7e308 per commit turned heights into inf, and the JSON API into invalid JSON).
+MAX_WEIGHT = 1e6
+
+
 class GrowthConfig(Section):
     """Rates and thresholds of the growth model (see docs/model.md)."""
 
     dormant_after_days: int = Field(
         120, ge=1, description="Days without activity before a plant goes dormant."
     )
-    commit_weight: float = Field(1.0, ge=0, description="Growth units per commit.")
-    star_weight: float = Field(3.0, ge=0, description="Growth units per star gained.")
-    release_weight: float = Field(10.0, ge=0, description="Growth units per release.")
-    issue_weight: float = Field(0.5, ge=0, description="Growth units per issue or pull request.")
-    view_weight: float = Field(0.05, ge=0, description="Growth units per visitor view.")
+    commit_weight: float = Field(1.0, ge=0, le=MAX_WEIGHT, description="Growth units per commit.")
+    star_weight: float = Field(
+        3.0, ge=0, le=MAX_WEIGHT, description="Growth units per star gained."
+    )
+    release_weight: float = Field(
+        10.0, ge=0, le=MAX_WEIGHT, description="Growth units per release."
+    )
+    issue_weight: float = Field(
+        0.5, ge=0, le=MAX_WEIGHT, description="Growth units per issue or pull request."
+    )
+    view_weight: float = Field(
+        0.05, ge=0, le=MAX_WEIGHT, description="Growth units per visitor view."
+    )
     interaction_weight: float = Field(
-        0.5, ge=0, description="Growth units per visitor interaction."
+        0.5, ge=0, le=MAX_WEIGHT, description="Growth units per visitor interaction."
     )
     half_size: float = Field(
         150.0,
         gt=0,
+        le=1e12,
         description="Accumulated growth units at which a plant reaches half its full size.",
     )
     health_window_days: int = Field(
         30, ge=1, description="Days of recent activity that make a plant healthy."
     )
     health_half_activity: float = Field(
-        40.0, gt=0, description="Growth units in the health window that give a plant half health."
+        40.0,
+        gt=0,
+        le=1e12,
+        description="Growth units in the health window that give a plant half health.",
     )
     sprout_at: float = Field(0.05, ge=0, le=1, description="Growth from which a seed is a sprout.")
     sapling_at: float = Field(
@@ -378,7 +397,7 @@ class GrowthConfig(Section):
         0.6, ge=0, le=1, description="Health from which a sapling or mature plant blooms."
     )
     max_height: float = Field(
-        3.0, gt=0, description="Height, in garden units, of a fully grown plant."
+        3.0, gt=0, le=1000, description="Height, in garden units, of a fully grown plant."
     )
 
 
@@ -572,11 +591,9 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigError(Problem(path, f"cannot read: {exc.strerror}")) from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            Problem(path, f"invalid TOML: {_toml_message(exc)}", _toml_line(exc))
-        ) from None
+        raw = parse_toml(text)
+    except TomlSyntaxError as exc:
+        raise ConfigError(Problem(path, f"invalid TOML: {exc.message}", exc.line)) from None
     return validate_config(raw, path, text)
 
 
@@ -627,8 +644,18 @@ def _problem(err: Any, path: Path | str, text: str, schema: type[BaseModel] = Co
     else:
         message = err["msg"]
         if err["type"] not in {"missing"} and "input" in err and not isinstance(err["input"], dict):
-            message += f" (got {err['input']!r})"
+            message += f" (got {_short_repr(err['input'])})"
     return Problem(path, message, line, field)
+
+
+def _short_repr(value: object) -> str:
+    """A value as a message shows it: a huge or deeply nested one cut short."""
+    import reprlib
+
+    shorten = reprlib.Repr()
+    shorten.maxstring = shorten.maxother = 80
+    shorten.maxlevel = 3
+    return shorten.repr(value)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> type[BaseModel] | None:
@@ -658,7 +685,7 @@ def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
             if len(loc) == 1 and current == loc[0]:
                 return number
             continue
-        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line) and (
+        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*[=.]", line) and (
             section is None or current == section
         ):
             return number
@@ -668,16 +695,3 @@ def locate_key(text: str, loc: tuple[str, ...]) -> int | None:
             if m and m.group(1).strip() == section:
                 return number
     return None
-
-
-def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
-    lineno = getattr(exc, "lineno", None)
-    if lineno:
-        return int(lineno)
-    m = re.search(r"line (\d+)", str(exc))
-    return int(m.group(1)) if m else None
-
-
-def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
-    msg = getattr(exc, "msg", None) or str(exc)
-    return re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)

@@ -9,7 +9,6 @@ problem in every file is collected and raised at once as a
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,7 +25,12 @@ from pydantic import (
 
 from greenhouse.config import locate_key
 from greenhouse.errors import ContentError, Problem
+from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
+#: Bounds on skills (see greenhouse.garden.skills: edges grow with the square of a project's skills).
+MAX_PLANT_SKILLS = 50  # also the most a plant brings to the constellation (GitHub allows 20 topics)
+MAX_DECLARED_SKILLS = 500
+MAX_SKILL_NAME = 100
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 #: A repository on any forge: ``owner/name`` (GitHub) or ``forge:path``
@@ -121,6 +125,21 @@ class ProjectMeta(BaseModel):
             raise ValueError("must match [a-z0-9-]+ (no slashes, dots or upper case)")
         return value
 
+    @field_validator("skills")
+    @classmethod
+    def _skills(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(value) > MAX_PLANT_SKILLS:
+            raise ValueError(
+                f"at most {MAX_PLANT_SKILLS} skills per project (got {len(value)}): "
+                "the constellation links every pair of a project's skills"
+            )
+        for name in value or ():
+            if not name.strip() or len(name) > MAX_SKILL_NAME:
+                raise ValueError(
+                    f"a skill name has 1 to {MAX_SKILL_NAME} characters (got {len(name)})"
+                )
+        return value
+
     @field_validator("repo")
     @classmethod
     def _repo(cls, value: str | None) -> str | None:
@@ -165,7 +184,7 @@ class SkillEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Skill name.")
+    name: str = Field(min_length=1, max_length=100, description="Skill name.")
     category: str = Field(
         "other", description="Group in the constellation (language, tool, practice…)."
     )
@@ -178,6 +197,16 @@ class SkillsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     skills: list[SkillEntry] = Field(default_factory=list, description="The declared skills.")
+
+    @field_validator("skills")
+    @classmethod
+    def _count(cls, value: list[SkillEntry]) -> list[SkillEntry]:
+        if len(value) > MAX_DECLARED_SKILLS:
+            raise ValueError(
+                f"at most {MAX_DECLARED_SKILLS} declared skills (got {len(value)}); "
+                "the constellation also adds the skills your projects name"
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -280,12 +309,14 @@ def _load_project(path: Path, problems: list[Problem]) -> Project | None:
         problems.extend(exc.problems)
         return None
     try:
-        data: dict[str, Any] = tomllib.loads(front)
-    except tomllib.TOMLDecodeError as exc:
-        toml_line = _toml_line(exc)
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
+        data: dict[str, Any] = parse_toml(front)
+    except TomlSyntaxError as exc:
         problems.append(
-            Problem(path, f"invalid TOML front matter: {msg}", toml_line + 1 if toml_line else None)
+            Problem(
+                path,
+                f"invalid TOML front matter: {exc.message}",
+                exc.line + 1 if exc.line else None,
+            )
         )
         return None
     try:
@@ -326,14 +357,23 @@ def _load_skills(path: Path, problems: list[Problem]) -> list[SkillEntry]:
     if not path.exists():
         return []
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data = parse_toml(text)
     except UnicodeDecodeError as exc:
-        problems.append(Problem(path, f"not valid UTF-8 (byte {exc.start})"))
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        problems.append(Problem(path, f"not valid UTF-8 (byte {exc.start})", bad_line))
         return []
-    except tomllib.TOMLDecodeError as exc:
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", getattr(exc, "msg", str(exc)))
-        problems.append(Problem(path, f"invalid TOML: {msg}", _toml_line(exc)))
+    except IsADirectoryError:
+        problems.append(
+            Problem(path, "is a folder; skills.toml must be a file of [[skills]] tables")
+        )
+        return []
+    except OSError as exc:
+        problems.append(Problem(path, f"cannot read: {exc.strerror}"))
+        return []
+    except TomlSyntaxError as exc:
+        problems.append(Problem(path, f"invalid TOML: {exc.message}", exc.line))
         return []
     try:
         return SkillsFile.model_validate(data).skills
@@ -347,7 +387,12 @@ def _load_skills(path: Path, problems: list[Problem]) -> list[SkillEntry]:
 
 
 def _skill_line(text: str, loc: tuple[str, ...]) -> int | None:
-    """Line of ``skills.<n>.<key>``: the n-th ``[[skills]]`` table, then the key in it."""
+    """Line of ``skills.<n>.<key>``: the n-th ``[[skills]]`` table, then the key in it.
+
+    A problem with the whole list (too many skills) points at the first table past the bound.
+    """
+    if loc == ("skills",):
+        loc = ("skills", str(MAX_DECLARED_SKILLS))
     if len(loc) < 2 or loc[0] != "skills" or not loc[1].isdigit():
         return None
     wanted = int(loc[1])
@@ -388,12 +433,3 @@ def render_markdown(text: str) -> str:
 
     html = _markdown.render(text)
     return nh3.clean(html, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
-
-
-def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
-    """The line of a TOML error (``lineno`` arrived in Python 3.14; older ones say it in text)."""
-    line: int | None = getattr(exc, "lineno", None)
-    if line is None:
-        found = re.search(r"at line (\d+)", str(exc))
-        line = int(found.group(1)) if found else None
-    return line

@@ -12,7 +12,7 @@ into a message and exit status 1, never a traceback::
     ├── SourceError        an upstream (GitHub, Spotify, …) failed for good
     │   └── AuthError      a token is missing, wrong or expired
     ├── BuildError         rendering or publishing failed
-    │   └── TemplateError  a template is missing or broken (file, line)
+    │   └── TemplateError  a template is missing, broken or failed (file, line)
     └── BusyError          another build holds the site's lock
 
 :class:`Problem` is one located complaint; ``ConfigError`` and ``ContentError``
@@ -93,7 +93,7 @@ class BuildError(GreenhouseError):
 
 
 class TemplateError(BuildError):
-    """A template is missing or has a syntax error."""
+    """A template is missing, has a syntax error or failed while rendering (file, line)."""
 
     def __init__(
         self,
@@ -102,11 +102,18 @@ class TemplateError(BuildError):
         line: int | None = None,
         source: str | None = None,
     ):
+        self.message = message
         self.file = file
         self.line = line
         self.source = source
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         super().__init__(f"{where}{message}")
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[TemplateError], tuple[str, str | None, int | None, str | None]]:
+        # Keep file and line when the error crosses a process boundary (parallel rendering).
+        return (type(self), (self.message, self.file, self.line, self.source))
 
 
 class BusyError(GreenhouseError):

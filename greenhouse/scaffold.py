@@ -12,7 +12,6 @@ import contextlib
 import json
 import re
 import textwrap
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from greenhouse import __version__
 from greenhouse.config import CONFIG_FILE, Config, config_model
 from greenhouse.content import SLUG, load_content, parse_repo, slugify, split_front_matter
 from greenhouse.errors import ContentError, GreenhouseError, Problem
+from greenhouse.tomltext import TomlSyntaxError, parse_toml
 
 STARTER = Path(__file__).parent / "starter"
 WORKFLOW = Path(".github/workflows/greenhouse.yml")
@@ -231,13 +231,13 @@ def _planted(folder: Path) -> dict[Path, tuple[str, set[str]]]:
         slug, keys = path.stem, set()
         try:
             front, _, _ = split_front_matter(path.read_text(encoding="utf-8"), path)
-            data = tomllib.loads(front)
+            data = parse_toml(front)
             slug = str(data.get("slug") or slug)
             references = [data.get("repo"), *(data.get("repos") or [])]
             for reference in references:
                 with contextlib.suppress(ValueError, AttributeError):
                     keys.add(parse_repo(reference).lower())
-        except (ContentError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError):
+        except (ContentError, OSError, UnicodeDecodeError, TomlSyntaxError, TypeError):
             pass
         found[path] = (slug, keys)
     return found

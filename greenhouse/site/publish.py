@@ -5,6 +5,10 @@ one ``renameat2(RENAME_EXCHANGE)`` on Linux, so a static server watching
 ``build/site/`` never sees an empty or half-written site and a failed build
 leaves the previous bundle untouched. Where the exchange is not available the
 swap falls back to two renames (a window of microseconds without a folder).
+
+Every staged folder carries the marker of :mod:`greenhouse.site.output`, and
+the swap checks again, at the last moment, that the folder it replaces is
+one greenhouse published (or empty): the old contents are deleted after it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from greenhouse.errors import BuildError, BusyError
+from greenhouse.site.output import ownership_problem, write_marker
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -56,6 +61,10 @@ def staging(output: Path) -> Iterator[Path]:
     except OSError as exc:
         raise BuildError(f"{output.parent}: cannot write the bundle here: {exc.strerror}") from None
     try:
+        try:
+            write_marker(folder)
+        except OSError as exc:
+            raise BuildError(f"{folder}: cannot write the bundle: {exc.strerror}") from None
         yield folder
     finally:
         if folder.exists():
@@ -76,6 +85,9 @@ def swap_in(staged: Path, output: Path) -> None:
     if not output.exists():
         os.rename(staged, output)
         return
+    problem = ownership_problem(output)  # again: the folder may have changed during the build
+    if problem:
+        raise BuildError(f"{output}: {problem}")
     if _exchange(staged, output):
         shutil.rmtree(staged, ignore_errors=True)  # staged now holds the old bundle
         return

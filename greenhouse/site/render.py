@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
+import re
 import shutil
-from collections.abc import Callable, Mapping
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +31,9 @@ from greenhouse.garden.garden import GardenState, PlantState
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api, feed
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
+from greenhouse.site.static import StaticFiles, StaticRule, select
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from greenhouse.store.freshness import Freshness
@@ -54,8 +60,99 @@ class Links:
         return self.base_url + path.lstrip("/")
 
 
+#: Every name a page gives its template (the common ones and each page's own), for
+#: `greenhouse check` (names the theme's templates use are added to these there).
+CONTEXT_NAMES = frozenset(
+    {
+        # every page
+        "site",
+        "config",
+        "url",
+        "absolute",
+        "base_path",
+        "demo",
+        "generated_at",
+        "live_url",
+        # index.html
+        "garden",
+        "plants",
+        "weather",
+        "stages",
+        # project.html
+        "plant",
+        "state",
+        "series",
+        "chart",
+        "health_chart",
+        # skills.html
+        "skills",
+        # analytics.html
+        "dashboard",
+        # feed.xml
+        "milestones",
+        "today",
+    }
+)
+
+
+def runtime_error(exc: Exception, template: str, folders: Sequence[Path] = ()) -> TemplateError:
+    """A failure while rendering *template*, located at the template line that raised it.
+
+    Jinja rewrites tracebacks so that template frames carry the template's
+    file and line; the innermost such frame is where the user should look
+    (an include or a macro in another file included). A failure before any
+    template line ran (the file is not UTF-8, or nests too deeply to
+    compile) is put on the page's own file, found in *folders*.
+    """
+    file: str | None = None
+    line: int | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if _is_template_file(frame.filename):
+            file, line = frame.filename, frame.lineno
+    if isinstance(exc, jinja2.TemplateNotFound):
+        message = f"template not found: {exc.name}"
+    elif isinstance(exc, jinja2.UndefinedError):
+        message = exc.message or "undefined value"
+    elif isinstance(exc, UnicodeDecodeError):
+        message = f"not valid UTF-8 (byte {exc.start})"
+        if file is None and isinstance(exc.object, bytes):
+            line = exc.object[: exc.start].count(b"\n") + 1
+    elif isinstance(exc, RecursionError) and file is None:
+        message = "nested too deeply to compile"
+    else:
+        detail = str(exc)
+        message = f"{detail} ({type(exc).__name__})" if detail else type(exc).__name__
+    if file is None:
+        file = next((str(f / template) for f in folders if (f / template).exists()), None)
+    if file is None:
+        return TemplateError(f"{template}: {message}")
+    return TemplateError(message, file, line)
+
+
+def _is_template_file(filename: str) -> bool:
+    """Whether a traceback frame belongs to a template (not to Python code)."""
+    return not filename.endswith(".py") and not filename.startswith("<")
+
+
+#: Characters XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates,
+#: U+FFFE/U+FFFF): one in a title made feed.xml unreadable to every feed reader.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(value: Any) -> Any:
+    """A value as a template prints it: text without the characters XML forbids."""
+    if isinstance(value, str) and NOT_XML.search(value):
+        cleaned = NOT_XML.sub("", value)
+        return type(value)(cleaned)  # Markup (already escaped) stays Markup
+    return value
+
+
 def template_environment(site_templates: Path) -> jinja2.Environment:
-    """The Jinja environment: site templates override the theme's, autoescape on."""
+    """The Jinja environment: site templates override the theme's, autoescape on.
+
+    Every printed value passes :func:`printable`, so no page or feed carries a
+    character XML forbids, whatever a title or description holds.
+    """
     loader = jinja2.ChoiceLoader(
         [
             jinja2.FileSystemLoader(str(site_templates)),
@@ -69,6 +166,7 @@ def template_environment(site_templates: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=printable,
     )
     env.filters["tojson_attr"] = lambda value: json.dumps(value, sort_keys=True, ensure_ascii=True)
     return env
@@ -128,6 +226,7 @@ class Renderer:
         dashboard: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         snapshots: Mapping[str, tuple[str, bytes]] | None = None,
+        private: Sequence[Path] = (),
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -143,6 +242,7 @@ class Renderer:
         self.snapshot_cache = dict(snapshots or {})
         self.snapshots_written: dict[str, tuple[str, bytes]] = {}
         self.snapshots_reused = 0
+        self.private = tuple(private)  # files a static link may never publish (the store)
 
     # -- documents -------------------------------------------------------
 
@@ -354,6 +454,7 @@ class Renderer:
     # -- pages -----------------------------------------------------------
 
     def _context(self, **extra: Any) -> dict[str, Any]:
+        # Keep CONTEXT_NAMES in step: `greenhouse check` judges site templates by it.
         return {
             "site": self.config.site,
             "config": self.config,
@@ -367,17 +468,16 @@ class Renderer:
         }
 
     def page(self, template: str, **context: Any) -> str:
-        """Render one template, turning template failures into located errors."""
+        """Render one template, turning any failure in it into an error with file and line."""
         try:
             return self.env.get_template(template).render(self._context(**context))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 exc.message or "syntax error", exc.filename or exc.name, exc.lineno, exc.source
             ) from None
-        except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"template not found: {exc.name}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"{template}: {exc.message}") from None
+        except Exception as exc:  # {{ 1 // 0 }}, an undefined name, a missing include…
+            folders = (self.site_templates, THEME / "templates")
+            raise runtime_error(exc, template, folders) from None
 
     def _pages(
         self,
@@ -451,8 +551,11 @@ class Renderer:
         return self.page("feed.xml", milestones=garden.milestones[:50], today=garden.today)
 
     def _static(self, bundle: Bundle) -> None:
-        for relative, source in _static_files(self.site_templates):
-            bundle.write(f"static/{relative}", source.read_bytes())
+        found = static_files(self.site_templates, self.private)
+        for relative in sorted(found.files):
+            bundle.write(f"static/{relative}", found.files[relative].read_bytes())
+        for line in found.skipped:  # shown by the CLI as "warning: …"
+            log.warning("skipped static file %s", line)
 
 
 @dataclass(frozen=True)
@@ -489,15 +592,15 @@ def plant_pages(total: int, per_page: int) -> list[PlantPage]:
     ]
 
 
-def _static_files(site_templates: Path) -> list[tuple[str, Path]]:
-    """The theme's static files, with a site's own ``site_templates/static`` ones overriding."""
-    chosen: dict[str, Path] = {}
-    for static in (THEME / "static", site_templates / "static"):
-        if static.is_dir():
-            for path in sorted(static.rglob("*")):
-                if path.is_file():
-                    chosen[path.relative_to(static).as_posix()] = path
-    return [(k, chosen[k]) for k in sorted(chosen)]
+def static_files(site_templates: Path, private: Sequence[Path] = ()) -> StaticFiles:
+    """The theme's static files, a site's own ``site_templates/static`` ones overriding.
+
+    Only regular files, and links that stay inside the site (see
+    :mod:`greenhouse.site.static`); the rest is listed in ``skipped``.
+    """
+    found = select(StaticRule(THEME / "static", THEME / "static"))
+    own = StaticRule(site_templates / "static", site_templates.parent, private)
+    return select(own, found)
 
 
 def _chart_points(series: list[dict[str, Any]], key: str) -> str:

@@ -6,26 +6,38 @@ here, never in the bundle on disk) that listens to a server-sent-events stream
 at ``/__greenhouse/events``: a rebuild makes the page reload, a change to
 stylesheets alone swaps them in place, and a failed build shows an overlay with
 the file, line and lines around it while the last good site keeps being served.
+
+A dev server on 127.0.0.1 is still reachable from any web page the developer
+opens, through DNS rebinding (a hostile name that resolves to 127.0.0.1), so
+it answers only requests whose ``Host`` is a name the developer really uses
+(:func:`host_allowed`), and it serves only files that really are inside the
+bundle (no link out of ``build/site``). No error in a build, however
+unexpected, stops the watcher: the next save rebuilds.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import mimetypes
 import shutil
 import threading
 import time
+import traceback
 import webbrowser
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from greenhouse.config import CONFIG_FILE, load_site
 from greenhouse.errors import GreenhouseError, TemplateError
+from greenhouse.site.output import real
 from greenhouse.site.render import THEME as _THEME
 from greenhouse.site.render import Links
+from greenhouse.site.static import StaticRule, publishable
 
 EVENTS = "/__greenhouse/events"
 CLIENT = "/__greenhouse/reload.js"
@@ -60,6 +72,48 @@ def error_report(exc: GreenhouseError, context: int = 3) -> dict[str, Any]:
         lo, hi = max(1, line - context), min(len(text), line + context)
         lines = [(n, text[n - 1]) for n in range(lo, hi + 1)]
     return {"message": message, "file": file, "line": line, "lines": lines}
+
+
+def crash_report(exc: BaseException) -> dict[str, Any]:
+    """An unexpected failure as the overlay shows it: where in greenhouse it happened."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = frames[-1] if frames else None
+    return {
+        "message": f"greenhouse failed unexpectedly: {type(exc).__name__}: {exc}"
+        " (a bug: the full traceback is in the terminal; please report it)",
+        "file": where.filename if where else None,
+        "line": where.lineno if where else None,
+        "lines": [],
+    }
+
+
+def host_allowed(header: str | None, bound: str) -> bool:
+    """Whether a request's ``Host`` names this server as the developer reaches it.
+
+    Allowed: ``localhost`` (and ``*.localhost``, loopback by RFC 6761), any IP
+    address literal (a page served from an IP address cannot rebind it), and
+    the ``--host`` the server was started with. Any other name may be a
+    rebinding attack (the port is not compared: it is the same socket either way).
+    """
+    if not header:
+        return False
+    name = header.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    name = name.rstrip(".")
+    if not name:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    if name == bound.strip("[]").lower().rstrip("."):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class LiveState:
@@ -113,6 +167,7 @@ class DevServer:
         self.live = LiveState()
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
+        self.host = host
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
         self.threads: list[threading.Thread] = []
@@ -134,6 +189,10 @@ class DevServer:
             except GreenhouseError as exc:
                 self.say(f"build failed: {exc}")
                 self.live.publish(error=error_report(exc))
+                return False
+            except Exception as exc:  # a bug, not the user's input: report it, keep watching
+                self.say(f"build crashed (a bug in greenhouse):\n{traceback.format_exc()}")
+                self.live.publish(error=crash_report(exc))
                 return False
             took = time.perf_counter() - started
             if result.skipped:
@@ -168,9 +227,13 @@ class DevServer:
         self.rebuild()
 
     def _static_target(self, path: Path) -> Path | None:
-        """The bundle path of a theme or site static file that still exists, else None."""
+        """The bundle path of a theme or site static file to copy as it is, else None.
+
+        Links, FIFOs and the like are never copied here: a full rebuild
+        selects them by the bundle's rules (and warns about those it skips).
+        """
         for folder in (THEME / "static", self.root / "site_templates" / "static"):
-            if path.is_file() and path.is_relative_to(folder):
+            if path.is_relative_to(folder) and publishable(StaticRule(folder, folder), path):
                 override = self.root / "site_templates" / "static" / path.relative_to(folder)
                 if folder == THEME / "static" and override.exists():
                     return None  # the site's own file wins; nothing to copy
@@ -186,19 +249,32 @@ class DevServer:
         return any(path.is_relative_to(self.root / d) for d in ("content", "site_templates"))
 
     def watch(self) -> None:
-        """Rebuild on every batch of changes until stopped."""
+        """Rebuild on every batch of changes until stopped; no error ends the loop."""
         import watchfiles
 
-        for changes in watchfiles.watch(
-            self.root,
-            THEME,
-            watch_filter=lambda _change, name: self.watched(Path(name)),
-            debounce=60,
-            step=20,
-            stop_event=self.stop_event,
-            raise_interrupt=False,
-        ):
-            self.changed(Path(name) for _change, name in sorted(changes))
+        while not self.stop_event.is_set():
+            try:
+                for changes in watchfiles.watch(
+                    self.root,
+                    THEME,
+                    watch_filter=lambda _change, name: self.watched(Path(name)),
+                    debounce=60,
+                    step=20,
+                    stop_event=self.stop_event,
+                    raise_interrupt=False,
+                ):
+                    self.react(Path(name) for _change, name in sorted(changes))
+            except Exception:  # the watcher itself failed (a folder vanished…): start it again
+                self.say(f"watcher restarted after an error:\n{traceback.format_exc()}")
+                self.stop_event.wait(0.5)
+
+    def react(self, paths: Iterable[Path]) -> None:
+        """:meth:`changed`, guarded: an error is reported in the overlay, never raised."""
+        try:
+            self.changed(paths)
+        except Exception as exc:
+            self.say(f"update failed (a bug in greenhouse):\n{traceback.format_exc()}")
+            self.live.publish(error=crash_report(exc))
 
     def start(self) -> None:
         """Build once, then serve and watch in background threads."""
@@ -242,6 +318,13 @@ def serve(
         server.stop()
 
 
+def quote_path(path: str) -> str:
+    """A decoded URL path made safe to send back in a ``Location`` header."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
 def _handler(server: DevServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -250,7 +333,11 @@ def _handler(server: DevServer) -> type[BaseHTTPRequestHandler]:
             """Quiet: the terminal shows builds, not every request."""
 
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0].split("#", 1)[0]
+            if not host_allowed(self.headers.get("Host"), server.host):
+                return self._refuse_host()
+            path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
+            if "\0" in path:
+                return self._not_found()
             if path == EVENTS:
                 return self._events()
             if path == CLIENT:
@@ -264,13 +351,23 @@ def _handler(server: DevServer) -> type[BaseHTTPRequestHandler]:
             if ".." in relative.split("/"):
                 return self._not_found()
             file = server.output / relative
+            if not real(file).is_relative_to(real(server.output)):
+                return self._not_found()  # a link out of the bundle is never followed
             if file.is_dir():
                 if not path.endswith("/"):
-                    return self._redirect(path + "/")
+                    return self._redirect(quote_path(path) + "/")
                 file = file / "index.html"
-            if not file.is_file():
+            if not file.is_file() or not real(file).is_relative_to(real(server.output)):
                 return self._not_found()
             self._file(200, file)
+
+        def _refuse_host(self) -> None:
+            host = self.headers.get("Host") or "(none)"
+            message = (
+                f"greenhouse serve answers only to localhost, IP addresses and its --host; "
+                f"not to the Host {host!r} (DNS-rebinding protection).\n"
+            )
+            self._send(403, message.encode(), "text/plain; charset=utf-8")
 
         def _file(self, status: int, file: Path) -> None:
             data = file.read_bytes()
