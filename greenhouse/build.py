@@ -229,7 +229,10 @@ def with_base_url(site: Site, base_url: str) -> Site:
 
     raw = site.config.model_dump()
     raw["site"]["base_url"] = base_url
-    return Site(root=site.root, config=validate_config(raw, "--base-url"))
+    config = validate_config(raw, "--base-url")
+    # Sections of source plugins that cannot be loaded were never part of the model.
+    config._unloaded, config._unloaded_set = site.config._unloaded, site.config._unloaded_set
+    return Site(root=site.root, config=config)
 
 
 def _utcnow() -> datetime:
@@ -410,6 +413,9 @@ def check(root: Path | str = ".") -> tuple[Site, Content]:
         site = load_site(root)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    else:
+        # A section whose source plugin cannot be loaded could not be checked.
+        problems.extend(site.config.unloaded_sections())
     if site is not None:
         out, store = paths(site, None, None)
         problems.extend(output_problems(site, out, store, flag=False))

@@ -112,12 +112,18 @@ def grow_garden(
 
     today = now.date()
     data = f"{store.data_version()}:{now.isoformat()}"
-    specs = merge_plants(queries.load_repos(store), content.projects, site.config.github, today)
+    specs = merge_plants(
+        queries.load_repos(store),
+        content.projects,
+        site.config.github,
+        today,
+        sections=site.config.source_section,
+    )
     skills = [s.model_dump() for s in content.skills]
     grown = False
 
     def readings_key() -> str:
-        return digest(data, repr([(s.id, s.repo, s.planted_on) for s in specs]))
+        return digest(data, repr([(s.id, s.repo, s.repos, s.planted_on) for s in specs]))
 
     def read() -> Readings:
         start = queries.activity_span(store, specs, today)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from greenhouse import __version__
 from greenhouse.errors import GreenhouseError
@@ -173,7 +174,23 @@ def _stage_printer() -> Callable[[str], None]:
     return lambda stage: console.print(f"[dim]… {stage}[/dim]")
 
 
-@app.command()
+class _SyncCommand(typer.core.TyperCommand):
+    """``greenhouse sync``: its help ends with the installed sources, read only when shown."""
+
+    def format_epilog(self, ctx: Any, formatter: Any) -> None:
+        super().format_epilog(ctx, formatter)
+        from greenhouse.sources.registry import registry
+
+        installed = registry()
+        rows = [(name, source.summary) for name, source in installed.sources.items()]
+        rows += [
+            (name, "cannot be loaded (greenhouse check says why)") for name in installed.broken
+        ]
+        with formatter.section("Installed sources (greenhouse.sources entry points)"):
+            formatter.write_dl(rows)
+
+
+@app.command(cls=_SyncCommand)
 @friendly
 def sync(
     root: RootOption = Path("."),
@@ -181,7 +198,8 @@ def sync(
         list[str] | None,
         typer.Option(
             "--source",
-            help="Only this source (github, spotify, lastfm, weather, visitors); repeatable.",
+            metavar="NAME",
+            help="Only this source (one of the installed sources listed below); repeatable.",
         ),
     ] = None,
     db: Annotated[
@@ -191,7 +209,7 @@ def sync(
         bool, typer.Option("--strict", help="Exit 1 when any source fails or stops early.")
     ] = False,
 ) -> None:
-    """Pull GitHub, music, weather and visitor events into the DuckDB file, incrementally."""
+    """Pull every configured source (forges, music, weather, visits) into the DuckDB file."""
     from greenhouse.build import sync as run_sync
     from greenhouse.sources.progress import RichReporter
 
@@ -274,7 +292,11 @@ def plant(
         str, typer.Argument(help="The project's name (its title; the slug is made from it).")
     ],
     repo: Annotated[
-        str | None, typer.Option("--repo", help="Attach the repository OWNER/NAME.")
+        str | None,
+        typer.Option(
+            "--repo",
+            help="Attach the repository OWNER/NAME (GitHub) or FORGE:PATH (gitlab:group/project).",
+        ),
     ] = None,
     root: RootOption = Path("."),
 ) -> None:

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from greenhouse.errors import ConfigError, Problem
 from greenhouse.locations import CONFIG_FILE as CONFIG_FILE  # callers name it config.CONFIG_FILE
@@ -130,9 +140,19 @@ class GithubConfig(SourceSection):
         pattern containing ``/`` is matched against ``owner/name``, any other
         against the bare name; shell wildcards, case-insensitive.
         """
-        if self.include and not _matches_any(full_name, self.include):
-            return False
-        return not _matches_any(full_name, self.exclude)
+        return repo_wanted(full_name, self.include, self.exclude)
+
+
+def repo_wanted(full_name: str, include: list[str], exclude: list[str]) -> bool:
+    """The one matcher of repository names, on every forge: *include* then *exclude*.
+
+    A pattern containing ``/`` is matched against the whole path
+    (``owner/name``, or ``group/subgroup/name`` on GitLab), any other against
+    the bare name; shell wildcards, case-insensitive.
+    """
+    if include and not _matches_any(full_name, include):
+        return False
+    return not _matches_any(full_name, exclude)
 
 
 def _matches_any(full_name: str, patterns: list[str]) -> bool:
@@ -143,6 +163,55 @@ def _matches_any(full_name: str, patterns: list[str]) -> bool:
         if fnmatch.fnmatchcase(full if "/" in wanted else name, wanted):
             return True
     return False
+
+
+class ForgeSection(SourceSection):
+    """What every forge section shares: whose repositories, and which of them become plants."""
+
+    user: str | None = Field(None, description="Account whose public repositories become plants.")
+    api_url: str = Field("", description="Root of the forge's web address.")
+    include: list[str] = Field(
+        default_factory=list,
+        description="Only repositories matching one of these (empty: all). A pattern is a name "
+        "or a path (owner/name, group/subgroup/name), with shell wildcards (* ? [ ]), "
+        "case-insensitive, as for [github].",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Repositories never planted; patterns as for include.",
+    )
+    forks: bool = Field(False, description="Plant forks too.")
+    archived: bool = Field(True, description="Plant archived repositories (they stay dormant).")
+
+    def wants(self, path: str) -> bool:
+        """Whether ``include``/``exclude`` let the repository at *path* in (GitHub's matcher)."""
+        return repo_wanted(path, self.include, self.exclude)
+
+
+class GitlabConfig(ForgeSection):
+    """GitLab (gitlab.com or self-hosted): projects become plants (GITLAB_TOKEN optional)."""
+
+    user: str | None = Field(
+        None, description="GitLab username whose public projects become plants."
+    )
+    api_url: str = Field(
+        "https://gitlab.com",
+        description="Root of the GitLab instance (self-hosted too); the REST API is {api_url}/api/v4.",
+    )
+    concurrency: int = Field(4, ge=1, le=16, description="Requests in flight at once (be polite).")
+
+
+class ForgejoConfig(ForgeSection):
+    """Forgejo, Gitea or Codeberg: repositories become plants (FORGEJO_TOKEN optional)."""
+
+    user: str | None = Field(None, description="Username whose public repositories become plants.")
+    api_url: str = Field(
+        "https://codeberg.org",
+        description="Root of the Forgejo or Gitea instance; the REST API is {api_url}/api/v1.",
+    )
+    concurrency: int = Field(
+        2, ge=1, le=16, description="Requests in flight at once (Codeberg is run by volunteers)."
+    )
 
 
 class SpotifyConfig(SourceSection):
@@ -160,6 +229,15 @@ class LastfmConfig(SourceSection):
 
     user: str | None = Field(None, description="Last.fm user whose scrobbles feed the music mood.")
     api_url: str = Field("https://ws.audioscrobbler.com/2.0/", description="API root.")
+
+
+class ListenbrainzConfig(SourceSection):
+    """ListenBrainz: public listens feed the music mood (no token needed)."""
+
+    user: str | None = Field(
+        None, description="ListenBrainz user whose public listens feed the music mood."
+    )
+    api_url: str = Field("https://api.listenbrainz.org", description="API root.")
 
 
 class WeatherConfig(SourceSection):
@@ -378,8 +456,15 @@ class Config(Section):
         default_factory=BuildConfig, description="Where the build reads and writes."
     )
     github: GithubConfig = Field(default_factory=GithubConfig, description="GitHub repositories.")
+    gitlab: GitlabConfig = Field(default_factory=GitlabConfig, description="GitLab projects.")
+    forgejo: ForgejoConfig = Field(
+        default_factory=ForgejoConfig, description="Forgejo, Gitea or Codeberg repositories."
+    )
     spotify: SpotifyConfig = Field(default_factory=SpotifyConfig, description="Spotify listening.")
     lastfm: LastfmConfig = Field(default_factory=LastfmConfig, description="Last.fm scrobbles.")
+    listenbrainz: ListenbrainzConfig = Field(
+        default_factory=ListenbrainzConfig, description="ListenBrainz listens."
+    )
     weather: WeatherConfig = Field(default_factory=WeatherConfig, description="Local weather.")
     live: LiveConfig = Field(default_factory=LiveConfig, description="Live presence sidecar.")
     analytics: AnalyticsConfig = Field(
@@ -391,6 +476,61 @@ class Config(Section):
     growth: GrowthConfig = Field(default_factory=GrowthConfig, description="Growth model.")
     history: HistoryConfig = Field(default_factory=HistoryConfig, description="History snapshots.")
     demo: DemoConfig = Field(default_factory=DemoConfig, description="Demo data.")
+
+    #: Sections of installed source plugins that could not be loaded: kept out of
+    #: validation (that source alone fails), each with its located problem, and
+    #: the names of those among them that set any key.
+    _unloaded: dict[str, Problem] = PrivateAttr(default_factory=dict)
+    _unloaded_set: set[str] = PrivateAttr(default_factory=set)
+
+    def source_section(self, name: str) -> BaseModel | None:
+        """The validated ``[name]`` section of a source (built-in or plugin), if it has one."""
+        if name not in type(self).model_fields:
+            return None
+        value = getattr(self, name)
+        return value if isinstance(value, BaseModel) else None
+
+    def unloaded_sections(self) -> list[Problem]:
+        """A located problem per section whose source plugin could not be loaded."""
+        return list(self._unloaded.values())
+
+    def sets_unloaded(self, name: str) -> bool:
+        """Whether the section of the unloadable plugin *name* sets any key (it is meant to run)."""
+        return name in self._unloaded_set
+
+
+@functools.cache
+def config_model() -> type[Config]:
+    """:class:`Config` with a section for every installed source plugin that declares one.
+
+    greenhouse's own source sections are written out above (typed for the
+    code that reads them); a plugin's section is added here from its
+    declaration, so it validates, documents and scaffolds like a built-in one.
+    """
+    from greenhouse.sources.registry import registry
+
+    extra: dict[str, Any] = {}
+    for name, source in registry().sources.items():
+        if source.config is None or name in Config.model_fields:
+            continue
+        description = source.summary or f"The {name} source."
+        extra[name] = (source.config, Field(default_factory=source.config, description=description))
+    if not extra:
+        return Config
+    model: type[Config] = create_model("Config", __base__=Config, __doc__=Config.__doc__, **extra)
+    return model
+
+
+#: The environment variables behind :class:`Secrets`' named fields.
+_NAMED_SECRETS = {
+    "GITHUB_TOKEN": "github_token",
+    "SPOTIFY_CLIENT_ID": "spotify_client_id",
+    "SPOTIFY_CLIENT_SECRET": "spotify_client_secret",
+    "SPOTIFY_REFRESH_TOKEN": "spotify_refresh_token",
+    "WEATHER_API_KEY": "weather_api_key",
+    "LASTFM_API_KEY": "lastfm_api_key",
+    "GREENHOUSE_LIVE_TOKEN": "live_token",
+}
 
 
 @dataclass(frozen=True)
@@ -404,28 +544,47 @@ class Secrets:
     weather_api_key: str | None = None
     lastfm_api_key: str | None = None
     live_token: str | None = None
+    #: Every other secret a source declares (``GITLAB_TOKEN``, a plugin's own): name → value.
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
-        """Read every secret from the environment (empty strings count as unset)."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, names: Iterable[str] | None = None
+    ) -> Secrets:
+        """Read every secret from the environment (empty strings count as unset).
+
+        *names* are the variables the sources declare; by default those of
+        every installed source (see docs/plugins.md).
+        """
         env = dict(os.environ) if env is None else env
+        if names is None:
+            from greenhouse.sources.registry import registry
+
+            names = registry().secret_names()
 
         def get(name: str) -> str | None:
             return env.get(name) or None
 
-        return cls(
-            github_token=get("GITHUB_TOKEN"),
-            spotify_client_id=get("SPOTIFY_CLIENT_ID"),
-            spotify_client_secret=get("SPOTIFY_CLIENT_SECRET"),
-            spotify_refresh_token=get("SPOTIFY_REFRESH_TOKEN"),
-            weather_api_key=get("WEATHER_API_KEY"),
-            lastfm_api_key=get("LASTFM_API_KEY"),
-            live_token=get("GREENHOUSE_LIVE_TOKEN"),
-        )
+        declared = {name: env[name] for name in names if get(name) and name not in _NAMED_SECRETS}
+        named = {attribute: get(variable) for variable, attribute in _NAMED_SECRETS.items()}
+        return cls(**named, env=declared)
+
+    def __repr__(self) -> str:
+        # A repr reaches tracebacks and logs: name what is set, never the value.
+        return f"Secrets(set={sorted(n for n in [*_NAMED_SECRETS, *self.env] if self.get(n))})"
+
+    def get(self, name: str) -> str | None:
+        """The value of the secret environment variable *name*, if set."""
+        attribute = _NAMED_SECRETS.get(name)
+        if attribute is not None:
+            value: str | None = getattr(self, attribute)
+            return value
+        return self.env.get(name) or None
 
     def values(self) -> list[str]:
         """Every secret that is set, for scrubbing them out of messages."""
-        return [v for v in self.__dict__.values() if v]
+        named = [getattr(self, attribute) for attribute in _NAMED_SECRETS.values()]
+        return [v for v in [*named, *self.env.values()] if v]
 
 
 @dataclass(frozen=True)
@@ -467,21 +626,45 @@ def load_config(path: Path) -> Config:
 
 
 def validate_config(raw: dict[str, Any], path: Path | str, text: str = "") -> Config:
-    """Validate parsed TOML against :class:`Config`, locating each problem."""
+    """Validate parsed TOML against the config schema, locating each problem.
+
+    Only a section that greenhouse itself does not define makes the installed
+    source plugins be looked up (a plain config never reads the registry). A
+    section whose plugin cannot be loaded is left out of validation: that
+    source fails on its own, and ``greenhouse check`` reports the section.
+    """
+    model: type[Config] = Config
+    unloaded: dict[str, Problem] = {}
+    meant: set[str] = set()
+    unknown = [key for key in raw if key not in Config.model_fields]
+    if unknown:
+        from greenhouse.sources.registry import registry
+
+        model = config_model()
+        broken = registry().broken
+        raw = dict(raw)
+        for key in unknown:
+            if key in broken and key not in model.model_fields:
+                if raw.pop(key):
+                    meant.add(key)
+                unloaded[key] = Problem(path, broken[key], locate_key(text, (key,)), key)
     try:
-        return Config.model_validate(raw)
+        config = model.model_validate(raw)
     except ValidationError as exc:
-        problems = [_problem(err, path, text) for err in exc.errors()]
+        problems = [_problem(err, path, text, model) for err in exc.errors()]
         raise ConfigError(problems) from None
+    config._unloaded = unloaded
+    config._unloaded_set = meant
+    return config
 
 
-def _problem(err: Any, path: Path | str, text: str) -> Problem:
+def _problem(err: Any, path: Path | str, text: str, schema: type[BaseModel] = Config) -> Problem:
     loc = tuple(str(p) for p in err["loc"])
     field = ".".join(loc)
     line = locate_key(text, loc)
     if err["type"] == "extra_forbidden":
         message = f"unknown key '{loc[-1]}'"
-        model = _model_at(Config, loc[:-1])
+        model = _model_at(schema, loc[:-1])
         if model is not None:
             close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
             if close:

@@ -14,7 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from greenhouse.config import locate_key
 from greenhouse.errors import ContentError, Problem
@@ -26,6 +33,44 @@ MAX_DECLARED_SKILLS = 500
 MAX_SKILL_NAME = 100
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+#: A repository on any forge: ``owner/name`` (GitHub) or ``forge:path``
+#: (``gitlab:group/sub/project``, ``forgejo:owner/name``, a plugin's ``name:path``).
+REPO_REF = re.compile(
+    r"^(?:(?P<forge>[a-z][a-z0-9_]{0,39}):)?(?P<path>[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$"
+)
+#: Other names people give a forge in a reference.
+FORGE_ALIASES = {"codeberg": "forgejo", "gitea": "forgejo"}
+#: The forge whose keys carry no prefix (the only one before forges were added).
+UNPREFIXED = "github"
+
+
+def repo_key(source: str, path: str) -> str:
+    """The store's key of repository *path* on the forge *source*: ``gitlab:group/project``.
+
+    GitHub's repositories keep the plain ``owner/name`` they always had.
+    """
+    return path if source == UNPREFIXED else f"{source}:{path}"
+
+
+def parse_repo(reference: str) -> str:
+    """The store key a content file's repository reference means; ValueError if malformed.
+
+    ``owner/name`` and ``github:owner/name`` are on GitHub; ``codeberg:`` and
+    ``gitea:`` mean the ``forgejo`` source.
+    """
+    found = REPO_REF.match(reference.strip())
+    if not found:
+        raise ValueError(
+            f"{reference!r} must be owner/name (GitHub) or forge:path, "
+            "e.g. gitlab:group/project or codeberg:owner/name"
+        )
+    forge = FORGE_ALIASES.get(found["forge"] or UNPREFIXED, found["forge"] or UNPREFIXED)
+    path = found["path"]
+    if forge == UNPREFIXED and not REPO.match(path):
+        raise ValueError(f"{reference!r}: a GitHub repository is owner/name")
+    return repo_key(forge, path)
+
+
 SPECIES = (
     "fern",
     "oak",
@@ -53,7 +98,14 @@ class ProjectMeta(BaseModel):
         None, description="One-line description (default: the repository's)."
     )
     repo: str | None = Field(
-        None, description="owner/name of the repository this project attaches to."
+        None,
+        description="The repository this project attaches to: owner/name on GitHub, or "
+        "forge:path (gitlab:group/project, codeberg:owner/name).",
+    )
+    repos: list[str] | None = Field(
+        None,
+        description="Several repositories that are one project (mirrors on several forges): "
+        "their activity adds up, a mirrored commit counted once.",
     )
     skills: list[str] | None = Field(
         None, description="Skills used (default: language and topics)."
@@ -91,9 +143,26 @@ class ProjectMeta(BaseModel):
     @field_validator("repo")
     @classmethod
     def _repo(cls, value: str | None) -> str | None:
-        if value is not None and not REPO.match(value):
-            raise ValueError("must be owner/name")
-        return value
+        return parse_repo(value) if value is not None else None
+
+    @field_validator("repos")
+    @classmethod
+    def _repos(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        if info.data.get("repo") is not None:
+            raise ValueError("set either repo or repos, not both")
+        if not value:
+            raise ValueError("lists no repository; leave it out instead")
+        keys = [parse_repo(reference) for reference in value]
+        if len({k.lower() for k in keys}) != len(keys):
+            raise ValueError("names the same repository twice")
+        return keys
+
+    @property
+    def repo_keys(self) -> list[str]:
+        """The store keys of every repository this project joins (none, one, or several)."""
+        return list(self.repos) if self.repos else ([self.repo] if self.repo else [])
 
     @field_validator("species")
     @classmethod
@@ -190,20 +259,21 @@ def _load_projects(folder: Path, problems: list[Problem]) -> list[Project]:
                 )
             )
             continue
-        repo = (project.meta.repo or "").lower()
-        if repo and repo in by_repo:
+        keys = project.meta.repo_keys
+        taken = [key for key in keys if key.lower() in by_repo]
+        if taken:
             problems.append(
                 Problem(
                     path,
-                    f"repository {project.meta.repo} is already attached by {by_repo[repo].name}",
+                    f"repository {taken[0]} is already attached by {by_repo[taken[0].lower()].name}",
                     None,
-                    "repo",
+                    "repos" if project.meta.repos else "repo",
                 )
             )
             continue
         by_slug[project.slug] = path
-        if repo:
-            by_repo[repo] = path
+        for key in keys:
+            by_repo[key.lower()] = path
         projects.append(project)
     return projects
 

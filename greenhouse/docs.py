@@ -2,22 +2,30 @@
 
 ``python -m greenhouse.docs`` rewrites ``docs/configuration.md``;
 ``python -m greenhouse.docs --check`` fails when the committed file is stale
-(a test runs the same comparison).
+(a test runs the same comparison). Both describe greenhouse's own sections
+only, so the committed file does not depend on what is installed where it is
+generated; ``--plugins`` writes the reference of this installation, the
+sections of its source plugins included, to standard output.
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
+from greenhouse.config import Config
 from greenhouse.scaffold import field_default, section_models, toml_value
 
 CONFIGURATION_MD = Path("docs/configuration.md")
 
 
-def configuration_markdown() -> str:
-    """Every section and option of greenhouse.toml: type, default and meaning, as Markdown."""
+def configuration_markdown(*, plugins: bool = False) -> str:
+    """Every section and option of greenhouse.toml: type, default and meaning, as Markdown.
+
+    With *plugins*, the sections of the installed source plugins too.
+    """
     lines = [
         "# Configuration reference",
         "",
@@ -25,12 +33,12 @@ def configuration_markdown() -> str:
         "",
         "`greenhouse.toml` sits at the root of a site. Every option is optional; a",
         "missing file means all defaults. Unknown keys are refused. `greenhouse init`",
-        "writes a commented file with every option below. Secrets never go in this",
-        "file: they come from the environment (`GITHUB_TOKEN`, `SPOTIFY_CLIENT_ID`,",
-        "`SPOTIFY_CLIENT_SECRET`, `SPOTIFY_REFRESH_TOKEN`, `WEATHER_API_KEY`,",
-        "`LASTFM_API_KEY`, `GREENHOUSE_LIVE_TOKEN`).",
+        "writes a commented file with every option below, and with the section of",
+        "every installed source plugin (docs/plugins.md). Secrets never go in this",
+        "file: they come from the environment",
+        *textwrap.wrap(f"({', '.join(f'`{name}`' for name in _secrets(plugins))}).", width=80),
     ]
-    for section, model in section_models():
+    for section, model in section_models(None if plugins else Config):
         lines += [
             "",
             f"## `[{section}]`",
@@ -49,6 +57,20 @@ def configuration_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _secrets(plugins: bool) -> list[str]:
+    """The environment variables greenhouse's own sources read (and, with *plugins*, theirs)."""
+    from greenhouse.sources.registry import registry
+
+    installed = registry()
+    names = {
+        secret
+        for name, source in installed.sources.items()
+        if plugins or installed.builtin(name)
+        for secret in source.secrets
+    }
+    return sorted(names)
+
+
 def _type_name(annotation: object) -> str:
     """A readable type: ``str``, ``float or none``, ``one of "a", "b"``."""
     if get_origin(annotation) is Literal:
@@ -61,6 +83,9 @@ def _type_name(annotation: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check``, verify) docs/configuration.md under the current folder."""
     args = sys.argv[1:] if argv is None else argv
+    if "--plugins" in args:
+        print(configuration_markdown(plugins=True), end="")
+        return 0
     wanted = configuration_markdown()
     if "--check" in args:
         current = CONFIGURATION_MD.read_text(encoding="utf-8") if CONFIGURATION_MD.exists() else ""

@@ -89,6 +89,39 @@ class HttpOptions:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Where an upstream states its rate limit: the header names differ by API.
+
+    GitHub (the default): ``x-ratelimit-remaining``, ``x-ratelimit-limit``,
+    ``x-ratelimit-reset`` (Unix seconds) and ``x-ratelimit-resource`` (the
+    budget). GitLab: ``ratelimit-remaining``, ``ratelimit-limit`` and
+    ``ratelimit-reset``. ListenBrainz: ``x-ratelimit-remaining``,
+    ``x-ratelimit-limit`` and ``x-ratelimit-reset-in`` (seconds from now).
+    ``Retry-After`` is obeyed whatever the dialect.
+    """
+
+    remaining: str = "x-ratelimit-remaining"
+    limit: str | None = "x-ratelimit-limit"
+    #: The moment the window resets, in Unix seconds.
+    reset: str | None = "x-ratelimit-reset"
+    #: The seconds until the window resets (used when *reset* is absent).
+    reset_in: str | None = None
+    #: Which budget the answer speaks of (GitHub: ``core``, ``graphql``, …).
+    resource: str | None = "x-ratelimit-resource"
+
+    def reset_at(self, headers: httpx.Headers, now: float) -> float | None:
+        """When the window resets (Unix seconds), from whichever header the upstream sent."""
+        at = _float(headers.get(self.reset)) if self.reset else None
+        if at is None and self.reset_in:
+            seconds = _float(headers.get(self.reset_in))
+            at = now + seconds if seconds is not None else None
+        return at
+
+
+GITHUB_LIMITS = RateLimitHeaders()
+
+
 class StopSource(Exception):
     """The source must stop early and keep what it stored (status ``partial``)."""
 
@@ -402,8 +435,11 @@ class PoliteClient:
         deadline: float | None = None,
         time_budget: float | None = None,
         wait_unhinted: bool = False,
+        limit_headers: RateLimitHeaders | None = None,
     ):
         self.source = source
+        #: Where this upstream states its rate limit (GitHub's headers by default).
+        self.limit_headers = limit_headers or GITHUB_LIMITS
         self.options = options or HttpOptions()
         self.cache = cache or HttpCache()
         self.max_rate_limit_wait = max_rate_limit_wait
@@ -604,15 +640,16 @@ class PoliteClient:
         return max(min(self.options.timeout, left), 0.01)
 
     def _note_limits(self, headers: httpx.Headers, budget: str) -> None:
-        remaining = _int(headers.get("x-ratelimit-remaining"))
+        dialect = self.limit_headers
+        remaining = _int(headers.get(dialect.remaining))
         if remaining is None:
             return
-        resource = headers.get("x-ratelimit-resource") or budget
+        resource = (headers.get(dialect.resource) if dialect.resource else None) or budget
         self.limits.note(
             resource,
             remaining,
-            _int(headers.get("x-ratelimit-limit")),
-            _float(headers.get("x-ratelimit-reset")),
+            _int(headers.get(dialect.limit)) if dialect.limit else None,
+            dialect.reset_at(headers, self.options.clock()),
         )
 
     def _respect_limits(self, budget: str, waited: set[float]) -> None:
@@ -651,8 +688,8 @@ class PoliteClient:
             # A secondary limit: the whole client pauses, not only this thread.
             self.limits.pause(now + max(retry_after, 0.0))
             return 0.0
-        if headers.get("x-ratelimit-remaining") == "0":
-            reset = _float(headers.get("x-ratelimit-reset"))
+        if headers.get(self.limit_headers.remaining) == "0":
+            reset = self.limit_headers.reset_at(headers, now)
             if reset is not None:
                 return 0.0  # _note_limits recorded the budget as spent until the reset
         if self.wait_unhinted and (status == 429 or "rate limit" in text.lower()):

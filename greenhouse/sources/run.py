@@ -19,7 +19,14 @@ from typing import Any
 import duckdb
 
 from greenhouse.config import Config, Secrets
-from greenhouse.sources.http import HttpCache, HttpOptions, PoliteClient, RateLimits, Scrubber
+from greenhouse.sources.http import (
+    HttpCache,
+    HttpOptions,
+    PoliteClient,
+    RateLimitHeaders,
+    RateLimits,
+    Scrubber,
+)
 from greenhouse.sources.progress import NullReporter, Progress, Reporter
 from greenhouse.store import Store
 from greenhouse.store.limits import load_budgets, save_budgets
@@ -52,22 +59,29 @@ class SourceRun:
     clients: list[PoliteClient] = field(default_factory=list)
     #: The site folder, for relative paths in the config (``[live] event_dir``).
     root: Path | None = None
+    #: This source's validated ``[name]`` section (its declared config model), if any.
+    section: Any = None
     limits: RateLimits = field(default_factory=RateLimits)
     #: ``time.monotonic()`` past which the source's clients send nothing (None: no limit).
     deadline: float | None = None
     time_budget: float | None = None
 
     def __post_init__(self) -> None:
-        section = getattr(self.config, self.name, None)
-        budget = getattr(section, "time_budget", None)
+        if self.section is None:
+            self.section = getattr(self.config, self.name, None)
+        budget = getattr(self.section, "time_budget", None)
         if isinstance(budget, int | float) and self.deadline is None:
             self.time_budget = float(budget)
             self.deadline = time.monotonic() + float(budget)
         self.limits = RateLimits(load_budgets(self.store, self.name).values())
 
+    def secret(self, name: str) -> str | None:
+        """The secret environment variable *name* (declared by the source), if set."""
+        return self.secrets.get(name)
+
     def section_value(self, key: str, default: Any) -> Any:
         """A key of this source's own config section (e.g. ``max_rate_limit_wait``)."""
-        return getattr(getattr(self.config, self.name, None), key, default)
+        return getattr(self.section, key, default)
 
     def save_limits(self) -> None:
         """Keep the budgets whose reset is still ahead for the next run."""
@@ -86,12 +100,14 @@ class SourceRun:
         max_rate_limit_wait: float | None = None,
         budget_of: Any = None,
         wait_unhinted: bool = False,
+        limit_headers: RateLimitHeaders | None = None,
     ) -> PoliteClient:
         """A polite client whose conditional cache covers URLs under *cache_prefix*.
 
         The wait for a rate limit is bounded by the source's own
         ``max_rate_limit_wait`` unless given; the client shares the run's
-        budgets and deadline.
+        budgets and deadline. *limit_headers* names the upstream's rate-limit
+        headers (GitHub's by default).
         """
         cache = HttpCache.load(self.store.conn, cache_prefix, self.store)
         if max_rate_limit_wait is None:
@@ -109,6 +125,7 @@ class SourceRun:
             deadline=self.deadline,
             time_budget=self.time_budget,
             wait_unhinted=wait_unhinted,
+            limit_headers=limit_headers,
         )
         self.clients.append(client)
         return client

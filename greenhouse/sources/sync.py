@@ -1,13 +1,16 @@
 """``greenhouse sync``: run the selected sources, record how fresh each one is.
 
-The sources run side by side, each in its own thread with its own polite
-clients (so a slow upstream never holds up the others); their data is
-committed as it arrives. A source that fails or stops early (rate limit, time
-budget) leaves everything it stored and the previous data in place, and
-``sync_state`` records when it last succeeded. A failure only fails the sync
-when the user asked for ``strict``, or when the source has never succeeded
-(there is no older data to fall back on). Every message is scrubbed of
-secrets before it is stored, reported or raised.
+The sources are the installed ones (:mod:`greenhouse.sources.registry`: the
+``greenhouse.sources`` entry points, greenhouse's own and plugins alike). They
+run side by side, each in its own thread with its own polite clients (so a
+slow upstream never holds up the others); their data is committed as it
+arrives. A source that fails or stops early (rate limit, time budget) leaves
+everything it stored and the previous data in place, and ``sync_state``
+records when it last succeeded. A failure only fails the sync when the user
+asked for ``strict``, or when the source has never succeeded (there is no
+older data to fall back on). Whatever a source raises fails that source
+alone. Every message is scrubbed of secrets before it is stored, reported or
+raised.
 
 Ctrl-C: the main thread only waits, so the interrupt lands there; it tells
 every client to stop before its next request, closes their connections,
@@ -17,34 +20,27 @@ commits whole), records them as interrupted and raises ``KeyboardInterrupt``.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from traceback import format_exception
 from typing import Any
 
 import httpx
 
 from greenhouse.config import Secrets, Site
 from greenhouse.errors import AuthError, GreenhouseError, SourceError
-from greenhouse.sources.github import sync_github
 from greenhouse.sources.http import HttpOptions, Scrubber, StopSource
-from greenhouse.sources.lastfm import sync_lastfm
+from greenhouse.sources.plugin import Sync
 from greenhouse.sources.progress import NullReporter, Reporter
+from greenhouse.sources.registry import Registry, registry
 from greenhouse.sources.run import Outcome, SourceRun
-from greenhouse.sources.spotify import sync_spotify
-from greenhouse.sources.visitors import sync_visitors, visitors_missing
-from greenhouse.sources.weather import sync_weather
 from greenhouse.store import Store
 from greenhouse.store.freshness import freshness as store_freshness
 
-SOURCES: dict[str, Callable[[SourceRun], Outcome]] = {
-    "github": sync_github,
-    "spotify": sync_spotify,
-    "lastfm": sync_lastfm,
-    "weather": sync_weather,
-}
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,59 +74,23 @@ class SyncReport:
         return all(r.status in ("ok", "skipped") for r in self.sources)
 
 
-def _github_missing(site: Site, secrets: Secrets) -> str | None:
-    return None if site.config.github.user else "set [github] user in greenhouse.toml"
+def missing_configuration(
+    site: Site, secrets: Secrets, name: str, sources: Registry | None = None
+) -> str | None:
+    """What to configure before *name* can sync, or None when it is ready.
 
-
-def _spotify_missing(site: Site, secrets: Secrets) -> str | None:
-    s = secrets
-    if s.spotify_client_id and s.spotify_client_secret and s.spotify_refresh_token:
-        return None
-    return (
-        "set SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN "
-        "(get the refresh token with `greenhouse auth spotify`)"
+    A source plugin that cannot be loaded counts as configured when its
+    ``[name]`` section sets any key (it then fails, saying why).
+    """
+    installed = sources or registry()
+    source = installed.sources.get(name)
+    if source is not None:
+        return source.needs(site, secrets)
+    if name in installed.broken:
+        return None if site.config.sets_unloaded(name) else f"set the [{name}] section"
+    raise SourceError(
+        name, f"unknown source; the installed sources are {', '.join(installed.names)}"
     )
-
-
-def _lastfm_missing(site: Site, secrets: Secrets) -> str | None:
-    if site.config.lastfm.user and secrets.lastfm_api_key:
-        return None
-    return "set [lastfm] user in greenhouse.toml and the LASTFM_API_KEY environment variable"
-
-
-def _weather_missing(site: Site, secrets: Secrets) -> str | None:
-    # A missing WEATHER_API_KEY is not checked here on purpose: the source then
-    # fails with its own clear line instead of being silently skipped.
-    w = site.config.weather
-    if w.provider == "none":
-        return 'set [weather] provider to "open-meteo" or "openweathermap"'
-    if w.latitude is None or w.longitude is None:
-        return "set [weather] latitude and longitude in greenhouse.toml"
-    return None
-
-
-Missing = Callable[[Site, Secrets], "str | None"]
-
-_MISSING: dict[str, Missing] = {
-    "github": _github_missing,
-    "spotify": _spotify_missing,
-    "lastfm": _lastfm_missing,
-    "weather": _weather_missing,
-}
-
-
-def register_source(name: str, sync: Callable[[SourceRun], Outcome], missing: Missing) -> None:
-    """Add a source (e.g. ``visitors``): *sync* does the work, *missing* says what to configure."""
-    SOURCES[name] = sync
-    _MISSING[name] = missing
-
-
-def missing_configuration(site: Site, secrets: Secrets, name: str) -> str | None:
-    """What to configure before *name* can sync, or None when it is ready."""
-    check = _MISSING.get(name)
-    if check is None:
-        raise SourceError(name, f"unknown source; choose from {', '.join(SOURCES)}")
-    return check(site, secrets)
 
 
 def sync_sources(
@@ -159,20 +119,34 @@ def sync_sources(
     options = replace(options or HttpOptions(), cancel=threading.Event())
     strict = strict or site.config.build.strict
     scrub = Scrubber(secrets.values())
-    names = _select(site, secrets, sources)
+    installed = registry()
+    names = _select(site, secrets, sources, installed)
     reports: dict[str, SourceReport] = {}
-    runs: list[SourceRun] = []
+    runs: list[tuple[SourceRun, Sync, str]] = []
     had_data: dict[str, bool] = {}
     for name in names:
-        missing = missing_configuration(site, secrets, name)
+        missing = missing_configuration(site, secrets, name, installed)
         if missing is not None:
+            if name in installed.broken:
+                missing += f"; besides, {installed.broken[name]}"
             reports[name] = SourceReport(name, "skipped", f"{name}: not configured ({missing})")
             reporter.finish(name, "skipped", f"{name}: not configured")
             continue
         had_data[name] = _last_success(store, name) is not None
-        runs.append(
-            SourceRun(name, store, site.config, secrets, options, reporter, scrub, root=site.root)
+        run = SourceRun(
+            name,
+            store,
+            site.config,
+            secrets,
+            options,
+            reporter,
+            scrub,
+            root=site.root,
+            section=site.config.source_section(name),
         )
+        source = installed.sources.get(name)
+        sync = source.sync if source is not None else _cannot_load(installed.broken[name])
+        runs.append((run, sync, _blame(installed, name)))
     errors = _run_all(runs, reporter, reports)
     report = SyncReport([reports[name] for name in names])
     fatal: list[GreenhouseError] = []
@@ -190,7 +164,7 @@ def sync_sources(
 
 
 def _run_all(
-    runs: list[SourceRun], reporter: Reporter, reports: dict[str, SourceReport]
+    runs: list[tuple[SourceRun, Sync, str]], reporter: Reporter, reports: dict[str, SourceReport]
 ) -> dict[str, GreenhouseError]:
     """Run every source in its own thread; on Ctrl-C stop them all cleanly, then re-raise."""
     errors: dict[str, GreenhouseError] = {}
@@ -198,7 +172,7 @@ def _run_all(
         return errors
     pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="sync")
     futures: dict[Future[tuple[SourceReport, GreenhouseError | None]], SourceRun] = {
-        pool.submit(_in_thread, run): run for run in runs
+        pool.submit(_in_thread, run, sync, blame): run for run, sync, blame in runs
     }
     try:
         pending = set(futures)
@@ -211,7 +185,7 @@ def _run_all(
                 if error is not None:
                     errors[source_report.name] = error
     except BaseException:
-        _stop(runs, futures)
+        _stop([run for run, _, _ in runs], futures)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -229,32 +203,58 @@ def _stop(runs: list[SourceRun], futures: dict[Future[Any], SourceRun]) -> None:
     wait(list(futures), timeout=30)
 
 
-def _in_thread(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
+def _in_thread(
+    run: SourceRun, sync: Sync, blame: str
+) -> tuple[SourceReport, GreenhouseError | None]:
     try:
-        return _run_one(run)
+        return _run_one(run, sync, blame)
     finally:
         run.store.release_thread()
 
 
-def _select(site: Site, secrets: Secrets, sources: list[str] | None) -> list[str]:
+def _select(
+    site: Site, secrets: Secrets, sources: list[str] | None, installed: Registry
+) -> list[str]:
     if sources is None:
-        return list(SOURCES)  # the unconfigured ones are reported as skipped
+        return installed.names  # the unconfigured ones are reported as skipped
     names = list(dict.fromkeys(sources))
     for name in names:
-        missing = missing_configuration(site, secrets, name)
+        missing = missing_configuration(site, secrets, name, installed)
         if missing is not None:
             raise SourceError(name, missing)
     return names
 
 
-def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
-    """Run one source, record its state; return its report and the error to raise if fatal."""
+class PluginLoadError(SourceError):
+    """A source plugin named in the entry points cannot be imported or is not a Source."""
+
+
+def _cannot_load(problem: str) -> Sync:
+    def sync(run: SourceRun) -> Outcome:
+        raise PluginLoadError(run.name, problem)
+
+    return sync
+
+
+def _blame(installed: Registry, name: str) -> str:
+    """Who to tell about a bug in *name*: greenhouse itself, or the plugin's authors."""
+    if installed.builtin(name):
+        return "a bug in greenhouse; please report it"
+    return f"a bug in the source plugin from {installed.origins.get(name, 'an unknown package')}"
+
+
+def _run_one(run: SourceRun, sync: Sync, blame: str) -> tuple[SourceReport, GreenhouseError | None]:
+    """Run one source, record its state; return its report and the error to raise if fatal.
+
+    Whatever a source raises (short of Ctrl-C) fails that source alone, with
+    its name and the error's first line; never a traceback.
+    """
     name = run.name
     started = run.now()
     error: GreenhouseError | None = None
     kind: type[SourceError] = SourceError
     try:
-        outcome = SOURCES[name](run)
+        outcome = sync(run)
     except StopSource as stop:
         outcome = Outcome(
             "partial", f"{name}: stopped early", f"{_message(stop)}; kept what was fetched"
@@ -267,6 +267,12 @@ def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         outcome = Outcome(
             "failed", f"{name}: failed", f"unexpected answer ({type(exc).__name__}: {exc})"
+        )
+    except Exception as exc:  # a plugin may raise anything; it fails alone
+        # The traceback is for whoever debugs the plugin (logging at DEBUG), scrubbed like the rest.
+        logger.debug("source %s raised:\n%s", name, run.scrub("".join(format_exception(exc))))
+        outcome = Outcome(
+            "failed", f"{name}: failed", f"{type(exc).__name__}: {_first_line(exc)} ({blame})"
         )
     except BaseException:
         run.close()
@@ -284,6 +290,11 @@ def _run_one(run: SourceRun) -> tuple[SourceReport, GreenhouseError | None]:
         name, outcome.status, summary, run.requests, run.not_modified, message, list(run.warnings)
     )
     return report, error
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def _message(exc: Exception) -> str:
@@ -326,6 +337,3 @@ def freshness(store: Store, now: datetime | None = None) -> dict[str, dict[str, 
     """
     moment = now or datetime.now(UTC)
     return {name: row.as_dict() for name, row in store_freshness(store, moment).items()}
-
-
-register_source("visitors", sync_visitors, visitors_missing)

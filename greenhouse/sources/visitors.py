@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from greenhouse.config import Secrets, Site
 from greenhouse.errors import AuthError, SourceError
 from greenhouse.sources.http import PoliteClient
 from greenhouse.sources.run import Outcome, SourceRun, insert_many
@@ -42,17 +41,6 @@ PAGE = 1000
 #: Pages read per sync (10 million events); the rest waits for the next one.
 MAX_PAGES = 10_000
 FIELDS = ("id", "ts", "visitor", "type", "project", "action", "referrer", "device", "duration")
-
-
-def visitors_missing(site: Site, secrets: Secrets) -> str | None:
-    """What to configure before the visitors source can run."""
-    live = site.config.live
-    if live.event_dir or live.export_url:
-        return None
-    return (
-        "set [live] export_url (with the GREENHOUSE_LIVE_TOKEN environment variable) "
-        "or [live] event_dir in greenhouse.toml"
-    )
 
 
 def sync_visitors(run: SourceRun) -> Outcome:

@@ -332,6 +332,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE image_cache (
             digest VARCHAR PRIMARY KEY,
             png BLOB NOT NULL
+        """,
+    ),
+    (
+        "commit ids of forges that give them; forge contribution calendars",
+        """
+        -- Commit ids per repository, from the forges whose API lists them (GitLab,
+        -- Forgejo, plugins): a plant joining mirrored repositories counts each
+        -- commit once. activity.commits stays the per-day count of each repository.
+        CREATE TABLE repo_commits (
+            repo VARCHAR NOT NULL,                  -- repos.full_name (e.g. gitlab:me/tool)
+            sha VARCHAR NOT NULL,
+            day DATE NOT NULL,                      -- the author date, UTC
+            PRIMARY KEY (repo, sha)
+        );
+        -- The owner's daily contributions on forges with a calendar of their own
+        -- (Forgejo's heatmap); GitHub's calendar stays in contributions.
+        CREATE TABLE forge_contributions (
+            source VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (source, day)
         );
         """,
     ),

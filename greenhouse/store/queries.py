@@ -42,7 +42,8 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
     days = (today - start).days + 1
     activity = Activity.zeros(start, len(specs), days)
     offset = (start - EPOCH).days
-    repo_keys = [(s.repo.lower(), i) for i, s in enumerate(specs) if s.repo]
+    joined = {i: _keys(s) for i, s in enumerate(specs)}
+    repo_keys = [(keys[0].lower(), i) for i, keys in joined.items() if len(keys) == 1]
     plant_keys = [(s.id, i) for i, s in enumerate(specs)]
     # Real rows and the demo generator's add up; each table holds one row per
     # (repository or plant, day) once grouped, so its rows are added in one go.
@@ -56,6 +57,14 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
             [start, today],
         )
         _scatter(activity, rows, offset, ("commits", "stars", "releases", "issues"))
+    # Plants joining several repositories (mirrors) are real repositories: no demo rows.
+    several = [(key.lower(), i) for i, keys in joined.items() if len(keys) > 1 for key in keys]
+    _scatter(
+        activity,
+        _matched(store, several, JOINED_ACTIVITY, [start, today, start, today], " GROUP BY ALL"),
+        offset,
+        ("commits", "stars", "releases", "issues"),
+    )
     seen = _matched(
         store,
         plant_keys,
@@ -75,6 +84,32 @@ def load_activity(store: Store, specs: Sequence[PlantSpec], start: date, today: 
     )
     _scatter(activity, generated, offset, ("views", "interactions"))
     return activity
+
+
+def _keys(spec: PlantSpec) -> tuple[str, ...]:
+    return spec.repos or ((spec.repo,) if spec.repo else ())
+
+
+#: Activity of plants that join several repositories (mirrors): stars, releases and
+#: issues add up; commits are the day's distinct commit ids where the forges list
+#: them, and never fewer than the busiest single repository's count (GitHub's
+#: statistics have no ids, so a mirror there can only be matched day by day).
+JOINED_ACTIVITY = """
+    WITH per_repo AS (
+        SELECT k.row, a.day, a.commits, a.stars, a.releases, a.issues
+        FROM activity a JOIN keys k ON lower(a.full_name) = k.key
+        WHERE a.day BETWEEN ? AND ?
+    ), ids AS (
+        SELECT k.row, c.day, count(DISTINCT c.sha) AS distinct_commits
+        FROM repo_commits c JOIN keys k ON lower(c.repo) = k.key
+        WHERE c.day BETWEEN ? AND ? GROUP BY ALL
+    )
+    SELECT k.row, (k.day - DATE '1970-01-01')::INTEGER AS d,
+        greatest(max(k.commits), coalesce(any_value(i.distinct_commits), 0))::INTEGER AS commits,
+        sum(k.stars)::INTEGER AS stars, sum(k.releases)::INTEGER AS releases,
+        sum(k.issues)::INTEGER AS issues
+    FROM per_repo k LEFT JOIN ids i ON i.row = k.row AND i.day = k.day
+    WHERE true"""
 
 
 def _matched(

@@ -336,8 +336,11 @@ def test_open_meteo_one_row_per_sync(
     report = sync_sources(site, store, Secrets(), options=options)
     assert [(r.name, r.status) for r in report.sources] == [
         ("github", "ok"),
+        ("gitlab", "skipped"),
+        ("forgejo", "skipped"),
         ("spotify", "skipped"),
         ("lastfm", "skipped"),
+        ("listenbrainz", "skipped"),
         ("weather", "ok"),
         ("visitors", "skipped"),  # no [live] export_url or event_dir
     ]

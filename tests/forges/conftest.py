@@ -1,0 +1,90 @@
+"""Fixtures: one strict fake per upstream, a real DuckDB file, fast sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from greenhouse.config import Site, validate_config
+from greenhouse.sources.http import HttpOptions
+from greenhouse.store import Store
+from tests.forges.fakes import FakeForgejo, FakeGitLab, FakeListenBrainz
+
+GITLAB_TOKEN = "glpat-SECRET-gitlab-0123456789"
+FORGEJO_TOKEN = "forgejo-SECRET-0123456789abcdef"
+
+
+class Sleeps:
+    """An injectable sleep that records, never sleeps, and moves its clock on instead.
+
+    ``clock`` is the real time plus every second slept, so a client that waits
+    for a reset or a retry-after sees the wait over, as it would for real.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.slept = 0.0
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.slept += seconds
+
+    def clock(self) -> float:
+        return time.time() + self.slept
+
+    def waited(self, seconds: float, tolerance: float = 0.5) -> bool:
+        """Whether one of the sleeps lasted about *seconds*."""
+        return any(abs(call - seconds) <= tolerance for call in self.calls)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def options(sleeps: Sleeps) -> HttpOptions:
+    return HttpOptions(timeout=2.0, retries=2, backoff=0.01, sleep=sleeps, clock=sleeps.clock)
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitLab]:
+    with FakeGitLab(token=GITLAB_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def forgejo() -> Iterator[FakeForgejo]:
+    with FakeForgejo(token=FORGEJO_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def listenbrainz() -> Iterator[FakeListenBrainz]:
+    with FakeListenBrainz() as server:
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "build" / "greenhouse.duckdb") as opened:
+        yield opened
+
+
+def site_for(tmp_path: Path, **sections: dict[str, Any]) -> Site:
+    """A site with only *sections* configured (weather off, no GitHub user).
+
+    Each source waits at most 5 s for a rate limit (unless its section says otherwise).
+    """
+    raw: dict[str, Any] = {"weather": {"provider": "none"}}
+    for name, values in sections.items():
+        raw.setdefault(name, {"max_rate_limit_wait": 5}).update(values)
+    return Site(root=tmp_path, config=validate_config(raw, "greenhouse.toml"))
+
+
+def rows(store: Store, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    return store.conn.execute(sql, params or []).fetchall()
