@@ -332,6 +332,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE image_cache (
             digest VARCHAR PRIMARY KEY,
             png BLOB NOT NULL
+        );
         """,
     ),
     (
