@@ -16,6 +16,7 @@ import math
 import re
 import shutil
 import traceback
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,9 +112,11 @@ def runtime_error(exc: Exception, template: str, folders: Sequence[Path] = ()) -
     """
     file: str | None = None
     line: int | None = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if _is_template_file(frame.filename):
-            file, line = frame.filename, frame.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_template_file(f.filename)]
+    for frame in frames:
+        file, line = frame.filename, frame.lineno
+    if isinstance(exc, RecursionError) and frames:
+        file, line = _recursion_point(frames)
     if isinstance(exc, jinja2.TemplateNotFound):
         message = f"template not found: {exc.name}"
     elif isinstance(exc, jinja2.UndefinedError):
@@ -132,6 +135,24 @@ def runtime_error(exc: Exception, template: str, folders: Sequence[Path] = ()) -
     if file is None:
         return TemplateError(f"{template}: {message}")
     return TemplateError(message, file, line)
+
+
+def _recursion_point(frames: list[traceback.FrameSummary]) -> tuple[str, int | None]:
+    """Where a template recursion repeats: the include (or import) line met most often.
+
+    The innermost frame is only where the stack happened to run out (a block of
+    ``base.html`` as often as not), and an ``extends`` line repeats as often as
+    the include that recurses: the include is the line to fix.
+    """
+    counts = Counter((f.filename, f.lineno) for f in frames)
+    including = [
+        f
+        for f in frames
+        if counts[(f.filename, f.lineno)] > 1
+        and re.search(r"\{%-?\s*(include|import|from)\b", f.line or "")
+    ]
+    chosen = max(including or frames, key=lambda f: counts[(f.filename, f.lineno)])
+    return chosen.filename, chosen.lineno
 
 
 def _is_template_file(filename: str) -> bool:
