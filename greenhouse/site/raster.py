@@ -78,15 +78,27 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
 def fit(
     draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int, bold: bool
 ) -> tuple[str, ImageFont.FreeTypeFont]:
-    """The largest font (down to *smallest*) that fits *text* in *width*; else the text shortened."""
-    for points in range(size, smallest - 1, -2):
+    """The largest font (down to *smallest*) that fits *text* in *width*; else the text shortened.
+
+    A name may be thousands of characters long: no glyph is narrower than a
+    fifth of its size, so only as many characters as could fit are ever
+    measured, and the shortened text is found by bisection.
+    """
+    longest = width * 5 // smallest + 1
+    cut, text = len(text) > longest, text[:longest]
+    for points in range(size, smallest - 1, -2) if not cut else ():
         face = font(points, bold)
         if draw.textlength(text, font=face) <= width:
             return text, face
     face = font(smallest, bold)
-    while text and draw.textlength(text + "…", font=face) > width:
-        text = text[:-1]
-    return text.rstrip() + "…", face
+    low, high = 0, len(text)  # the longest prefix that fits with its ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        if draw.textlength(text[:middle] + "…", font=face) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "…", face
 
 
 @functools.lru_cache(maxsize=1)

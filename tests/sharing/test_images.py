@@ -137,3 +137,27 @@ def test_a_change_of_weather_redraws_the_garden_picture_only(tmp_path: Path) -> 
     after = pngs(changed.output)
     assert {path for path in after if after[path] != before[path]} == {"static/og/garden.png"}
     assert changed.images_drawn == 1
+
+
+def test_a_very_long_name_is_shortened_measuring_only_what_could_fit() -> None:
+    """A 20,000-character name (the fuzz corpus has such) is cut without measuring it whole."""
+    from PIL import ImageDraw
+
+    from greenhouse.site import raster
+
+    measured: list[int] = []
+
+    class Counting(ImageDraw.ImageDraw):
+        def textlength(self, text: str, *args: object, **kwargs: object) -> float:  # type: ignore[override]
+            measured.append(len(text))
+            return super().textlength(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    pen = Counting(Image.new("RGB", (10, 10)))
+    for name in ("W" * 20_000, "\u0301" * 20_000 + "tail"):  # wide glyphs; zero-width marks
+        measured.clear()
+        text, face = raster.fit(pen, name, 900, 64, 34, bold=True)
+        assert text.endswith("…") and face.size == 34
+        assert pen.textlength(text, font=face) <= 900
+        assert sum(measured) < 20_000  # the old cut, a character at a time, measured 10**8
+    text, face = raster.fit(pen, "Sprig", 900, 64, 34, bold=True)
+    assert (text, face.size) == ("Sprig", 64)
