@@ -6,8 +6,8 @@ A build with nothing to do returns from the stamp beside the bundle
 day). Loading the pydantic schema for three settings cost more than the rest
 of such a build, so this module reads them from the raw TOML, with the same
 defaults the schema declares (it takes them from here). Anything unexpected
-(an unreadable file, a value of the wrong type) means "ask the schema": the
-full build reports it properly.
+(an unreadable file, a value of the wrong type, nesting too deep for tomllib)
+means "ask the schema": the full build reports it properly.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def read_locations(
         build = raw.get("build", {})
         demo = raw.get("demo", {}).get("enabled", DEMO)
         settings = (build.get("output", OUTPUT), build.get("db", DB))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError, RecursionError):
         return None
     if not all(isinstance(s, str) for s in settings) or not isinstance(demo, bool):
         return None
