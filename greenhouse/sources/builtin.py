@@ -8,7 +8,9 @@ the source actually runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from greenhouse.config import (
     ForgejoConfig,
@@ -26,52 +28,15 @@ if TYPE_CHECKING:
     from greenhouse.sources.run import Outcome, SourceRun
 
 
-def _sync_github(run: SourceRun) -> Outcome:
-    from greenhouse.sources.github import sync_github
+def _lazy(name: str) -> Callable[[SourceRun], Outcome]:
+    """``greenhouse.sources.<name>.sync_<name>``, imported the first time the source runs."""
 
-    return sync_github(run)
+    def sync(run: SourceRun) -> Outcome:
+        module = importlib.import_module(f"greenhouse.sources.{name}")
+        return cast("Callable[[SourceRun], Outcome]", getattr(module, f"sync_{name}"))(run)
 
-
-def _sync_gitlab(run: SourceRun) -> Outcome:
-    from greenhouse.sources.gitlab import sync_gitlab
-
-    return sync_gitlab(run)
-
-
-def _sync_forgejo(run: SourceRun) -> Outcome:
-    from greenhouse.sources.forgejo import sync_forgejo
-
-    return sync_forgejo(run)
-
-
-def _sync_spotify(run: SourceRun) -> Outcome:
-    from greenhouse.sources.spotify import sync_spotify
-
-    return sync_spotify(run)
-
-
-def _sync_lastfm(run: SourceRun) -> Outcome:
-    from greenhouse.sources.lastfm import sync_lastfm
-
-    return sync_lastfm(run)
-
-
-def _sync_listenbrainz(run: SourceRun) -> Outcome:
-    from greenhouse.sources.listenbrainz import sync_listenbrainz
-
-    return sync_listenbrainz(run)
-
-
-def _sync_weather(run: SourceRun) -> Outcome:
-    from greenhouse.sources.weather import sync_weather
-
-    return sync_weather(run)
-
-
-def _sync_visitors(run: SourceRun) -> Outcome:
-    from greenhouse.sources.visitors import sync_visitors
-
-    return sync_visitors(run)
+    sync.__qualname__ = f"sync_{name}"
+    return sync
 
 
 def _user_set(section: str) -> str:
@@ -133,7 +98,7 @@ def _visitors_missing(site: Site, secrets: Secrets) -> str | None:
 
 github = Source(
     name="github",
-    sync=_sync_github,
+    sync=_lazy("github"),
     config=GithubConfig,
     secrets=("GITHUB_TOKEN",),
     missing=_github_missing,
@@ -141,7 +106,7 @@ github = Source(
 )
 gitlab = Source(
     name="gitlab",
-    sync=_sync_gitlab,
+    sync=_lazy("gitlab"),
     config=GitlabConfig,
     secrets=("GITLAB_TOKEN",),
     missing=_gitlab_missing,
@@ -149,7 +114,7 @@ gitlab = Source(
 )
 forgejo = Source(
     name="forgejo",
-    sync=_sync_forgejo,
+    sync=_lazy("forgejo"),
     config=ForgejoConfig,
     secrets=("FORGEJO_TOKEN",),
     missing=_forgejo_missing,
@@ -157,7 +122,7 @@ forgejo = Source(
 )
 spotify = Source(
     name="spotify",
-    sync=_sync_spotify,
+    sync=_lazy("spotify"),
     config=SpotifyConfig,
     secrets=("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REFRESH_TOKEN"),
     missing=_spotify_missing,
@@ -165,7 +130,7 @@ spotify = Source(
 )
 lastfm = Source(
     name="lastfm",
-    sync=_sync_lastfm,
+    sync=_lazy("lastfm"),
     config=LastfmConfig,
     secrets=("LASTFM_API_KEY",),
     missing=_lastfm_missing,
@@ -173,14 +138,14 @@ lastfm = Source(
 )
 listenbrainz = Source(
     name="listenbrainz",
-    sync=_sync_listenbrainz,
+    sync=_lazy("listenbrainz"),
     config=ListenbrainzConfig,
     missing=_listenbrainz_missing,
     summary="public listens of [listenbrainz] user",
 )
 weather = Source(
     name="weather",
-    sync=_sync_weather,
+    sync=_lazy("weather"),
     config=WeatherConfig,
     secrets=("WEATHER_API_KEY",),
     missing=_weather_missing,
@@ -188,7 +153,7 @@ weather = Source(
 )
 visitors = Source(
     name="visitors",
-    sync=_sync_visitors,
+    sync=_lazy("visitors"),
     secrets=("GREENHOUSE_LIVE_TOKEN",),
     missing=_visitors_missing,
     summary="visit events recorded by the sidecar ([live])",
