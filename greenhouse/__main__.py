@@ -1,3 +1,3 @@
-from greenhouse.cli import main
+from greenhouse.launch import main
 
 main()

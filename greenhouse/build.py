@@ -145,20 +145,12 @@ def build(
     from greenhouse.site.publish import build_lock, clean_leftovers
 
     started = time.perf_counter()
+    if offline and not force:
+        unchanged = up_to_date_result(root, output=output, db=db, base_url=base_url)
+        if unchanged is not None:
+            return unchanged
     fixed_now = source_date()
     today = (fixed_now or _utcnow()).date()
-    if offline and not force:
-        from greenhouse.fingerprint import up_to_date
-
-        skipped = up_to_date(Path(root).resolve(), output, db, base_url, fixed_now, today)
-        if skipped is not None:
-            out, warnings = skipped
-            return BuildResult(
-                output=out,
-                skipped=True,
-                seconds=time.perf_counter() - started,
-                warnings=warnings,
-            )
     from greenhouse.config import load_site
 
     say = progress or (lambda _: None)
@@ -221,6 +213,33 @@ def build(
             warnings=warnings,
         )
     return replace(result, seconds=time.perf_counter() - started, warnings=warnings)
+
+
+def up_to_date_result(
+    root: Path | str = ".",
+    *,
+    output: Path | str | None = None,
+    db: Path | str | None = None,
+    base_url: str | None = None,
+) -> BuildResult | None:
+    """The skipped result of an offline build the stamp shows has nothing to do, else None.
+
+    Imports neither the config schema nor DuckDB: the command line asks this
+    before it even loads itself (:mod:`greenhouse.launch`). None sends the
+    build down the full path, which reports any problem.
+    """
+    from greenhouse.fingerprint import up_to_date
+
+    started = time.perf_counter()
+    fixed_now = source_date()
+    today = (fixed_now or _utcnow()).date()
+    skipped = up_to_date(Path(root).resolve(), output, db, base_url, fixed_now, today)
+    if skipped is None:
+        return None
+    out, warnings = skipped
+    return BuildResult(
+        output=out, skipped=True, seconds=time.perf_counter() - started, warnings=warnings
+    )
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
