@@ -344,12 +344,12 @@ def _render(
     on_publish: Callable[[], None] | None,
     private: tuple[Path, ...] = (),
 ) -> BuildResult:
-    from greenhouse.build_cache import grow_garden, template_environment
+    from greenhouse.build_cache import ImageLookup, grow_garden, template_environment
     from greenhouse.site.bundle import Bundle, Published
     from greenhouse.site.publish import staging, swap_in
     from greenhouse.site.render import Renderer
     from greenhouse.store import queries
-    from greenhouse.store.images import cached_images, keep_images
+    from greenhouse.store.images import keep_images
     from greenhouse.store.snapshots import StoredSnapshots, save_snapshots
 
     garden, grown = grow_garden(site, content, store, now, say, cache)
@@ -371,7 +371,7 @@ def _render(
         snapshots=(stored := StoredSnapshots(store)),
         env=template_environment(site, cache),
         private=private,
-        images=lambda digests: cached_images(store, digests),
+        images=(images := ImageLookup(store, cache)),
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)
@@ -393,6 +393,7 @@ def _render(
     save_snapshots(store, stored, renderer.snapshots_written, renderer.snapshot_days)
     drawn = renderer.drawn
     keep_images(store, drawn.new if drawn else {}, drawn.used if drawn else set())
+    images.keep(drawn.new if drawn else {}, drawn.used if drawn else set())
     stages: dict[str, int] = {}
     for plant in garden.plants:
         stages[plant.stage] = stages.get(plant.stage, 0) + 1

@@ -10,7 +10,7 @@ A one-off build passes no cache and digests nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -50,6 +50,8 @@ class BuildCache:
     entries: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (key, value)
     published: Published | None = None  # keys of the outputs of the bundle published last
     grown: int = 0  # gardens grown so far (tests check the edits that must not)
+    #: The link-preview PNGs the last build showed, by the digest of their inputs.
+    images: dict[str, bytes] = field(default_factory=dict)
 
 
 T = TypeVar("T")
@@ -161,3 +163,34 @@ def grow_garden(
         grow_now,
     )
     return garden, grown
+
+
+class ImageLookup:
+    """The store's image cache, through the PNGs a long-running process kept from its last build.
+
+    A PNG's digest covers every input of its drawing, so a kept one is the one
+    the store holds; a thousand previews are not read from DuckDB on every edit.
+    """
+
+    def __init__(self, store: Store, cache: BuildCache | None):
+        self.store = store
+        self.cache = cache
+        self.found: dict[str, bytes] = {}  # what this build was given, kept or read
+
+    def __call__(self, digests: list[str]) -> dict[str, bytes]:
+        """The PNG of each of *digests* that is kept or stored."""
+        from greenhouse.store.images import cached_images
+
+        kept = self.cache.images if self.cache is not None else {}
+        found = {d: kept[d] for d in digests if d in kept}
+        missing = [d for d in digests if d not in found]
+        if missing:
+            found.update(cached_images(self.store, missing))
+        self.found.update(found)
+        return found
+
+    def keep(self, new: Mapping[str, bytes], used: set[str]) -> None:
+        """Keep the PNGs this build showed (given or drawn) for the next build of the process."""
+        if self.cache is not None:
+            shown = {**self.found, **new}
+            self.cache.images = {d: shown[d] for d in used if d in shown}

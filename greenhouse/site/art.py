@@ -110,6 +110,7 @@ STAGE_SIZE = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # a thousand plants share a few dozen looks (Look is frozen)
 def look(species: str, stage: str, health: float = 1.0) -> Look:
     """The colours and size of a plant; an unknown species draws as moss."""
     if species not in SPECIES:

@@ -14,6 +14,7 @@ under 100 KB and 1,000 stay readable (plants shrink, text does not).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def _style(condition: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=64)  # every plant card of a build has the same sky
 def _backdrop(condition: str, width: int, height: int, horizon: float) -> str:
     """Sky gradient, weather marks and the ground (colours from the stylesheet)."""
     return (
