@@ -369,7 +369,7 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := StoredSnapshots(store)),
-        env=template_environment(site, cache),
+        env=template_environment(site, cache, out.parent / f".{out.name}.templates"),
         private=private,
         images=(images := ImageLookup(store, cache)),
     )

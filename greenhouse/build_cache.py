@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import jinja2
 
     from greenhouse.config import Site
@@ -75,8 +77,14 @@ def _cached(
     return value
 
 
-def template_environment(site: Site, cache: BuildCache | None) -> jinja2.Environment:
-    """The template environment, compiled templates kept while no template changes."""
+def template_environment(
+    site: Site, cache: BuildCache | None, compiled: Path | None = None
+) -> jinja2.Environment:
+    """The template environment, compiled templates kept while no template changes.
+
+    *compiled* is a folder where compiled templates are also kept between
+    processes (:class:`~greenhouse.site.render.CompiledTemplates`).
+    """
     from greenhouse.site import render
 
     folder = site.root / "site_templates"
@@ -85,7 +93,7 @@ def template_environment(site: Site, cache: BuildCache | None) -> jinja2.Environ
         cache,
         "templates",
         lambda: render.templates_digest(folder),
-        lambda: render.template_environment(folder),
+        lambda: render.template_environment(folder, compiled),
     )
 
 

@@ -248,3 +248,27 @@ def test_a_demo_stamp_of_another_day_is_not_trusted(
         [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert done.stdout.strip() == "True", done.stdout + done.stderr  # the store was consulted
+
+
+def test_compiled_templates_are_kept_and_never_stale(demo_site: Path, tmp_path: Path) -> None:
+    templates = demo_site / "site_templates"
+    templates.mkdir()
+    page = templates / "404.html"
+    page.write_text("{% extends 'base.html' %}{% block main %}first words{% endblock %}")
+    build(demo_site, offline=True)
+    compiled = demo_site / "build" / ".site.templates"
+    kept = sorted(compiled.iterdir())
+    assert len(kept) >= 5  # the pages' templates and the ones they extend and include
+    # The same template edited between two processes' builds: its new source is compiled.
+    page.write_text("{% extends 'base.html' %}{% block main %}second words{% endblock %}")
+    build(demo_site, offline=True)
+    assert "second words" in (demo_site / "build/site/404.html").read_text()
+    assert tree_digest(demo_site / "build/site") == fresh_build(demo_site, tmp_path, "full")
+    # A folder that cannot be written costs only the compiling.
+    for file in compiled.iterdir():
+        file.unlink()
+    compiled.rmdir()
+    compiled.write_text("not a folder")
+    page.write_text("{% extends 'base.html' %}{% block main %}third words{% endblock %}")
+    assert not build(demo_site, offline=True).skipped
+    assert "third words" in (demo_site / "build/site/404.html").read_text()
