@@ -272,3 +272,23 @@ def test_compiled_templates_are_kept_and_never_stale(demo_site: Path, tmp_path: 
     page.write_text("{% extends 'base.html' %}{% block main %}third words{% endblock %}")
     assert not build(demo_site, offline=True).skipped
     assert "third words" in (demo_site / "build/site/404.html").read_text()
+
+
+def test_serve_keeps_the_previews_it_showed(demo_site: Path, tmp_path: Path) -> None:
+    cache = BuildCache()
+    first = build(demo_site, offline=True, force=True, cache=cache)
+    assert first.images_drawn > 20 and len(cache.images) == first.images_drawn
+    # The store's image cache emptied behind serve's back: the PNGs it kept are still shown.
+    with Store.open(demo_site / "build" / "greenhouse.duckdb") as store:
+        store.conn.execute("DELETE FROM image_cache")
+    sprig = demo_site / "content/projects/sprig.md"
+    original = sprig.read_text()
+    sprig.write_text(original.replace("Just planted.", "Edited body."))
+    edited = build(demo_site, offline=True, force=True, cache=cache)
+    assert edited.images_drawn == 0 and edited.written == 2  # the page and its document
+    assert tree_digest(demo_site / "build/site") == fresh_build(demo_site, tmp_path, "full-1")
+    # A new name is drawn on the project's preview: that one picture, nothing else.
+    sprig.write_text(original.replace('"Sprig"', '"Sprig the second"'))
+    renamed = build(demo_site, offline=True, force=True, cache=cache)
+    assert renamed.images_drawn == 1
+    assert tree_digest(demo_site / "build/site") == fresh_build(demo_site, tmp_path, "full-2")
