@@ -155,3 +155,44 @@ def test_only_the_sites_sources_are_watched(server: DevServer, demo_site: Path) 
     assert not server.watched(root / "build/.site.spare/projects/sprig/index.html")
     assert not server.watched(root / "content-old/notes.md")  # a prefix, not a folder of ours
     assert not server.watched(root / "greenhouse.toml.swp")
+
+
+def test_the_inputs_are_watched_not_the_bundle(server: DevServer, demo_site: Path) -> None:
+    """The watcher sees the config saved by rename and input folders come and go."""
+    with urlopen(server.url.removesuffix("/repo/") + "/__greenhouse/events", timeout=10) as events:
+
+        def next_event() -> dict[str, object]:
+            while True:
+                line = events.readline().decode()
+                if line.startswith("data: "):
+                    return json.loads(line[6:])  # type: ignore[no-any-return]
+
+        first = next_event()
+        # An editor's atomic save: a new file renamed over greenhouse.toml.
+        config = demo_site / "greenhouse.toml"
+        saved = demo_site / ".greenhouse.toml.new"
+        saved.write_text(config.read_text().replace("The greenhouse demo garden", "Renamed"))
+        saved.rename(config)
+        assert next_event()["version"] != first["version"]
+        assert b"Renamed" in (server.output / "index.html").read_bytes()
+
+        # A new input folder with a file already in it, then the folder removed.
+        templates = demo_site / "site_templates"
+        staged = demo_site / "templates-draft"
+        staged.mkdir()
+        (staged / "404.html").write_text(
+            "{% extends 'base.html' %}{% block main %}<p>Moved in whole</p>{% endblock %}"
+        )
+        staged.rename(templates)
+        next_event()
+        assert b"Moved in whole" in (server.output / "404.html").read_bytes()
+        (templates / "404.html").unlink()
+        templates.rmdir()
+        next_event()
+        assert b"Moved in whole" not in (server.output / "404.html").read_bytes()
+
+        # A build writes thousands of files into the bundle: none of them is a change.
+        version = server.live.version
+        server.rebuild()
+        time.sleep(1.0)
+        assert server.live.version == version + 1  # the rebuild's own reload, nothing after it
