@@ -116,7 +116,7 @@ class Layers:
             _letter_base(ImageDraw.Draw(image), site_title, k)
             sample = image.copy()
             text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
-            _letter_project(ImageDraw.Draw(sample), k, text, [text] * 3, 50)
+            _letter_project(sample, k, text, [text] * 3, 50)
             return image, raster.palette_of(sample)
 
         found: tuple[Image.Image, Image.Image] = self.get(("base", condition, site_title, k), make)
@@ -334,7 +334,7 @@ def draw(job: Job) -> bytes:
     if isinstance(job, ProjectJob):
         image, palette = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
         image = image.copy()
-        _letter_project(ImageDraw.Draw(image), job.look, job.name, job.lines, job.growth)
+        _letter_project(image, job.look, job.name, job.lines, job.growth)
         return raster.encode_png(image, palette)
     if isinstance(job, GardenJob):
         image = raster.rasterize(job.svg)
@@ -372,19 +372,20 @@ BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
 
 
 def _letter_project(
-    pen: ImageDraw.ImageDraw, k: art.Look, name: str, lines: Sequence[str], growth: int
+    image: Image.Image, k: art.Look, name: str, lines: Sequence[str], growth: int
 ) -> None:
     """A project's own name, figures and growth, on its base."""
+    pen = ImageDraw.Draw(image)
     left, top, right, _ = PANEL
     text, face = raster.fit(pen, name, right - left - 96, 64, 34, bold=True)
     pen.text((left + 48, top + 88), text, font=face, fill=INK)
     for i, line in enumerate(lines):
-        pen.text((left + 48, top + 262 + i * 52), line, font=raster.font(32), fill=INK)
+        raster.stamp(image, (left + 48, top + 262 + i * 52), line, 32, INK)
     filled = BAR[0] + round((BAR[2] - BAR[0]) * growth / 100)
     if filled > BAR[0] + 20:
         stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
         pen.rounded_rectangle((BAR[0], BAR[1], filled, BAR[3]), 10, fill=stage_colour)
-    pen.text((left + 48, top + 472), f"growth {growth}%", font=raster.font(26), fill=MUTED)
+    raster.stamp(image, (left + 48, top + 472), f"growth {growth}%", 26, MUTED)
 
 
 # -- drawing what is missing ---------------------------------------------------
@@ -549,7 +550,9 @@ def _cores() -> int:
 
 def _pool(size: int) -> ProcessPoolExecutor:
     """*size* drawing processes, started fresh (``spawn``): the build's DuckDB threads stay here."""
-    return ProcessPoolExecutor(size, multiprocessing.get_context("spawn"), initializer=_orphan_guard)
+    return ProcessPoolExecutor(
+        size, multiprocessing.get_context("spawn"), initializer=_orphan_guard
+    )
 
 
 def _orphan_guard() -> None:
