@@ -100,7 +100,7 @@ class Layers:
         found: tuple[Image.Image, tuple[int, int]] = self.get(("plant", k), make)
         return found
 
-    def base(self, condition: str, site_title: str, k: art.Look) -> tuple[Image.Image, Image.Image]:
+    def base(self, condition: str, site_title: str, k: art.Look) -> Base:
         """Everything of a project preview but its own words and figures, and its palette.
 
         The palette is fitted to the base with placeholder text in every face
@@ -108,7 +108,7 @@ class Layers:
         preview of the same look shares it.
         """
 
-        def make() -> tuple[Image.Image, Image.Image]:
+        def make() -> Base:
             image = self.backdrop(condition).copy()
             sprite, (x, y) = self.plant(k)
             image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
@@ -117,10 +117,20 @@ class Layers:
             sample = image.copy()
             text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
             _letter_project(sample, k, text, [text] * 3, 50)
-            return image, raster.palette_of(sample)
+            palette = raster.palette_of(sample)
+            return Base(image, palette, raster.indexed(image, palette))
 
-        found: tuple[Image.Image, Image.Image] = self.get(("base", condition, site_title, k), make)
+        found: Base = self.get(("base", condition, site_title, k), make)
         return found
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base of a project preview: its pixels, its palette, and those pixels mapped to it."""
+
+    rgb: Image.Image
+    palette: Image.Image
+    indexed: Image.Image
 
 
 #: The layers of this process.
@@ -332,10 +342,14 @@ def icon_pictures(favicon: bytes, background: str) -> list[Picture]:
 def draw(job: Job) -> bytes:
     """PNG bytes of one picture."""
     if isinstance(job, ProjectJob):
-        image, palette = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
-        image = image.copy()
-        _letter_project(image, job.look, job.name, job.lines, job.growth)
-        return raster.encode_png(image, palette)
+        # Only the panel's lower part differs between previews of one look: letter and map
+        # a copy of that part, and paste it into a copy of the mapped base.
+        base = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
+        part = base.rgb.crop(LETTERED)
+        _letter_project(part, job.look, job.name, job.lines, job.growth, LETTERED[:2])
+        image = base.indexed.copy()
+        image.paste(raster.indexed(part, base.palette), LETTERED[:2])
+        return raster.png(image)
     if isinstance(job, GardenJob):
         image = raster.rasterize(job.svg)
         pen = ImageDraw.Draw(image)
@@ -369,22 +383,32 @@ def _letter_base(pen: ImageDraw.ImageDraw, site_title: str, k: art.Look) -> None
 
 
 BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
+#: The part of a project preview that its own name and figures are lettered on.
+LETTERED = (PANEL[0] + 40, PANEL[1] + 80, PANEL[2] - 40, PANEL[1] + 520)
 
 
 def _letter_project(
-    image: Image.Image, k: art.Look, name: str, lines: Sequence[str], growth: int
+    image: Image.Image,
+    k: art.Look,
+    name: str,
+    lines: Sequence[str],
+    growth: int,
+    origin: tuple[int, int] = (0, 0),
 ) -> None:
-    """A project's own name, figures and growth, on its base."""
+    """A project's own name, figures and growth, on its base (or the part at *origin*)."""
     pen = ImageDraw.Draw(image)
+    ox, oy = origin
     left, top, right, _ = PANEL
+    left, top, right = left - ox, top - oy, right - ox
     text, face = raster.fit(pen, name, right - left - 96, 64, 34, bold=True)
     pen.text((left + 48, top + 88), text, font=face, fill=INK)
     for i, line in enumerate(lines):
         raster.stamp(image, (left + 48, top + 262 + i * 52), line, 32, INK)
-    filled = BAR[0] + round((BAR[2] - BAR[0]) * growth / 100)
-    if filled > BAR[0] + 20:
+    bar = (BAR[0] - ox, BAR[1] - oy, BAR[2] - ox, BAR[3] - oy)
+    filled = bar[0] + round((bar[2] - bar[0]) * growth / 100)
+    if filled > bar[0] + 20:
         stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
-        pen.rounded_rectangle((BAR[0], BAR[1], filled, BAR[3]), 10, fill=stage_colour)
+        pen.rounded_rectangle((bar[0], bar[1], filled, bar[3]), 10, fill=stage_colour)
     raster.stamp(image, (left + 48, top + 472), f"growth {growth}%", 26, MUTED)
 
 

@@ -8,6 +8,7 @@ time, and that an interrupted or killed build leaves no drawing process behind.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
 from greenhouse.site import art, og, raster
 from tests.conftest import REPO
@@ -197,3 +198,20 @@ def test_a_stopped_first_build_leaves_no_drawing_process(tmp_path: Path, how: st
         assert proc.returncode == 130
         assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
     assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
+
+
+@pytest.mark.parametrize(
+    "name", ["ÉÅĜǺÇ Ÿ", "gjpqy_ descenders", "Ελληνικά κήπος", "日本の庭", "W" * 300, "a"]
+)
+def test_a_preview_lettered_in_its_part_is_the_whole_preview_lettered(name: str) -> None:
+    """Only the part LETTERED is lettered and mapped per preview: nothing may reach outside it."""
+    plant = {**plants(1)[0], "name": name, "growth": 1.0}
+    job = og.project_picture("A garden's title", plant).job
+    assert isinstance(job, og.ProjectJob)
+    with Image.open(io.BytesIO(og.draw(job))) as drawn:
+        got = drawn.convert("RGB")
+    base = og.LAYERS.base(og.PROJECT_SKY, job.site_title, job.look)
+    whole = base.rgb.copy()
+    og._letter_project(whole, job.look, job.name, job.lines, job.growth)
+    expected = raster.indexed(whole, base.palette).convert("RGB")
+    assert ImageChops.difference(got, expected).getbbox() is None
