@@ -178,7 +178,7 @@ def build(
         with (
             store_errors(db_path),
             Store.open(db_path) as store,
-            _darkroom(site, store) as darkroom,
+            _darkroom(site, content, store) as darkroom,
         ):
             if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
@@ -256,7 +256,7 @@ def up_to_date_result(
     )
 
 
-def _darkroom(site: Site, store: Store) -> Darkroom:
+def _darkroom(site: Site, content: Content, store: Store) -> Darkroom:
     """The build's drawing processes, started at once when every preview will be drawn.
 
     A store without a cached image is a first build (or previews just turned
@@ -264,12 +264,14 @@ def _darkroom(site: Site, store: Store) -> Darkroom:
     while the garden is seeded and simulated. Otherwise they start only if
     the render finds pictures missing.
     """
-    from greenhouse.site.og import Darkroom
+    from greenhouse.site.og import ICON_SIZES, Darkroom
     from greenhouse.store.images import image_count
 
     darkroom = Darkroom()
     if site.config.sharing.preview_images and image_count(store) == 0:
-        darkroom.warm()
+        demo = site.config.demo
+        plants = len(content.projects) + (demo.projects if demo.enabled else 0)
+        darkroom.warm(plants + 1 + len(ICON_SIZES))  # and the garden and the icons
     return darkroom
 
 

@@ -428,6 +428,10 @@ class Drawn:
 #: drawing process (a new interpreter importing Pillow and resvg) would cost more.
 IN_PROCESS = 8
 
+#: Pictures worth one more drawing process: on the 20-plant demo a second process would
+#: cost more CPU (its start, imports and layers) than it saves in wall time.
+PER_PROCESS = 50
+
 #: The most previews of one family in one task: a large family is split so that every
 #: drawing process has work (each then draws the family's base once).
 TASK = 40
@@ -450,7 +454,7 @@ class Darkroom:
     """The drawing processes of one build (a context manager; :meth:`close` stops them).
 
     On one core everything is drawn in the build's own process. On more, up to
-    one process per core draws, started fresh (``spawn``: the build's DuckDB
+    one process per core (and per :data:`PER_PROCESS` pictures) draws, started fresh (``spawn``: the build's DuckDB
     threads stay in the build) when :meth:`begin` has enough to draw, or as
     soon as :meth:`warm` is called: a first build calls it before seeding and
     simulating, so the processes have imported Pillow and resvg and drawn the
@@ -467,13 +471,18 @@ class Darkroom:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def warm(self) -> None:
-        """Start the drawing processes now: pictures will be drawn in this build."""
-        if self.workers > 1 and self._pool is None:
+    def warm(self, expected: int) -> None:
+        """Start the drawing processes now: about *expected* pictures will be drawn."""
+        if self.workers > 1 and self._pool is None and expected >= IN_PROCESS:
+            size = self._size(expected)
             with _deaf_children():
-                self._pool = _pool(self.workers)
-                for _ in range(self.workers):
+                self._pool = _pool(size)
+                for _ in range(size):  # each finds no idle process yet: *size* of them start
                     self._pool.submit(warm_up)
+
+    def _size(self, pictures: int) -> int:
+        """How many drawing processes *pictures* are worth (each costs its start and layers)."""
+        return max(1, min(self.workers, -(-pictures // PER_PROCESS)))
 
     def begin(
         self, pictures: Iterable[Picture], cached: Callable[[list[str]], Mapping[str, bytes]]
@@ -484,7 +493,7 @@ class Darkroom:
         if self.workers > 1 and len(job.missing) >= IN_PROCESS:
             with _deaf_children():
                 if self._pool is None:
-                    self._pool = _pool(min(self.workers, len(job.missing)))
+                    self._pool = _pool(self._size(len(job.missing)))
                 job.submit(self._pool)
         return job
 

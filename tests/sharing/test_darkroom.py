@@ -132,7 +132,7 @@ def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixtu
     described = pictures(60)
     here = og.develop(described, nothing_cached, workers=1)
     with og.Darkroom(2) as darkroom:
-        darkroom.warm()
+        darkroom.warm(len(described))
         assert wait_for(lambda: len(drawing_processes(os.getpid())) == 2)
         job = darkroom.begin(described, nothing_cached)
         for pid in drawing_processes(os.getpid()):
