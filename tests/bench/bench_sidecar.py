@@ -83,6 +83,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time process *pid* has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def address(i: int) -> str:
     """A distinct visitor address for client *i*."""
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
@@ -288,7 +294,7 @@ async def open_minimal(port: int, i: int) -> tuple[asyncio.BaseTransport, Counti
 async def crowd(port: int, n: int, every: int) -> None:
     """The minimal clients, in a process of their own (so reading N frames per move does not
     delay the sampled clients): opens *n* connections, 200 in flight, and says ``tick`` on
-    stdout after every *every* of them (the parent opens a sampled client then) and
+    stdout as every *every*-th of them starts (the parent opens a sampled client then) and
     ``opened`` at the end. On ``stop`` (stdin) it reports the presence frames each got so
     far; it holds the connections until ``exit``."""
     loop = asyncio.get_running_loop()
@@ -300,10 +306,10 @@ async def crowd(port: int, n: int, every: int) -> None:
     opened: list[tuple[asyncio.BaseTransport, Counting]] = []
 
     async def open_one(i: int) -> None:
-        async with gate:
+        async with gate:  # first come, first served: the i-th starts i-th
+            if i % every == every - 1:
+                print("tick", flush=True)  # a sampled client starts beside this one
             opened.append(await open_minimal(port, i))
-            if len(opened) % every == 0:
-                print("tick", flush=True)
 
     await asyncio.gather(*(open_one(i) for i in range(n)))
     print("opened", flush=True)
@@ -328,6 +334,10 @@ async def open_real(port: int, i: int) -> Any:
         open_timeout=120,
         max_queue=None,
     )
+
+
+async def open_sampled(port: int, i: int) -> Sampled:
+    return Sampled(await open_real(port, i))
 
 
 class Sampled:
@@ -407,7 +417,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
         port = int(proc.stdout.readline().split()[1])
         await asyncio.sleep(0.5)
         rss_before = rss_bytes(proc.pid)
-        every = max(1, n // SAMPLE)
+        every = max(1, (n - SAMPLE) // SAMPLE)
         people = subprocess.Popen(
             [sys.executable, __file__, "--crowd", f"{port},{n - SAMPLE},{every}"],
             stdin=subprocess.PIPE,
@@ -422,17 +432,24 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             tell.flush()
 
         assert await asyncio.to_thread(hear.readline) == "ready\n"
-        sampled: list[Sampled] = []
+        cpu_before = cpu_seconds(proc.pid)
         opened = time.perf_counter()
         say("go")
-        # A sampled client after every n/100 others: spread over the connection order.
+        # A sampled client starts its handshake after every (n - 100)/100 others, without
+        # waiting for the last one's: the samples are then spread over the order in which
+        # the server admits connections (its fan-out order), whatever its handshake speed.
+        # (Opened one after another they fell behind the crowd of a slower server and
+        # heard every frame last.)
+        opening: list[asyncio.Task[Sampled]] = []
         while (line := await asyncio.to_thread(hear.readline)) != "opened\n":
             assert line == "tick\n", line
-            if len(sampled) < SAMPLE:
-                sampled.append(Sampled(await open_real(port, n + len(sampled))))
-        while len(sampled) < SAMPLE:
-            sampled.append(Sampled(await open_real(port, n + len(sampled))))
+            if len(opening) < SAMPLE:
+                opening.append(asyncio.create_task(open_sampled(port, n + len(opening))))
+        while len(opening) < SAMPLE:
+            opening.append(asyncio.create_task(open_sampled(port, n + len(opening))))
+        sampled = list(await asyncio.gather(*opening))
         open_seconds = time.perf_counter() - opened
+        open_cpu = cpu_seconds(proc.pid) - cpu_before
         say("stop")
         storm_frames = json.loads(await asyncio.to_thread(hear.readline)) + [
             sum(1 for t in s.times if t <= opened + open_seconds) for s in sampled
@@ -460,12 +477,14 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             "server": kind,
             "connections": n,
             "open_seconds": round(open_seconds, 2),
+            "open_cpu_seconds": round(open_cpu, 2),
             "storm_presence_frames_per_client": round(statistics.fmean(storm_frames), 2),
             "storm_presence_frames_max": max(storm_frames),
             "rss_mib": round(rss_after / 2**20, 1),
             "rss_per_connection_kib": round((rss_after - rss_before) / n / 1024, 2),
             "moves": count,
             "fanout_ms_mean": round(fanout * 1000, 3),
+            "latency_ms_p10": round(percentile(latencies, 0.1) * 1000, 2),
             "latency_ms_p50": round(percentile(latencies, 0.5) * 1000, 2),
             "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
             "missed": count * len(sampled) - len(latencies),
