@@ -602,6 +602,11 @@ def main() -> None:
         help="also measure the floor with two writer threads (an experiment, not the sidecar)",
     )
     parser.add_argument(
+        "--servers",
+        default="sidecar,baseline,floor",
+        help="which servers to measure, comma-separated (default: all three)",
+    )
+    parser.add_argument(
         "--serve", choices=["sidecar", "baseline", "floor", "floor2"], help=argparse.SUPPRESS
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -641,7 +646,8 @@ def main() -> None:
         index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
         fill_event_log(root, LOGGED_EVENTS)
         for n in sizes:
-            kinds = ["sidecar", "baseline", "floor"] + (["floor2"] if args.parallel_floor else [])
+            kinds = [k for k in args.servers.split(",") if k != "floor2"]
+            kinds += ["floor2"] if args.parallel_floor else []
             for kind in kinds:
                 export = kind == "sidecar" and n == max(sizes)
                 result = asyncio.run(measure(kind, n, args.seconds, str(root), export))
