@@ -89,6 +89,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_delay_seconds(pid: int) -> float:
+    """Time process *pid*'s main thread spent runnable but waiting for a CPU."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 def address(i: int) -> str:
     """A distinct visitor address for client *i*."""
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
@@ -433,6 +438,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
 
         assert await asyncio.to_thread(hear.readline) == "ready\n"
         cpu_before = cpu_seconds(proc.pid)
+        waited_before = run_delay_seconds(proc.pid)
         opened = time.perf_counter()
         say("go")
         # A sampled client starts its handshake after every (n - 100)/100 others, without
@@ -450,6 +456,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
         sampled = list(await asyncio.gather(*opening))
         open_seconds = time.perf_counter() - opened
         open_cpu = cpu_seconds(proc.pid) - cpu_before
+        open_waited = run_delay_seconds(proc.pid) - waited_before
         say("stop")
         storm_frames = json.loads(await asyncio.to_thread(hear.readline)) + [
             sum(1 for t in s.times if t <= opened + open_seconds) for s in sampled
@@ -478,6 +485,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             "connections": n,
             "open_seconds": round(open_seconds, 2),
             "open_cpu_seconds": round(open_cpu, 2),
+            "open_cpu_waited_seconds": round(open_waited, 2),
             "storm_presence_frames_per_client": round(statistics.fmean(storm_frames), 2),
             "storm_presence_frames_max": max(storm_frames),
             "rss_mib": round(rss_after / 2**20, 1),
