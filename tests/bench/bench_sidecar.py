@@ -2,6 +2,7 @@
 
     python tests/bench/bench_sidecar.py                       # 1,000 then 10,000 connections
     python tests/bench/bench_sidecar.py --connections 10000   # one size only
+    python tests/bench/bench_sidecar.py --servers sidecar,baseline   # a subset of the servers
 
 For each size and each server (the sidecar with its shipped defaults, then a
 bare ``websockets`` server that broadcasts a presence frame on every message),
@@ -10,9 +11,13 @@ in a subprocess on 127.0.0.1:
 1. **storm**: open N connections at once (200 handshakes in flight), each a
    distinct visitor (a distinct ``X-Forwarded-For``, the sidecar trusting
    127.0.0.1 as it would trust nginx). Reports the time to open them all,
-   and the presence frames each client received while the others were still
+   the server's CPU time meanwhile and how long it waited for a CPU (on a
+   shared machine the wall time is mostly other people's load), and the
+   presence frames each client received while the others were still
    connecting (mean over all N). The bare server sends none: it has no
-   presence.
+   presence. The 100 sampled clients of step 3 start their handshakes
+   among the others (one beside every (N - 100)/100-th), so they are spread
+   over the order in which the server admitted connections.
 2. **memory**: the server's RSS after the storm minus before, per connection.
 3. **fan-out and latency**: ten driver visitors take turns moving between
    two plants; each move changes presence. The next move waits until 100
@@ -20,7 +25,7 @@ in a subprocess on 127.0.0.1:
    Reports the server-side fan-out time per frame (the sidecar's
    ``broadcast_seconds``; ``perf_counter`` around ``broadcast()`` in the
    bare server) and the delivery latency from the move to each sample's
-   receipt (p50, p99). A third server, the **floor**, writes the same frame
+   receipt (p10, p50, p99). A third server, the **floor**, writes the same frame
    bytes to every transport and does nothing else: no single-threaded
    Python server fans out faster on this machine. ``--parallel-floor`` adds
    the floor with a second writer thread, an experiment.
