@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     from greenhouse.build_cache import BuildCache
     from greenhouse.config import Site
     from greenhouse.content import Content
+    from greenhouse.site.og import Darkroom
     from greenhouse.store import Store
 
 Progress = Callable[[str], None]
@@ -182,7 +183,11 @@ def build(
         # A bundle touched since the stamp was written (a file deleted by hand) is rebuilt.
         touched = stamp is not None and file_identity(out) != stamp.bundle
         clean_leftovers(out)
-        with store_errors(db_path), Store.open(db_path) as store:
+        with (
+            store_errors(db_path),
+            Store.open(db_path) as store,
+            _darkroom(site, content, store) as darkroom,
+        ):
             if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
 
@@ -207,7 +212,16 @@ def build(
                 result = BuildResult(output=out, skipped=True)
             else:
                 result = _render(
-                    site, content, store, now, out, say, cache, on_publish, private=(db_path,)
+                    site,
+                    content,
+                    store,
+                    now,
+                    out,
+                    say,
+                    cache,
+                    on_publish,
+                    private=(db_path,),
+                    darkroom=darkroom,
                 )
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
@@ -221,6 +235,25 @@ def build(
             warnings=warnings,
         )
     return replace(result, seconds=time.perf_counter() - started, warnings=warnings)
+
+
+def _darkroom(site: Site, content: Content, store: Store) -> Darkroom:
+    """The build's drawing processes, started at once when every preview will be drawn.
+
+    A store without a cached image is a first build (or previews just turned
+    on): the processes start now and import and draw their shared layers
+    while the garden is seeded and simulated. Otherwise they start only if
+    the render finds pictures missing.
+    """
+    from greenhouse.site.og import ICON_SIZES, Darkroom
+    from greenhouse.store.images import image_count
+
+    darkroom = Darkroom()
+    if site.config.sharing.preview_images and image_count(store) == 0:
+        demo = site.config.demo
+        plants = len(content.projects) + (demo.projects if demo.enabled else 0)
+        darkroom.warm(plants + 1 + len(ICON_SIZES))  # and the garden and the icons
+    return darkroom
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
@@ -324,6 +357,7 @@ def _render(
     cache: BuildCache | None,
     on_publish: Callable[[], None] | None,
     private: tuple[Path, ...] = (),
+    darkroom: Darkroom | None = None,
 ) -> BuildResult:
     from greenhouse.build_cache import grow_garden, template_environment
     from greenhouse.site.bundle import Bundle, Published
@@ -353,6 +387,7 @@ def _render(
         env=template_environment(site, cache),
         private=private,
         images=lambda digests: cached_images(store, digests),
+        darkroom=darkroom,
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)

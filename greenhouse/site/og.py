@@ -6,24 +6,33 @@ project (its plant, stage and a few figures), plus the touch and manifest
 icons from the site's favicon.
 
 Each image is described first as a :class:`Picture`: the bundle path, a
-digest of everything that decides its pixels, and a function that draws it.
-The build looks the digests up in the store's image cache and draws only the
-missing ones, on every core; a rebuild of an unchanged garden draws nothing.
+digest of everything that decides its pixels, and what to draw (a plain-data
+job). The build looks the digests up in the store's image cache and draws
+only the missing ones; a rebuild of an unchanged garden draws nothing. A
+first build has hundreds to draw: :func:`begin` hands them to drawing
+processes on the other cores as soon as the garden is simulated, and the
+build collects them after rendering its pages.
 
 Drawing a 1,200×630 picture from scratch through resvg costs tens of
 milliseconds, mostly in filling and encoding the pixels. A project preview
-therefore pastes two cached layers, the weather's backdrop and its
-(species, stage, health) plant, and letters the figures with Pillow.
+therefore starts from a base shared by every preview of its look (the
+backdrop, its plant, the site's title and the stage), drawn once per drawing
+process, and letters only its own name and figures onto a copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import multiprocessing
 import os
+import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +42,10 @@ from greenhouse.site import art, cards, raster
 from greenhouse.site.art import n
 
 WIDTH, HEIGHT = 1200, 630
+log = logging.getLogger(__name__)
+
 ICON_SIZES = {"apple-touch-icon.png": 180, "icon-192.png": 192, "icon-512.png": 512}
-ART_VERSION = "1"  # bump when a drawing changes in a way the inputs below do not show
+ART_VERSION = "2"  # bump when a drawing changes in a way the inputs below do not show
 
 INK = (31, 42, 31)
 MUTED = (77, 91, 77)
@@ -42,15 +53,6 @@ PANEL = (560, 40, 1160, 590)
 PLANT_BASE = (290, 560)  # where the project's plant stands
 PLANT_SCALE = 4.3
 SPRITE = (560, 500)  # the canvas a plant is drawn on, base 10 px above its bottom centre
-
-
-@dataclass(frozen=True)
-class Picture:
-    """One image of the bundle: where it goes, what decides it, and how to draw it."""
-
-    path: str
-    digest: str
-    draw: Callable[[], bytes]
 
 
 def plural(count: int, noun: str) -> str:
@@ -68,56 +70,119 @@ def digest(kind: str, inputs: Any) -> str:
 
 
 class Layers:
-    """Backdrops and plants drawn once per build and shared by every preview (thread-safe)."""
+    """What every preview of one drawing process shares: backdrops, plants and their bases.
+
+    One per process (:data:`LAYERS`): the pictures of one look are sent to one
+    process together, so each layer is drawn once there.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._made: dict[tuple[object, ...], Image.Image] = {}
+        self._made: dict[tuple[object, ...], Any] = {}
 
-    def get(self, key: tuple[object, ...], make: Callable[[], Image.Image]) -> Image.Image:
+    def get(self, key: tuple[object, ...], make: Callable[[], Any]) -> Any:
         """The layer under *key*, drawn by *make* the first time."""
-        with self._lock:
-            found = self._made.get(key)
+        found = self._made.get(key)
         if found is None:
-            found = make()
-            with self._lock:
-                found = self._made.setdefault(key, found)
+            found = self._made[key] = make()
         return found
 
     def backdrop(self, condition: str) -> Image.Image:
         """Sky, weather, ground and the text panel of a project preview."""
         return self.get(("backdrop", condition), lambda: raster.rasterize(_backdrop_svg(condition)))
 
-    def palette(self, condition: str, k: art.Look) -> Image.Image:
-        """The colours of every project preview of this weather and plant look.
-
-        Fitted once to a sample drawn like the real pictures, with placeholder
-        text in every face and colour: the palette depends only on what
-        decides a picture, and pictures of the same look share it.
-        """
-
-        def make() -> Image.Image:
-            text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
-            return raster.palette_of(_compose(self, condition, k, text, text, [text] * 3, 50))
-
-        return self.get(("palette", condition, k), make)
-
-    def plant(self, species: str, stage: str, health: float) -> tuple[Image.Image, tuple[int, int]]:
+    def plant(self, k: art.Look) -> tuple[Image.Image, tuple[int, int]]:
         """One plant cropped to its drawing, and where that crop goes on the picture."""
 
-        def make() -> Image.Image:
-            canvas = raster.rasterize(_plant_svg(art.look(species, stage, health)))
-            box = canvas.getbbox() or (0, 0, 1, 1)
-            # Keep only the drawn part (a tenth of the canvas): a garden has a few hundred looks.
-            crop = canvas.crop(box)
-            crop.info["at"] = (
-                PLANT_BASE[0] - SPRITE[0] // 2 + box[0],
-                PLANT_BASE[1] + 10 - SPRITE[1] + box[1],
-            )
-            return crop
+        def make() -> tuple[Image.Image, tuple[int, int]]:
+            crop, (x, y) = _plant_sprite(art.plant(k))
+            return crop, (PLANT_BASE[0] - SPRITE[0] // 2 + x, PLANT_BASE[1] + 10 - SPRITE[1] + y)
 
-        sprite = self.get(("plant", species, stage, health), make)
-        return sprite, sprite.info["at"]
+        found: tuple[Image.Image, tuple[int, int]] = self.get(("plant", k), make)
+        return found
+
+    def base(self, condition: str, site_title: str, k: art.Look) -> Base:
+        """Everything of a project preview but its own words and figures, and its palette.
+
+        The palette is fitted to the base with placeholder text in every face
+        and colour: it depends only on what decides the base, and every
+        preview of the same look shares it.
+        """
+
+        def make() -> Base:
+            image = self.backdrop(condition).copy()
+            sprite, (x, y) = self.plant(k)
+            image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
+            image = image.convert("RGB")
+            _letter_base(ImageDraw.Draw(image), site_title, k)
+            sample = image.copy()
+            text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
+            _letter_project(sample, k, text, [text] * 3, 50)
+            palette = raster.palette_of(sample)
+            return Base(image, palette, raster.indexed(image, palette))
+
+        found: Base = self.get(("base", condition, site_title, k), make)
+        return found
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base of a project preview: its pixels, its palette, and those pixels mapped to it."""
+
+    rgb: Image.Image
+    palette: Image.Image
+    indexed: Image.Image
+
+
+#: The layers of this process.
+LAYERS = Layers()
+
+#: A plant is first drawn this many times smaller, to find where it lies on its canvas.
+PROBE = 8
+
+
+def _plant_sprite(shapes: str) -> tuple[Image.Image, tuple[int, int]]:
+    """The plant *shapes* rasterized on the sprite canvas, cropped to what is drawn.
+
+    A plant covers about a tenth of its canvas, and rasterizing costs by the
+    pixel: a small probe finds the plant's box, and only that box (with a
+    margin) is drawn at full size. Should the plant reach the edge of the box
+    anywhere but at the canvas's edge, the probe missed a part: the whole
+    canvas is drawn instead.
+    """
+    width, height = SPRITE
+    probe = raster.rasterize(_plant_svg(shapes), width // PROBE, height // PROBE)
+    found = probe.getbbox()
+    if found is not None:
+        margin = 2 * PROBE
+        left = max(0, found[0] * PROBE - margin)
+        top = max(0, found[1] * PROBE - margin)
+        right = min(width, found[2] * PROBE + margin)
+        bottom = min(height, found[3] * PROBE + margin)
+        region = raster.rasterize(_plant_svg(shapes, (left, top, right - left, bottom - top)))
+        box = region.getbbox()
+        if box is not None and _inside(box, region.size, left, top, right, bottom):
+            return region.crop(box), (left + box[0], top + box[1])
+    canvas = raster.rasterize(_plant_svg(shapes))
+    box = canvas.getbbox() or (0, 0, 1, 1)
+    return canvas.crop(box), (box[0], box[1])
+
+
+def _inside(
+    box: tuple[int, int, int, int],
+    size: tuple[int, int],
+    left: int,
+    top: int,
+    right: int,
+    bottom: int,
+) -> bool:
+    """Whether *box* (in a region of *size*) stays off every region edge inside the canvas."""
+    width, height = SPRITE
+    return (
+        (box[0] > 0 or left == 0)
+        and (box[1] > 0 or top == 0)
+        and (box[2] < size[0] or right == width)
+        and (box[3] < size[1] or bottom == height)
+    )
 
 
 def _sky_svg(condition: str, width: int, height: int, horizon: float) -> str:
@@ -143,15 +208,67 @@ def _backdrop_svg(condition: str) -> str:
     )
 
 
-def _plant_svg(k: art.Look) -> str:
+def _plant_svg(shapes: str, view: tuple[int, int, int, int] | None = None) -> str:
+    """A plant on the sprite canvas, or on the *view* (x, y, width, height) part of it."""
     width, height = SPRITE
+    x, y, w, h = view or (0, 0, width, height)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
-        f'<g transform="translate({width // 2} {height - 10}) scale({PLANT_SCALE})">{art.plant(k)}</g></svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}">'
+        f'<g transform="translate({width // 2} {height - 10}) scale({PLANT_SCALE})">{shapes}</g></svg>'
     )
 
 
 # -- the pictures -------------------------------------------------------------
+#
+# A picture's job is plain data (it crosses to a drawing process by pickle);
+# :func:`draw` turns it into PNG bytes.
+
+
+@dataclass(frozen=True)
+class GardenJob:
+    """The garden picture: its art as SVG, and the words lettered over it."""
+
+    svg: str
+    title: str
+    line: str
+    day: str
+
+
+@dataclass(frozen=True)
+class ProjectJob:
+    """A project preview: its look, and its own words and figures."""
+
+    site_title: str
+    look: art.Look
+    name: str
+    lines: tuple[str, ...]
+    growth: int
+
+    @property
+    def family(self) -> tuple[object, ...]:
+        """Previews of one family share a base layer: draw them in one process."""
+        return (PROJECT_SKY, self.site_title, self.look)
+
+
+@dataclass(frozen=True)
+class IconJob:
+    """A touch or manifest icon: the favicon's SVG on a square of *background*."""
+
+    svg: str
+    size: int
+    background: str
+
+
+Job = GardenJob | ProjectJob | IconJob
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One image of the bundle: where it goes, what decides it, and what to draw."""
+
+    path: str
+    digest: str
+    job: Job
 
 
 def garden_picture(
@@ -182,18 +299,8 @@ def garden_picture(
     )
     counts = ", ".join(f"{count} {stage}" for stage, count in stages.items() if count)
     line = f"{len(plants)} plants under a {condition} sky" + (f" · {counts}" if counts else "")
-
-    def draw() -> bytes:
-        image = raster.rasterize(svg)
-        pen = ImageDraw.Draw(image)
-        text, face = raster.fit(pen, title, WIDTH - 160, 64, 36, bold=True)
-        pen.text((80, 62), text, font=face, fill=INK)
-        text, face = raster.fit(pen, line, WIDTH - 160 - 190, 30, 20, bold=False)
-        pen.text((80, 136), text, font=face, fill=MUTED)
-        pen.text((WIDTH - 80, 136), day, font=raster.font(26), fill=MUTED, anchor="ra")
-        return raster.encode_png(image)
-
-    return Picture("static/og/garden.png", digest("garden", [svg, title, line, day]), draw)
+    job = GardenJob(svg, title, line, day)
+    return Picture("static/og/garden.png", digest("garden", [svg, title, line, day]), job)
 
 
 #: The sky of every project preview. Not the day's weather: a picture that changed with the
@@ -202,78 +309,107 @@ def garden_picture(
 PROJECT_SKY = "sunny"
 
 
-def project_picture(site_title: str, plant: Mapping[str, Any], layers: Layers) -> Picture:
+def project_picture(site_title: str, plant: Mapping[str, Any]) -> Picture:
     """``static/og/projects/<id>.png``: the plant, its stage and a few figures."""
-    condition = PROJECT_SKY
     health = art.health_bucket(float(plant.get("health", 1.0)))
     k = art.look(str(plant["species"]), str(plant["stage"]), health)
     metrics = plant.get("metrics", {})
     growth = round(float(plant.get("growth", 0.0)) * 100)
-    lines = [
+    lines = (
         f"★ {plural(metrics.get('stars', 0), 'star')}",
         f"{plural(metrics.get('commits_30d', 0), 'commit')} in 30 days",
         f"{plural(metrics.get('views_30d', 0), 'visit')} in 30 days",
-    ]
+    )
     name = str(plant["name"])
-    inputs = [condition, site_title, name, k.species, k.stage, health, lines, growth]
-
-    def draw() -> bytes:
-        image = _compose(layers, condition, k, site_title, name, lines, growth)
-        return raster.encode_png(image, layers.palette(condition, k))
-
-    return Picture(f"static/og/projects/{plant['id']}.png", digest("project", inputs), draw)
-
-
-def _compose(
-    layers: Layers,
-    condition: str,
-    k: art.Look,
-    site_title: str,
-    name: str,
-    lines: Sequence[str],
-    growth: int,
-) -> Image.Image:
-    """A project preview: backdrop, plant, and its figures lettered on the panel."""
-    image = layers.backdrop(condition).copy()
-    sprite, (x, y) = layers.plant(k.species, k.stage, k.health)
-    image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
-    pen = ImageDraw.Draw(image)
-    left, top, right, _ = PANEL
-    width = right - left - 96
-    text, face = raster.fit(pen, site_title, width, 26, 20, bold=False)
-    pen.text((left + 48, top + 44), text, font=face, fill=MUTED)
-    text, face = raster.fit(pen, name, width, 64, 34, bold=True)
-    pen.text((left + 48, top + 88), text, font=face, fill=INK)
-    stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
-    pen.rounded_rectangle((left + 48, top + 186, left + 78, top + 216), 15, fill=stage_colour)
-    pen.text((left + 92, top + 182), f"{k.stage} {k.species}", font=raster.font(34, True), fill=INK)
-    for i, line in enumerate(lines):
-        pen.text((left + 48, top + 262 + i * 52), line, font=raster.font(32), fill=INK)
-    bar = (left + 48, top + 436, right - 48, top + 456)
-    pen.rounded_rectangle(bar, 10, fill=(222, 218, 204))
-    filled = bar[0] + round((bar[2] - bar[0]) * growth / 100)
-    if filled > bar[0] + 20:
-        pen.rounded_rectangle((bar[0], bar[1], filled, bar[3]), 10, fill=stage_colour)
-    pen.text((left + 48, top + 472), f"growth {growth}%", font=raster.font(26), fill=MUTED)
-    return image
+    inputs = [PROJECT_SKY, site_title, name, k.species, k.stage, health, list(lines), growth]
+    job = ProjectJob(site_title, k, name, lines, growth)
+    return Picture(f"static/og/projects/{plant['id']}.png", digest("project", inputs), job)
 
 
 def icon_pictures(favicon: bytes, background: str) -> list[Picture]:
     """The touch icon and the manifest's icons, drawn from the site's ``favicon.svg``."""
     text = favicon.decode("utf-8")
-    pictures = []
-    for name, size in ICON_SIZES.items():
-
-        def draw(size: int = size) -> bytes:
-            mark = raster.rasterize(text, round(size * 0.78), round(size * 0.78))
-            image = Image.new("RGBA", (size, size), background)
-            image.alpha_composite(mark, ((size - mark.width) // 2, (size - mark.height) // 2))
-            return raster.encode_png(image)
-
-        pictures.append(
-            Picture(f"static/icons/{name}", digest("icon", [text, size, background]), draw)
+    return [
+        Picture(
+            f"static/icons/{name}",
+            digest("icon", [text, size, background]),
+            IconJob(text, size, background),
         )
-    return pictures
+        for name, size in ICON_SIZES.items()
+    ]
+
+
+def draw(job: Job) -> bytes:
+    """PNG bytes of one picture."""
+    if isinstance(job, ProjectJob):
+        # Only the panel's lower part differs between previews of one look: letter and map
+        # a copy of that part, and paste it into a copy of the mapped base.
+        base = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
+        part = base.rgb.crop(LETTERED)
+        _letter_project(part, job.look, job.name, job.lines, job.growth, LETTERED[:2])
+        image = base.indexed.copy()
+        image.paste(raster.indexed(part, base.palette), LETTERED[:2])
+        return raster.png(image)
+    if isinstance(job, GardenJob):
+        image = raster.rasterize(job.svg)
+        pen = ImageDraw.Draw(image)
+        text, face = raster.fit(pen, job.title, WIDTH - 160, 64, 36, bold=True)
+        pen.text((80, 62), text, font=face, fill=INK)
+        text, face = raster.fit(pen, job.line, WIDTH - 160 - 190, 30, 20, bold=False)
+        pen.text((80, 136), text, font=face, fill=MUTED)
+        pen.text((WIDTH - 80, 136), job.day, font=raster.font(26), fill=MUTED, anchor="ra")
+        return raster.encode_png(image)
+    mark = raster.rasterize(job.svg, round(job.size * 0.78), round(job.size * 0.78))
+    image = Image.new("RGBA", (job.size, job.size), job.background)
+    offset = ((job.size - mark.width) // 2, (job.size - mark.height) // 2)
+    image.alpha_composite(mark, offset)
+    return raster.encode_png(image)
+
+
+def draw_all(jobs: Sequence[Job]) -> list[bytes]:
+    """PNG bytes of several pictures, in order (one task of a drawing process)."""
+    return [draw(job) for job in jobs]
+
+
+def _letter_base(pen: ImageDraw.ImageDraw, site_title: str, k: art.Look) -> None:
+    """The words a project preview shares with its look: the site, the stage, the bar."""
+    left, top, right, _ = PANEL
+    text, face = raster.fit(pen, site_title, right - left - 96, 26, 20, bold=False)
+    pen.text((left + 48, top + 44), text, font=face, fill=MUTED)
+    stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
+    pen.rounded_rectangle((left + 48, top + 186, left + 78, top + 216), 15, fill=stage_colour)
+    pen.text((left + 92, top + 182), f"{k.stage} {k.species}", font=raster.font(34, True), fill=INK)
+    pen.rounded_rectangle(BAR, 10, fill=(222, 218, 204))
+
+
+BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
+#: The part of a project preview that its own name and figures are lettered on.
+LETTERED = (PANEL[0] + 40, PANEL[1] + 80, PANEL[2] - 40, PANEL[1] + 520)
+
+
+def _letter_project(
+    image: Image.Image,
+    k: art.Look,
+    name: str,
+    lines: Sequence[str],
+    growth: int,
+    origin: tuple[int, int] = (0, 0),
+) -> None:
+    """A project's own name, figures and growth, on its base (or the part at *origin*)."""
+    pen = ImageDraw.Draw(image)
+    ox, oy = origin
+    left, top, right, _ = PANEL
+    left, top, right = left - ox, top - oy, right - ox
+    text, face = raster.fit(pen, name, right - left - 96, 64, 34, bold=True)
+    pen.text((left + 48, top + 88), text, font=face, fill=INK)
+    for i, line in enumerate(lines):
+        raster.stamp(image, (left + 48, top + 262 + i * 52), line, 32, INK)
+    bar = (BAR[0] - ox, BAR[1] - oy, BAR[2] - ox, BAR[3] - oy)
+    filled = bar[0] + round((bar[2] - bar[0]) * growth / 100)
+    if filled > bar[0] + 20:
+        stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
+        pen.rounded_rectangle((bar[0], bar[1], filled, bar[3]), 10, fill=stage_colour)
+    raster.stamp(image, (left + 48, top + 472), f"growth {growth}%", 26, MUTED)
 
 
 # -- drawing what is missing ---------------------------------------------------
@@ -288,25 +424,205 @@ class Drawn:
     used: set[str] = field(default_factory=set)  # every digest this build shows
 
 
+#: Fewer missing pictures than this are drawn in the build's own process: starting a
+#: drawing process (a new interpreter importing Pillow and resvg) would cost more.
+IN_PROCESS = 8
+
+#: Pictures worth one more drawing process: on the 20-plant demo a second process would
+#: cost more CPU (its start, imports and layers) than it saves in wall time.
+PER_PROCESS = 50
+
+#: The most previews of one family in one task: a large family is split so that every
+#: drawing process has work (each then draws the family's base once).
+TASK = 40
+
+
+def batches(missing: Sequence[Picture]) -> list[list[Picture]]:
+    """The missing pictures in tasks: each family together, the largest tasks first."""
+    families: dict[object, list[Picture]] = {}
+    for picture in missing:
+        key = picture.job.family if isinstance(picture.job, ProjectJob) else picture.digest
+        families.setdefault(key, []).append(picture)
+    tasks = [
+        family[i : i + TASK] for family in families.values() for i in range(0, len(family), TASK)
+    ]
+    # The garden picture costs as much as a dozen previews: it goes first.
+    return sorted(tasks, key=lambda t: (not isinstance(t[0].job, GardenJob), -len(t)))
+
+
+class Darkroom:
+    """The drawing processes of one build (a context manager; :meth:`close` stops them).
+
+    On one core everything is drawn in the build's own process. On more, up to
+    one process per core (and per :data:`PER_PROCESS` pictures) draws, started fresh (``spawn``: the build's DuckDB
+    threads stay in the build) when :meth:`begin` has enough to draw, or as
+    soon as :meth:`warm` is called: a first build calls it before seeding and
+    simulating, so the processes have imported Pillow and resvg and drawn the
+    shared backdrop by the time the garden is known.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or _cores()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Darkroom:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def warm(self, expected: int) -> None:
+        """Start the drawing processes now: about *expected* pictures will be drawn."""
+        if self.workers > 1 and self._pool is None and expected >= IN_PROCESS:
+            size = self._size(expected)
+            with _deaf_children():
+                self._pool = _pool(size)
+                for _ in range(size):  # each finds no idle process yet: *size* of them start
+                    self._pool.submit(warm_up)
+
+    def _size(self, pictures: int) -> int:
+        """How many drawing processes *pictures* are worth (each costs its start and layers)."""
+        return max(1, min(self.workers, -(-pictures // PER_PROCESS)))
+
+    def begin(
+        self, pictures: Iterable[Picture], cached: Callable[[list[str]], Mapping[str, bytes]]
+    ) -> Develop:
+        """Start drawing every picture *cached* (digest -> PNG) does not have."""
+        pictures = list(pictures)
+        job = Develop(pictures, cached(sorted({p.digest for p in pictures})))
+        if self.workers > 1 and len(job.missing) >= IN_PROCESS:
+            with _deaf_children():
+                if self._pool is None:
+                    self._pool = _pool(self._size(len(job.missing)))
+                job.submit(self._pool)
+        return job
+
+    def close(self) -> None:
+        """Stop the drawing processes; pictures not begun are dropped."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Develop:
+    """The pictures of one build: those the cache has, and those being drawn.
+
+    :meth:`finish` waits for the drawing processes (and draws here whatever
+    they did not); :meth:`close` drops what is not drawn yet.
+    """
+
+    def __init__(self, pictures: list[Picture], found: Mapping[str, bytes]) -> None:
+        self.pictures = pictures
+        self.found = dict(found)
+        missing: dict[str, Picture] = {}
+        for picture in pictures:
+            if picture.digest not in found:
+                missing.setdefault(picture.digest, picture)
+        self.missing = list(missing.values())
+        self._tasks: list[tuple[list[Picture], Future[list[bytes]]]] = []
+        self.handed = 0  # pictures handed to drawing processes
+
+    def submit(self, pool: ProcessPoolExecutor) -> None:
+        """Hand the missing pictures to *pool*'s processes, a family per task."""
+        for task in batches(self.missing):
+            self._tasks.append((task, pool.submit(draw_all, [p.job for p in task])))
+            self.handed += len(task)
+
+    def finish(self) -> Drawn:
+        """Every picture's bytes."""
+        new: dict[str, bytes] = {}
+        for task, future in self._tasks:
+            try:
+                pngs = future.result()
+            except BrokenProcessPool:  # a process could not start, or was killed
+                log.warning("a drawing process stopped; drawing its pictures in the build")
+                pngs = draw_all([p.job for p in task])
+            new.update((p.digest, png) for p, png in zip(task, pngs, strict=True))
+        for picture in self.missing:
+            if picture.digest not in new:
+                new[picture.digest] = draw(picture.job)
+        found = {**self.found, **new}
+        return Drawn(
+            images={p.path: found[p.digest] for p in self.pictures},
+            new=new,
+            used={p.digest for p in self.pictures},
+        )
+
+    def close(self) -> None:
+        """Drop the tasks no process has begun (the build failed or was interrupted)."""
+        for _, future in self._tasks:
+            future.cancel()
+
+
 def develop(
     pictures: Iterable[Picture],
     cached: Callable[[list[str]], Mapping[str, bytes]],
     workers: int | None = None,
 ) -> Drawn:
     """Bytes of every picture: from *cached* (digest -> PNG) where it has them, drawn otherwise."""
-    pictures = list(pictures)
-    found = cached(sorted({p.digest for p in pictures}))
-    result = Drawn(used={p.digest for p in pictures})
-    missing: dict[str, Picture] = {}
-    for picture in pictures:
-        if picture.digest not in found:
-            missing.setdefault(picture.digest, picture)
-    if missing:
-        # Pillow encodes without the GIL: one worker per core keeps them all busy.
-        count = workers or min(8, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            drawn = dict(zip(missing, pool.map(lambda p: p.draw(), missing.values()), strict=True))
-        result.new = drawn
-        found = {**found, **drawn}
-    result.images = {p.path: found[p.digest] for p in pictures}
-    return result
+    with Darkroom(workers) as darkroom:
+        job = darkroom.begin(pictures, cached)
+        try:
+            return job.finish()
+        finally:
+            job.close()
+
+
+def warm_up() -> None:
+    """A drawing process's first task: the backdrop every project preview starts from."""
+    LAYERS.backdrop(PROJECT_SKY)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _pool(size: int) -> ProcessPoolExecutor:
+    """*size* drawing processes, started fresh (``spawn``): the build's DuckDB threads stay here."""
+    return ProcessPoolExecutor(
+        size, multiprocessing.get_context("spawn"), initializer=_orphan_guard
+    )
+
+
+def _orphan_guard() -> None:
+    """End this drawing process when the build that started it dies (``kill -9``, a crash).
+
+    Its task queue never closes then: every process holds both of its ends.
+    The parent's sentinel becomes ready when the parent is gone.
+    """
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-guard", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _deaf_children() -> Iterator[None]:
+    """Processes started inside ignore Ctrl-C from birth: the build handles it and stops them.
+
+    A terminal sends Ctrl-C to every process of the group. A drawing process
+    that took it would print a ``KeyboardInterrupt`` traceback; ignoring it
+    from an initializer would leave the moment before (its imports) exposed.
+    An ignored signal stays ignored through ``exec``, and Python keeps it so.
+    Only the main thread may change a signal's handler: elsewhere (a build
+    run from a thread) the children keep the default.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

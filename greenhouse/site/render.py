@@ -8,6 +8,7 @@ sorted keys and no wall-clock time, so the same garden gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import json
@@ -221,6 +222,7 @@ class Renderer:
         env: jinja2.Environment | None = None,
         private: Sequence[Path] = (),
         images: sharing.ImageLookup | None = None,
+        darkroom: og.Darkroom | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -249,6 +251,7 @@ class Renderer:
         # The store's image cache (digest -> PNG); None draws every preview afresh.
         self.image_lookup: sharing.ImageLookup = images or (lambda digests: {})
         self.drawn: og.Drawn | None = None
+        self.darkroom = darkroom  # the build's drawing processes; None: the render's own
         self.share: sharing.Share | None = None
 
     # -- documents -------------------------------------------------------
@@ -298,6 +301,26 @@ class Renderer:
             plants=[plant_docs[s.spec.id] for s in ordered],
         )
         self.share = sharing.garden_share(self.links, self.config, garden_doc)
+        # The preview pictures are drawn on the other cores while the pages render.
+        with contextlib.ExitStack() as stack:
+            darkroom = self.darkroom or stack.enter_context(og.Darkroom())
+            pictures = self._begin_pictures(darkroom, garden_doc)
+            if pictures is not None:
+                stack.callback(pictures.close)
+            self._render(garden, ordered, plant_docs, stages, weather, garden_doc, bundle)
+            self._sharing(garden_doc, bundle, pictures)
+
+    def _render(
+        self,
+        garden: GardenState,
+        ordered: list[PlantState],
+        plant_docs: dict[str, Any],
+        stages: dict[str, int],
+        weather: dict[str, Any],
+        garden_doc: dict[str, Any],
+        bundle: Bundle,
+    ) -> None:
+        """Every document and page but the sharing files."""
         self.progress("api")
         bundle.json("api/v1/garden/index.json", garden_doc)
         self._render_feed(garden, ordered, weather, bundle)
@@ -322,27 +345,28 @@ class Renderer:
         self.progress("pages")
         self._pages(garden, ordered, plant_docs, garden_doc, bundle)
         self._static(bundle)
-        self._sharing(ordered, plant_docs, garden_doc, bundle)
+
+    def _begin_pictures(
+        self, darkroom: og.Darkroom, garden_doc: dict[str, Any]
+    ) -> og.Develop | None:
+        """Start drawing the link-preview PNGs the image cache lacks (None: previews are off)."""
+        if not self.config.sharing.preview_images:
+            return None
+        favicon = static_files(self.site_templates, self.private).files["favicon.svg"].read_bytes()
+        return sharing.begin_pictures(
+            darkroom, self.config, garden_doc, garden_doc["plants"], favicon, self.image_lookup
+        )
 
     def _sharing(
-        self,
-        ordered: list[PlantState],
-        docs: dict[str, Any],
-        garden_doc: dict[str, Any],
-        bundle: Bundle,
+        self, garden_doc: dict[str, Any], bundle: Bundle, pictures: og.Develop | None
     ) -> None:
         """README cards, link-preview images, icons and the web manifest."""
         self.progress("sharing")
-        plants = [docs[s.spec.id] for s in ordered]
+        plants = garden_doc["plants"]
         sharing.write_cards(bundle, self.config.site.title, garden_doc, plants)
         bundle.json("manifest.webmanifest", sharing.manifest(self.config, self.links))
-        if self.config.sharing.preview_images:
-            favicon = (
-                static_files(self.site_templates, self.private).files["favicon.svg"].read_bytes()
-            )
-            self.drawn = sharing.write_pictures(
-                bundle, self.config, garden_doc, plants, favicon, self.image_lookup
-            )
+        if pictures is not None:
+            self.drawn = sharing.write_pictures(bundle, pictures)
 
     def _render_feed(
         self,

@@ -144,23 +144,27 @@ def pictures(
     """Every PNG of the bundle, described (nothing drawn yet)."""
     title = config.site.title
     weather = garden_doc["weather"]
-    layers = og.Layers()
     found = [og.garden_picture(title, plants, weather, garden_doc["stages"], garden_doc["date"])]
-    found += [og.project_picture(title, plant, layers) for plant in plants]
+    found += [og.project_picture(title, plant) for plant in plants]
     found += og.icon_pictures(favicon, THEME_COLORS["light"])
     return found
 
 
-def write_pictures(
-    bundle: Bundle,
+def begin_pictures(
+    darkroom: og.Darkroom,
     config: Config,
     garden_doc: Mapping[str, Any],
     plants: Sequence[Mapping[str, Any]],
     favicon: bytes,
     cached: ImageLookup,
-) -> og.Drawn:
-    """Draw (or take from the cache) every PNG and write it into the bundle."""
-    drawn = og.develop(pictures(config, garden_doc, plants, favicon), cached)
+) -> og.Develop:
+    """Start drawing every PNG the store's image cache (*cached*) does not have."""
+    return darkroom.begin(pictures(config, garden_doc, plants, favicon), cached)
+
+
+def write_pictures(bundle: Bundle, develop: og.Develop) -> og.Drawn:
+    """Wait for every PNG begun by :func:`begin_pictures` and write it into the bundle."""
+    drawn = develop.finish()
     for path, png in sorted(drawn.images.items()):
         bundle.write(path, png)
     return drawn

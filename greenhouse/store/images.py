@@ -28,6 +28,12 @@ def cached_images(store: Store, digests: list[str]) -> dict[str, bytes]:
     return {digest: bytes(png) for digest, png in rows}
 
 
+def image_count(store: Store) -> int:
+    """How many PNGs the cache holds."""
+    row = store.conn.execute("SELECT count(*) FROM image_cache").fetchone()
+    return int(row[0]) if row else 0
+
+
 def keep_images(store: Store, new: Mapping[str, bytes], used: set[str]) -> int:
     """Add the images drawn by this build and drop those it no longer shows; returns rows written."""
     conn = store.conn

@@ -1,0 +1,217 @@
+"""Drawing the previews in other processes: the same bytes, and nothing left behind.
+
+A first build hands its pictures to drawing processes (``og.Darkroom``). These
+tests start real processes: they check the pictures are those the build's own
+process would draw, that a drawing process killed mid-build costs nothing but
+time, and that an interrupted or killed build leaves no drawing process behind.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from greenhouse.site import art, og, raster
+from tests.conftest import REPO
+
+SPAWNED = "multiprocessing.spawn"
+
+
+def plants(count: int) -> list[dict[str, object]]:
+    """Plant documents of many looks, as the build hands them to the previews."""
+    species = sorted(art.SPECIES)
+    stages = ("seed", "sprout", "sapling", "blooming", "mature", "dormant")
+    return [
+        {
+            "id": f"p{i}",
+            "name": f"Project number {i}",
+            "species": species[i % len(species)],
+            "stage": stages[i // len(species) % len(stages)],
+            "health": (i % 5) / 4,
+            "growth": (i % 11) / 10,
+            "metrics": {"stars": i, "commits_30d": i % 7, "views_30d": 3 * i},
+        }
+        for i in range(count)
+    ]
+
+
+def pictures(count: int) -> list[og.Picture]:
+    found = [og.project_picture("Garden", plant) for plant in plants(count)]
+    favicon = (REPO / "greenhouse/site/theme/static/favicon.svg").read_text()
+    return found + og.icon_pictures(favicon.encode(), "#f4f1e8")
+
+
+def nothing_cached(digests: list[str]) -> dict[str, bytes]:
+    return {}
+
+
+def drawing_processes(parent: int) -> list[int]:
+    """The drawing processes *parent* started (multiprocessing ``spawn`` children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and SPAWNED.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def marked(mark: str) -> list[int]:
+    """Processes whose environment carries *mark* (a build and everything it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def wait_for(condition, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+
+def test_drawing_processes_draw_the_bytes_the_build_would() -> None:
+    described = pictures(40)
+    here = og.develop(described, nothing_cached, workers=1)
+    with og.Darkroom(2) as darkroom:
+        job = darkroom.begin(described, nothing_cached)
+        assert job.handed == len(job.missing) == len(described)  # all went to the processes
+        elsewhere = job.finish()
+    assert elsewhere.images == here.images and elsewhere.new == here.new
+    assert set(elsewhere.images) == {p.path for p in described}
+
+
+def test_a_few_missing_pictures_are_drawn_in_the_build() -> None:
+    described = pictures(3)[:3]
+    with og.Darkroom(2) as darkroom:
+        job = darkroom.begin(described, nothing_cached)
+        assert job.handed == 0 and len(job.missing) == 3
+        assert len(job.finish().new) == 3
+
+
+def test_cached_pictures_are_not_drawn_again() -> None:
+    described = pictures(12)
+    first = og.develop(described, nothing_cached, workers=2)
+    cached = first.new
+    with og.Darkroom(2) as darkroom:
+        job = darkroom.begin(described, lambda digests: {d: cached[d] for d in digests})
+        assert job.missing == [] and job.handed == 0
+        again = job.finish()
+    assert again.new == {} and again.images == first.images
+
+
+@needs_proc
+def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixture) -> None:
+    described = pictures(60)
+    here = og.develop(described, nothing_cached, workers=1)
+    with og.Darkroom(2) as darkroom:
+        darkroom.warm(len(described))
+        assert wait_for(lambda: len(drawing_processes(os.getpid())) == 2)
+        job = darkroom.begin(described, nothing_cached)
+        for pid in drawing_processes(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="greenhouse.site.og"):
+            drawn = job.finish()
+    assert drawn.images == here.images
+    assert "drawing process stopped" in caplog.text
+
+
+def test_the_tight_plant_is_the_canvas_plant() -> None:
+    """A plant drawn on its own box is where, and what, the whole canvas would show."""
+    for species in art.SPECIES:
+        for stage in ("seed", "sprout", "sapling", "blooming", "mature", "dormant"):
+            for health in (0.0, 0.5, 1.0):
+                shapes = art.plant(art.look(species, stage, health))
+                sprite, at = og._plant_sprite(shapes)
+                canvas = raster.rasterize(og._plant_svg(shapes))
+                box = canvas.getbbox()
+                assert box is not None
+                assert at == box[:2] and sprite.size == (box[2] - box[0], box[3] - box[1])
+                # The rasterizer's anti-aliasing steps with the origin: edges may differ a little.
+                alpha = ImageChops.difference(
+                    sprite.getchannel("A"), canvas.crop(box).getchannel("A")
+                )
+                changed = sum(alpha.point(lambda v: v > 0).histogram()[1:])
+                assert changed <= 0.03 * sprite.width * sprite.height, (species, stage)
+                assert alpha.getextrema()[1] <= 64, (species, stage)
+
+
+def first_build(site: Path, mark: str) -> subprocess.Popen[bytes]:
+    (site / "greenhouse.toml").write_text(
+        '[site]\ntitle = "Interrupted"\n[demo]\nenabled = true\nprojects = 400\ndays = 400\n'
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "greenhouse", "build", "--offline", "--root", str(site)],
+        cwd=REPO,
+        env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: Ctrl-C reaches it and its children only
+    )
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
+def test_a_stopped_first_build_leaves_no_drawing_process(tmp_path: Path, how: str) -> None:
+    mark = f"greenhouse-{uuid.uuid4().hex}"
+    proc = first_build(tmp_path, mark)
+    try:
+        # A first build starts its drawing processes before it seeds the demo data.
+        assert wait_for(lambda: len(drawing_processes(proc.pid)) >= 2), "no drawing process"
+        time.sleep(0.5)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if how == "ctrl-c":
+        assert proc.returncode == 130
+        assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
+    assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
+
+
+@pytest.mark.parametrize(
+    "name", ["ÉÅĜǺÇ Ÿ", "gjpqy_ descenders", "Ελληνικά κήπος", "日本の庭", "W" * 300, "a"]
+)
+def test_a_preview_lettered_in_its_part_is_the_whole_preview_lettered(name: str) -> None:
+    """Only the part LETTERED is lettered and mapped per preview: nothing may reach outside it."""
+    plant = {**plants(1)[0], "name": name, "growth": 1.0}
+    job = og.project_picture("A garden's title", plant).job
+    assert isinstance(job, og.ProjectJob)
+    with Image.open(io.BytesIO(og.draw(job))) as drawn:
+        got = drawn.convert("RGB")
+    base = og.LAYERS.base(og.PROJECT_SKY, job.site_title, job.look)
+    whole = base.rgb.copy()
+    og._letter_project(whole, job.look, job.name, job.lines, job.growth)
+    expected = raster.indexed(whole, base.palette).convert("RGB")
+    assert ImageChops.difference(got, expected).getbbox() is None
