@@ -14,6 +14,8 @@ same run and the target:
   building 10 pages is shown for scale;
 * first build: demo data for ``--projects`` × ``--days`` generated into a new
   store, then a full build — target ≤ 1.0 × Pelican building as many pages;
+* both again with ``[sharing] preview_images = false`` (tuned rows, labelled):
+  what the link-preview PNGs, drawn only by a first build, add to them;
 * full rebuild: ``--force`` with the data stored — target ≤ 0.4 × Pelican;
 * no-change rebuild — target ≤ 0.2 s and no file written;
 * start-up: ``greenhouse --version``, and in one process what typer's
@@ -106,6 +108,13 @@ def big_site(root: Path, projects: int, days: int) -> Path:
         f'[site]\ntitle = "Bench"\nbase_url = "https://bench.example/garden/"\n'
         f"[demo]\nenabled = true\ndays = {days}\nprojects = {projects}\n"
     )
+    return site
+
+
+def without_previews(site: Path) -> Path:
+    """*site* with ``[sharing] preview_images = false``: the tuned rows' build, no PNG drawn."""
+    config = site / "greenhouse.toml"
+    config.write_text(config.read_text() + "\n[sharing]\npreview_images = false\n")
     return site
 
 
@@ -232,6 +241,12 @@ def main() -> None:
             clone.append(run(greenhouse("build", "--offline", "--root", str(site)), site))
             shutil.rmtree(site)
         clone_run = median(clone)
+        bare_clone = []  # tuned: no preview pictures, the rest of the build alone
+        for _ in range(args.repeat):
+            site = without_previews(demo_site(root))
+            bare_clone.append(run(greenhouse("build", "--offline", "--root", str(site)), site))
+            shutil.rmtree(site)
+        bare_clone_run = median(bare_clone)
         small = pelican_site(root, 10)
         pelican_10 = median([pelican(small) for _ in range(args.repeat)])
 
@@ -250,6 +265,12 @@ def main() -> None:
             if n < args.repeat - 1:
                 shutil.rmtree(site)
         files = sum(1 for p in (site / "build" / "site").rglob("*") if p.is_file())
+        bare_first = []  # tuned: the first build without its preview pictures
+        for n in range(args.repeat):
+            bare = without_previews(big_site(root / f"bare{n}", args.projects, args.days))
+            bare_first.append(run(greenhouse("build", "--offline", "--root", str(bare)), bare))
+            shutil.rmtree(bare)
+        bare_first_run = median(bare_first)
         psite = pelican_site(root, args.projects)
         pel = median([pelican(psite) for _ in range(args.repeat)])
         version = median([run(greenhouse("--version"), root) for _ in range(args.repeat)])
@@ -279,6 +300,13 @@ def main() -> None:
                 verdict(clone_run.wall <= 1.0, "<= 1.0 s wall"),
             )
         )
+        print(
+            line(
+                "  tuned: previews off",
+                bare_clone_run,
+                f"previews cost {clone_run.wall - bare_clone_run.wall:+.2f} s wall",
+            )
+        )
         ratio = first_run.wall / pel.wall
         print(
             line(
@@ -286,6 +314,13 @@ def main() -> None:
                 first_run,
                 f"{ratio:.2f} x pelican",
                 verdict(ratio <= 1.0, "<= 1.0 x"),
+            )
+        )
+        print(
+            line(
+                "  tuned: previews off",
+                bare_first_run,
+                f"{bare_first_run.wall / pel.wall:.2f} x pelican",
             )
         )
         ratio = full_run.wall / pel.wall
