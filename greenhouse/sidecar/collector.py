@@ -1,11 +1,11 @@
 """Python's cyclic garbage collector, paused while a reconnect storm lasts.
 
-Every connection the sidecar holds is a few hundred Python objects that live
+Every connection the sidecar holds is many Python objects that live
 as long as the visit. While thousands of visitors reconnect at once (after a
 restart or a deploy), the heap grows by a quarter again and again, and each
-time CPython's collector scans all of it: measured with ``gc.callbacks`` in
-``tests/bench/bench_sidecar.py``, 9 full collections and 3.3 s of a
-10,000-connection storm, a third of the time the handshakes took. Those
+time CPython's collector scans all of it: measured with ``gc.callbacks``
+while ``tests/bench/bench_sidecar.py`` ran, 9 full collections, 1.3-2.6 s of
+the CPU a 10,000-connection storm took (4-7 s on a shared machine). Those
 objects are reclaimed by reference counting when their visit ends; the cyclic
 collector only finds the rare reference cycle, which can wait a few seconds.
 
@@ -42,7 +42,7 @@ class CollectorPause:
         self.clock = clock
         #: When the current pause began (None: not paused by us).
         self.paused_since: float | None = None
-        #: Pauses so far (for tests and ``/metrics``).
+        #: Pauses so far (for tests).
         self.pauses = 0
         self._resumed_at = float("-inf")
         self._check: asyncio.TimerHandle | None = None
