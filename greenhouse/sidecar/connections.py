@@ -124,6 +124,8 @@ class Admission:
         self.stopping = False
         #: Told of every connection lost, after it is uncounted.
         self.on_lost: Callable[[GardenConnection], None] = lambda conn: None
+        #: Told of every connection accepted, once it is counted.
+        self.on_accepted: Callable[[], None] = lambda: None
         # Upgrades per whole second, this one and the last (a cheap sliding rate).
         self._second = 0
         self._upgrades_now = 0
@@ -137,6 +139,7 @@ class Admission:
     def accepted(self, conn: GardenConnection) -> None:
         """A TCP connection was accepted: count it, or close it at once if over a cap."""
         self.sockets += 1
+        self.on_accepted()
         if self.sockets > self.budget.sockets:
             self._drop(conn, "overload", f"at the socket cap ({self.budget.sockets})")
             return

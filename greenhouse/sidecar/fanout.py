@@ -3,7 +3,8 @@
 A broadcast serializes its frame once and writes the same bytes to every
 connection (server frames are unmasked and uncompressed, so they are the same
 for everyone), where ``websockets.broadcast()`` builds a frame per
-connection. :func:`write_frame` is the one place that reaches under
+connection; it starts at a random connection, so that nobody always hears
+last. :func:`write_frame` is the one place that reaches under
 websockets' documented API to do that.
 
 Presence is coalesced by :class:`PresencePacer`: a frame goes out at once when
@@ -17,8 +18,10 @@ visitor gets the current presence in its welcome frame anyway.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,7 +95,7 @@ class Fanout:
         frame = encode_text_frame(text)
         limit = self.slow_reader_bytes
         sent = dropped = 0
-        for ws in self.connections():
+        for ws in _from_anywhere(self.connections()):
             if ws.state is not State.OPEN:
                 continue
             if write_frame(ws, frame, limit):
@@ -106,6 +109,22 @@ class Fanout:
         self.metrics.dropped_frames += dropped
         self.metrics.broadcast_seconds.observe(cost)
         return cost
+
+
+def _from_anywhere(connections: Collection[ServerConnection]) -> Iterator[ServerConnection]:
+    """Every connection once, starting at a random one and wrapping around.
+
+    The writes of one fan-out reach the clients one after another: in the order
+    the connections opened, whoever connected last (after a reconnect storm,
+    the newest visitors) would hear every frame last. From a random start each
+    client waits, on average, half a fan-out.
+    """
+    if not connections:
+        return iter(())
+    start = random.randrange(len(connections))
+    return itertools.chain(
+        itertools.islice(connections, start, None), itertools.islice(connections, start)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ each:
   the handler of one websocket visit;
 - :mod:`.fanout`: one frame to every connection, presence paced by its cost;
 - :mod:`.garden`: the published plant ids, and news of a new garden;
+- :mod:`.collector`: the garbage collector paused while a reconnect storm lasts;
 - :mod:`.endpoints`: ``/healthz``, ``/metrics``, ``/api/events``,
   ``POST /api/published``, and the checks of every handshake.
 
@@ -33,6 +34,7 @@ from websockets.asyncio.server import Server, serve
 from greenhouse.config import CONFIG_FILE, LiveConfig, Secrets, Site
 from greenhouse.errors import ConfigError, Problem
 from greenhouse.sidecar import protocol
+from greenhouse.sidecar.collector import CollectorPause
 from greenhouse.sidecar.connections import Admission, Visits, connection_class
 from greenhouse.sidecar.endpoints import Endpoints
 from greenhouse.sidecar.eventlog import EventLog, Flusher
@@ -84,6 +86,8 @@ class Tuning:
     garden_fetch_retry: float = 10.0
     watch_garden: bool = True
     log_every: float = 10.0
+    #: Longest pause of the garbage collector in a reconnect storm (0: never pause it).
+    storm_gc_pause: float = 10.0
 
 
 class Sidecar:
@@ -122,6 +126,8 @@ class Sidecar:
         )
         self.visits = Visits(self)
         self.admission.on_lost = self.visits.lost
+        self.collector = CollectorPause(self.storm, tuning.storm_gc_pause)
+        self.admission.on_accepted = self.collector.poke
         self.fanout = Fanout(lambda: self.visits.open, self.metrics, tuning.slow_reader_bytes)
         self.pacer = PresencePacer(config.presence_interval)
         self.garden = GardenFeed(
@@ -241,6 +247,7 @@ class Sidecar:
         self.admission.stopping = True
         if self.feed is not None:
             self.feed.close()
+        self.collector.resume()
         if self.server is not None:
             self.server.close(close_connections=True)
             await self.server.wait_closed()

@@ -2,6 +2,7 @@
 
     python tests/bench/bench_sidecar.py                       # 1,000 then 10,000 connections
     python tests/bench/bench_sidecar.py --connections 10000   # one size only
+    python tests/bench/bench_sidecar.py --servers sidecar,baseline   # a subset of the servers
 
 For each size and each server (the sidecar with its shipped defaults, then a
 bare ``websockets`` server that broadcasts a presence frame on every message),
@@ -10,9 +11,13 @@ in a subprocess on 127.0.0.1:
 1. **storm**: open N connections at once (200 handshakes in flight), each a
    distinct visitor (a distinct ``X-Forwarded-For``, the sidecar trusting
    127.0.0.1 as it would trust nginx). Reports the time to open them all,
-   and the presence frames each client received while the others were still
+   the server's CPU time meanwhile and how long it waited for a CPU (on a
+   shared machine the wall time is mostly other people's load), and the
+   presence frames each client received while the others were still
    connecting (mean over all N). The bare server sends none: it has no
-   presence.
+   presence. The 100 sampled clients of step 3 start their handshakes
+   among the others (one beside every (N - 100)/100-th), so they are spread
+   over the order in which the server admitted connections.
 2. **memory**: the server's RSS after the storm minus before, per connection.
 3. **fan-out and latency**: ten driver visitors take turns moving between
    two plants; each move changes presence. The next move waits until 100
@@ -20,7 +25,7 @@ in a subprocess on 127.0.0.1:
    Reports the server-side fan-out time per frame (the sidecar's
    ``broadcast_seconds``; ``perf_counter`` around ``broadcast()`` in the
    bare server) and the delivery latency from the move to each sample's
-   receipt (p50, p99). A third server, the **floor**, writes the same frame
+   receipt (p10, p50, p99). A third server, the **floor**, writes the same frame
    bytes to every transport and does nothing else: no single-threaded
    Python server fans out faster on this machine. ``--parallel-floor`` adds
    the floor with a second writer thread, an experiment.
@@ -81,6 +86,17 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time process *pid* has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_delay_seconds(pid: int) -> float:
+    """Time process *pid*'s main thread spent runnable but waiting for a CPU."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def address(i: int) -> str:
@@ -288,7 +304,7 @@ async def open_minimal(port: int, i: int) -> tuple[asyncio.BaseTransport, Counti
 async def crowd(port: int, n: int, every: int) -> None:
     """The minimal clients, in a process of their own (so reading N frames per move does not
     delay the sampled clients): opens *n* connections, 200 in flight, and says ``tick`` on
-    stdout after every *every* of them (the parent opens a sampled client then) and
+    stdout as every *every*-th of them starts (the parent opens a sampled client then) and
     ``opened`` at the end. On ``stop`` (stdin) it reports the presence frames each got so
     far; it holds the connections until ``exit``."""
     loop = asyncio.get_running_loop()
@@ -300,10 +316,10 @@ async def crowd(port: int, n: int, every: int) -> None:
     opened: list[tuple[asyncio.BaseTransport, Counting]] = []
 
     async def open_one(i: int) -> None:
-        async with gate:
+        async with gate:  # first come, first served: the i-th starts i-th
+            if i % every == every - 1:
+                print("tick", flush=True)  # a sampled client starts beside this one
             opened.append(await open_minimal(port, i))
-            if len(opened) % every == 0:
-                print("tick", flush=True)
 
     await asyncio.gather(*(open_one(i) for i in range(n)))
     print("opened", flush=True)
@@ -328,6 +344,10 @@ async def open_real(port: int, i: int) -> Any:
         open_timeout=120,
         max_queue=None,
     )
+
+
+async def open_sampled(port: int, i: int) -> Sampled:
+    return Sampled(await open_real(port, i))
 
 
 class Sampled:
@@ -407,7 +427,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
         port = int(proc.stdout.readline().split()[1])
         await asyncio.sleep(0.5)
         rss_before = rss_bytes(proc.pid)
-        every = max(1, n // SAMPLE)
+        every = max(1, (n - SAMPLE) // SAMPLE)
         people = subprocess.Popen(
             [sys.executable, __file__, "--crowd", f"{port},{n - SAMPLE},{every}"],
             stdin=subprocess.PIPE,
@@ -422,17 +442,26 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             tell.flush()
 
         assert await asyncio.to_thread(hear.readline) == "ready\n"
-        sampled: list[Sampled] = []
+        cpu_before = cpu_seconds(proc.pid)
+        waited_before = run_delay_seconds(proc.pid)
         opened = time.perf_counter()
         say("go")
-        # A sampled client after every n/100 others: spread over the connection order.
+        # A sampled client starts its handshake after every (n - 100)/100 others, without
+        # waiting for the last one's: the samples are then spread over the order in which
+        # the server admits connections (its fan-out order), whatever its handshake speed.
+        # (Opened one after another they fell behind the crowd of a slower server and
+        # heard every frame last.)
+        opening: list[asyncio.Task[Sampled]] = []
         while (line := await asyncio.to_thread(hear.readline)) != "opened\n":
             assert line == "tick\n", line
-            if len(sampled) < SAMPLE:
-                sampled.append(Sampled(await open_real(port, n + len(sampled))))
-        while len(sampled) < SAMPLE:
-            sampled.append(Sampled(await open_real(port, n + len(sampled))))
+            if len(opening) < SAMPLE:
+                opening.append(asyncio.create_task(open_sampled(port, n + len(opening))))
+        while len(opening) < SAMPLE:
+            opening.append(asyncio.create_task(open_sampled(port, n + len(opening))))
+        sampled = list(await asyncio.gather(*opening))
         open_seconds = time.perf_counter() - opened
+        open_cpu = cpu_seconds(proc.pid) - cpu_before
+        open_waited = run_delay_seconds(proc.pid) - waited_before
         say("stop")
         storm_frames = json.loads(await asyncio.to_thread(hear.readline)) + [
             sum(1 for t in s.times if t <= opened + open_seconds) for s in sampled
@@ -460,12 +489,15 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
             "server": kind,
             "connections": n,
             "open_seconds": round(open_seconds, 2),
+            "open_cpu_seconds": round(open_cpu, 2),
+            "open_cpu_waited_seconds": round(open_waited, 2),
             "storm_presence_frames_per_client": round(statistics.fmean(storm_frames), 2),
             "storm_presence_frames_max": max(storm_frames),
             "rss_mib": round(rss_after / 2**20, 1),
             "rss_per_connection_kib": round((rss_after - rss_before) / n / 1024, 2),
             "moves": count,
             "fanout_ms_mean": round(fanout * 1000, 3),
+            "latency_ms_p10": round(percentile(latencies, 0.1) * 1000, 2),
             "latency_ms_p50": round(percentile(latencies, 0.5) * 1000, 2),
             "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 2),
             "missed": count * len(sampled) - len(latencies),
@@ -583,6 +615,11 @@ def main() -> None:
         help="also measure the floor with two writer threads (an experiment, not the sidecar)",
     )
     parser.add_argument(
+        "--servers",
+        default="sidecar,baseline,floor",
+        help="which servers to measure, comma-separated (default: all three)",
+    )
+    parser.add_argument(
         "--serve", choices=["sidecar", "baseline", "floor", "floor2"], help=argparse.SUPPRESS
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -622,7 +659,8 @@ def main() -> None:
         index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
         fill_event_log(root, LOGGED_EVENTS)
         for n in sizes:
-            kinds = ["sidecar", "baseline", "floor"] + (["floor2"] if args.parallel_floor else [])
+            kinds = [k for k in args.servers.split(",") if k != "floor2"]
+            kinds += ["floor2"] if args.parallel_floor else []
             for kind in kinds:
                 export = kind == "sidecar" and n == max(sizes)
                 result = asyncio.run(measure(kind, n, args.seconds, str(root), export))

@@ -195,3 +195,43 @@ async def test_with_few_visitors_presence_arrives_at_once(tmp_path):
     delays.sort()
     # The old fixed 0.25 s tick made the median 0.125 s.
     assert delays[len(delays) // 2] < 0.05, delays
+
+
+class RecordingTransport:
+    """The edge under a connection: records which connection a frame was written to."""
+
+    def __init__(self, name: int, log: list[int]):
+        self.name = name
+        self.log = log
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> None:
+        self.log.append(self.name)
+
+
+class OpenConnection:
+    state = State.OPEN
+
+    def __init__(self, transport: RecordingTransport):
+        self.transport = transport
+
+
+def test_a_fanout_starts_at_a_random_connection_so_nobody_always_hears_last():
+    from greenhouse.sidecar.fanout import Fanout
+    from greenhouse.sidecar.metrics import Metrics
+
+    written: list[int] = []
+    connections = {OpenConnection(RecordingTransport(n, written)): n for n in range(10)}
+    fanout = Fanout(lambda: connections, Metrics(), 1 << 20)
+    firsts, lasts = set(), set()
+    for _ in range(200):
+        written.clear()
+        fanout.send('{"type":"presence"}')
+        assert sorted(written) == list(range(10))  # everyone, once
+        start = written[0]
+        assert written == [(start + i) % 10 for i in range(10)]  # in order, wrapping around
+        firsts.add(start)
+        lasts.add(written[-1])
+    assert len(firsts) == 10 and len(lasts) == 10
