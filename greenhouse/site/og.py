@@ -521,6 +521,7 @@ class Develop:
         self.missing = list(missing.values())
         self._tasks: list[tuple[list[Picture], Future[list[bytes]]]] = []
         self.handed = 0  # pictures handed to drawing processes
+        self.stolen = 0  # of those, drawn by the build after all (no process had begun them)
 
     def submit(self, pool: ProcessPoolExecutor) -> None:
         """Hand the missing pictures to *pool*'s processes, a family per task."""
@@ -529,9 +530,21 @@ class Develop:
             self.handed += len(task)
 
     def finish(self) -> Drawn:
-        """Every picture's bytes."""
+        """Every picture's bytes.
+
+        Called once the pages are rendered: the build's own process then
+        joins in, taking from the end of the queue the tasks no drawing
+        process has begun, until it meets one that has.
+        """
         new: dict[str, bytes] = {}
+        for task, future in reversed(self._tasks):
+            if not future.cancel():
+                break
+            new.update(zip([p.digest for p in task], draw_all([p.job for p in task]), strict=True))
+            self.stolen += len(task)
         for task, future in self._tasks:
+            if future.cancelled():
+                continue
             try:
                 pngs = future.result()
             except BrokenProcessPool:  # a process could not start, or was killed

@@ -40,10 +40,19 @@ def interrupted(exc: BaseException) -> bool:
     DuckDB consumes the SIGINT and raises ``RuntimeError("Query interrupted")``
     (or ``duckdb.InterruptException``) rather than ``KeyboardInterrupt``; this
     is the one place that knows (``tests/test_store.py`` fails if it changes).
+    An error raised while the interrupt was being handled (a clean-up statement
+    finding its transaction aborted) counts as the interrupt too.
     """
-    if isinstance(exc, KeyboardInterrupt | duckdb.InterruptException):
-        return True
-    return isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain of exceptions raised while handling others
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt | duckdb.InterruptException):
+            return True
+        if isinstance(seen, RuntimeError) and str(seen).startswith("Query interrupted"):
+            return True
+        seen = seen.__context__
+    return False
 
 
 class Store:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 
 from greenhouse.garden.growth import CHANNELS, Activity
@@ -134,7 +136,9 @@ def _matched(
                 sql + " AND k.row >= ? AND k.row < ?" + tail, [*params, first, first + PLANT_BLOCK]
             ).fetchnumpy()
     finally:
-        store.conn.unregister("keys")
+        # Closed already when an interrupted build drops this generator: nothing to undo.
+        with contextlib.suppress(duckdb.ConnectionException):
+            store.conn.unregister("keys")
 
 
 PLANT_BLOCK = 1000  # ~8 MB of fetched columns per block at three years of daily rows

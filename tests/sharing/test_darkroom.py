@@ -108,6 +108,17 @@ def test_drawing_processes_draw_the_bytes_the_build_would() -> None:
     assert set(elsewhere.images) == {p.path for p in described}
 
 
+def test_the_build_draws_what_no_process_has_begun_when_its_pages_are_done() -> None:
+    described = pictures(40)
+    here = og.develop(described, nothing_cached, workers=1)
+    with og.Darkroom(2) as darkroom:
+        job = darkroom.begin(described, nothing_cached)  # one process, still starting up
+        drawn = job.finish()
+    # The process takes at most two tasks before it has started: the build took the rest.
+    assert 0 < job.stolen < job.handed == len(described)
+    assert drawn.images == here.images
+
+
 def test_a_few_missing_pictures_are_drawn_in_the_build() -> None:
     described = pictures(3)[:3]
     with og.Darkroom(2) as darkroom:
@@ -127,7 +138,18 @@ def test_cached_pictures_are_not_drawn_again() -> None:
     assert again.new == {} and again.images == first.images
 
 
+#: Python 3.11's process pool, when a process dies, sets an error on every future it still
+#: holds, including those the build took back (cancelled): the pool's thread then fails
+#: with InvalidStateError. Harmless (the pictures are drawn), fixed in 3.12 (gh-107219).
+stdlib_race = (
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+    if sys.version_info < (3, 12)
+    else pytest.mark.usefixtures()
+)
+
+
 @needs_proc
+@stdlib_race
 def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixture) -> None:
     described = pictures(60)
     here = og.develop(described, nothing_cached, workers=1)
@@ -195,7 +217,7 @@ def test_a_stopped_first_build_leaves_no_drawing_process(tmp_path: Path, how: st
         if proc.poll() is None:
             proc.kill()
     if how == "ctrl-c":
-        assert proc.returncode == 130
+        assert proc.returncode == 130, err.decode()
         assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
     assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
 
