@@ -19,11 +19,27 @@ from greenhouse.sources.sync import sync_sources
 from greenhouse.store import Store
 from tests.analytics.helpers import TOKEN, FakeExport, event, pages
 
-FAST = HttpOptions(timeout=2.0, retries=2, backoff=0.01, sleep=lambda _s: None)
+
+def clock() -> float:
+    """The tests' "now": real time, but two hours earlier during the first hour of a UTC day.
+
+    Their recent events (up to 50 minutes ago, gaps included) must fall on one
+    day with the moment the sync clamps future events to; between 00:00 and
+    01:00 UTC they would straddle midnight.
+    """
+    now = time.time()
+    return now - 7200 if datetime.fromtimestamp(now, UTC).hour == 0 else now
+
+
+def utcnow() -> datetime:
+    return datetime.fromtimestamp(clock(), UTC)
+
+
+FAST = HttpOptions(timeout=2.0, retries=2, backoff=0.01, sleep=lambda _s: None, clock=clock)
 
 
 def now_iso(delta: timedelta = timedelta()) -> str:
-    moment = datetime.now(UTC) + delta
+    moment = utcnow() + delta
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -110,7 +126,7 @@ def test_export_pages_duplicates_out_of_order_future_and_unknown(tmp_path: Path)
     )
     assert rows == {"fern": (2, 1), "gone-plant": (1, 0)}
     latest = query(root, "SELECT max(ts) FROM visit_events")[0][0]
-    assert latest <= datetime.now(UTC).replace(tzinfo=None)  # clamped, not in the future
+    assert latest <= utcnow().replace(tzinfo=None)  # clamped, not in the future
     assert any("future" in w for w in report["visitors"].warnings)
     assert any("malformed" in w for w in report["visitors"].warnings)
 
@@ -203,7 +219,7 @@ def test_dashboard_hides_small_counts(tmp_path: Path) -> None:
     write_log(root / "events", batch)
     sync(root, token=None)
     with Store.open(root / "build/greenhouse.duckdb", read_only=True) as store:
-        doc = dashboard(store, datetime.now(UTC).date(), 30, 5)
+        doc = dashboard(store, utcnow().date(), 30, 5)
     projects = {p["id"]: p for p in doc["projects"]}
     assert projects["fern"]["views"] == 6 and projects["fern"]["visitors"] == 6
     assert projects["moss"]["views"] is None and projects["moss"]["visitors"] is None
@@ -271,7 +287,7 @@ def test_without_the_sidecar_figure_realtime_is_approximated(tmp_path: Path) -> 
     write_log(root / "events", [event(1, now_iso(timedelta(minutes=-2)))])
     assert sync(root, token=None)["visitors"].status == "ok"
     with Store.open(root / "build/greenhouse.duckdb", read_only=True) as store:
-        report = realtime_report(store, datetime.now(UTC).replace(tzinfo=None))
+        report = realtime_report(store, utcnow().replace(tzinfo=None))
     assert report["visitors"] == 1 and report["source"] == "events" and report["at"] is None
 
 
