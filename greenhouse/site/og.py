@@ -605,9 +605,13 @@ def _orphan_guard() -> None:
     """End this drawing process when the build that started it dies (``kill -9``, a crash).
 
     Its task queue never closes then: every process holds both of its ends.
-    The parent's sentinel becomes ready when the parent is gone.
+    The parent's sentinel becomes ready when the parent is gone. Ctrl-C is
+    ignored here too: a process started from a thread (``serve``'s rebuilds)
+    could not be started deaf to it (see :func:`_deaf_children`).
     """
     from multiprocessing.connection import wait
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     parent = multiprocessing.parent_process()
     if parent is None:
