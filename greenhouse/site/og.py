@@ -417,7 +417,7 @@ def _letter_project(
 
 @dataclass
 class Drawn:
-    """The outcome of :func:`develop`: every picture's bytes, and which ones were new."""
+    """The outcome of :meth:`Develop.finish`: every picture's bytes, and which ones were new."""
 
     images: dict[str, bytes] = field(default_factory=dict)  # path -> PNG
     new: dict[str, bytes] = field(default_factory=dict)  # digest -> PNG, drawn by this build
@@ -565,20 +565,6 @@ class Develop:
         """Drop the tasks no process has begun (the build failed or was interrupted)."""
         for _, future in self._tasks:
             future.cancel()
-
-
-def develop(
-    pictures: Iterable[Picture],
-    cached: Callable[[list[str]], Mapping[str, bytes]],
-    workers: int | None = None,
-) -> Drawn:
-    """Bytes of every picture: from *cached* (digest -> PNG) where it has them, drawn otherwise."""
-    with Darkroom(workers) as darkroom:
-        job = darkroom.begin(pictures, cached)
-        try:
-            return job.finish()
-        finally:
-            job.close()
 
 
 def warm_up() -> None:

@@ -55,6 +55,12 @@ def nothing_cached(digests: list[str]) -> dict[str, bytes]:
     return {}
 
 
+def develop(described: list[og.Picture], workers: int) -> og.Drawn:
+    """Every picture drawn, none cached, by a darkroom of *workers* cores."""
+    with og.Darkroom(workers) as darkroom:
+        return darkroom.begin(described, nothing_cached).finish()
+
+
 def drawing_processes(parent: int) -> list[int]:
     """The drawing processes *parent* started (multiprocessing ``spawn`` children)."""
     found = []
@@ -99,7 +105,7 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 
 def test_drawing_processes_draw_the_bytes_the_build_would() -> None:
     described = pictures(40)
-    here = og.develop(described, nothing_cached, workers=1)
+    here = develop(described, workers=1)
     with og.Darkroom(2) as darkroom:
         job = darkroom.begin(described, nothing_cached)
         assert job.handed == len(job.missing) == len(described)  # all went to the processes
@@ -110,7 +116,7 @@ def test_drawing_processes_draw_the_bytes_the_build_would() -> None:
 
 def test_the_build_draws_what_no_process_has_begun_when_its_pages_are_done() -> None:
     described = pictures(40)
-    here = og.develop(described, nothing_cached, workers=1)
+    here = develop(described, workers=1)
     with og.Darkroom(2) as darkroom:
         job = darkroom.begin(described, nothing_cached)  # one process, still starting up
         drawn = job.finish()
@@ -129,7 +135,7 @@ def test_a_few_missing_pictures_are_drawn_in_the_build() -> None:
 
 def test_cached_pictures_are_not_drawn_again() -> None:
     described = pictures(12)
-    first = og.develop(described, nothing_cached, workers=2)
+    first = develop(described, workers=2)
     cached = first.new
     with og.Darkroom(2) as darkroom:
         job = darkroom.begin(described, lambda digests: {d: cached[d] for d in digests})
@@ -152,7 +158,7 @@ stdlib_race = (
 @stdlib_race
 def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixture) -> None:
     described = pictures(60)
-    here = og.develop(described, nothing_cached, workers=1)
+    here = develop(described, workers=1)
     with og.Darkroom(2) as darkroom:
         darkroom.warm(len(described))
         assert wait_for(lambda: len(drawing_processes(os.getpid())) == 2)
