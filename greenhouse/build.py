@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     from greenhouse.config import Site
     from greenhouse.content import Content
     from greenhouse.site.og import Darkroom
+    from greenhouse.site.press import Press
     from greenhouse.store import Store
 
 Progress = Callable[[str], None]
@@ -179,6 +180,7 @@ def build(
             store_errors(db_path),
             Store.open(db_path) as store,
             _darkroom(site, content, store) as darkroom,
+            _press(site, content, store, out, cache) as press,
         ):
             if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
@@ -214,6 +216,7 @@ def build(
                     on_publish,
                     private=(db_path,),
                     darkroom=darkroom,
+                    press=press,
                 )
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
@@ -265,14 +268,54 @@ def _darkroom(site: Site, content: Content, store: Store) -> Darkroom:
     the render finds pictures missing.
     """
     from greenhouse.site.og import ICON_SIZES, Darkroom
-    from greenhouse.store.images import image_count
 
     darkroom = Darkroom()
-    if site.config.sharing.preview_images and image_count(store) == 0:
+    if _draws_every_preview(site, store):
         demo = site.config.demo
         plants = len(content.projects) + (demo.projects if demo.enabled else 0)
         darkroom.warm(plants + 1 + len(ICON_SIZES))  # and the garden and the icons
     return darkroom
+
+
+def _draws_every_preview(site: Site, store: Store) -> bool:
+    """Whether this build draws every link preview (none cached: a first build)."""
+    from greenhouse.store.images import image_count
+
+    return site.config.sharing.preview_images and image_count(store) == 0
+
+
+def _press(
+    site: Site,
+    content: Content,
+    store: Store,
+    out: Path,
+    cache: BuildCache | None,
+) -> Press:
+    """The build's rendering processes (plant pages), started at once when they will be used.
+
+    A one-off build of a large garden starts them now, so they have imported
+    Jinja and loaded the compiled templates by the time the garden is grown.
+    Not for ``serve`` (its rebuilds render only what changed), nor while
+    drawing processes take the other cores (a first build draws every preview).
+    """
+    from greenhouse.site.press import Press
+
+    press = Press(
+        site.root / "site_templates",
+        _compiled_templates(out),
+        workers=None if cache is None else 0,
+    )
+    if not _draws_every_preview(site, store):
+        demo = site.config.demo
+        expected = len(content.projects) + (demo.projects if demo.enabled else 0)
+        stored = store.one("SELECT count(*) FROM repos")
+        press.warm(max(expected, int(stored[0]) if stored else 0))
+    return press
+
+
+def _compiled_templates(out: Path) -> Path:
+    """Where compiled templates are kept between builds (beside the bundle, never in it)."""
+    return out.parent / f".{out.name}.templates"
 
 
 def with_base_url(site: Site, base_url: str) -> Site:
@@ -377,6 +420,7 @@ def _render(
     on_publish: Callable[[], None] | None,
     private: tuple[Path, ...] = (),
     darkroom: Darkroom | None = None,
+    press: Press | None = None,
 ) -> BuildResult:
     from greenhouse.build_cache import ImageLookup, grow_garden, template_environment
     from greenhouse.site.bundle import Bundle, Published
@@ -403,10 +447,11 @@ def _render(
         dashboard=dashboard,
         progress=say,
         snapshots=(stored := StoredSnapshots(store)),
-        env=template_environment(site, cache, out.parent / f".{out.name}.templates"),
+        env=template_environment(site, cache, _compiled_templates(out)),
         private=private,
         images=(images := ImageLookup(store, cache)),
         darkroom=darkroom,
+        press=press,
     )
     if cache is not None and (cache.published is None or cache.published.output != out):
         cache.published = Published(out)

@@ -95,15 +95,36 @@ class History:
 
     def series(self, row: int) -> list[dict[str, object]]:
         """One plant's points on every snapshot day since it was planted."""
+        return self.track(row).points()
+
+    def track(self, row: int) -> Track:
+        """One plant's history since it was planted, as columns (what :meth:`series` is made of)."""
         keep = np.flatnonzero(self.day_index >= self.planted[row])
-        growth = _rounded(self.growth[row, keep], 4)
-        health = _rounded(self.health[row, keep], 4)
-        stages = self.stage[row, keep].tolist()
         dates = self.dates
-        return [
-            {"date": dates[k], "stage": model.STAGES[st], "growth": g, "health": h}
-            for k, st, g, h in zip(keep.tolist(), stages, growth, health, strict=True)
-        ]
+        return Track(
+            dates=[dates[k] for k in keep.tolist()],
+            stages=[model.STAGES[st] for st in self.stage[row, keep].tolist()],
+            growth=_scaled(self.growth[row, keep], 4).tolist(),
+            health=_scaled(self.health[row, keep], 4).tolist(),
+        )
+
+    def rows(self, rows: Sequence[int]) -> History:
+        """The history of the plants of *rows* alone, in that order (its row ``i`` is ``rows[i]``).
+
+        What a rendering process is sent for the plants it renders
+        (:mod:`greenhouse.site.press`): their series, not every plant's.
+        """
+        index = np.asarray(rows, dtype=np.intp)
+        return History(
+            days=self.days,
+            growth=self.growth[index],
+            health=self.health[index],
+            stage=self.stage[index],
+            planted=self.planted[index],
+            day_index=self.day_index,
+            ids=[self.ids[row] for row in rows],
+            max_height=self.max_height,
+        )
 
     def row_key(self, row: int) -> bytes:
         """Everything :meth:`series` of *row* is made of, as bytes (to tell an unchanged one)."""
@@ -121,9 +142,40 @@ class History:
         return [day.isoformat() for day in self.days]
 
 
+def _scaled(values: np.ndarray, digits: int) -> np.ndarray:
+    """The whole numbers ``k`` of *values* rounded to *digits* decimals (each is ``k / 10**digits``)."""
+    return np.rint(values.astype(np.float64) * 10**digits).astype(np.int64)
+
+
 def _rounded(values: np.ndarray, digits: int) -> list[float]:
-    """Round a whole array at once (the documents carry 3–4 decimals)."""
-    return np.round(values.astype(np.float64), digits).tolist()
+    """Round a whole array at once (the documents carry 3–4 decimals).
+
+    The same floats as ``np.round``, which also scales, rounds half to even and divides.
+    """
+    return (_scaled(values, digits) / 10**digits).tolist()
+
+
+@dataclass(frozen=True)
+class Track:
+    """One plant's history: a snapshot day a point, growth and health in ten-thousandths.
+
+    Whole numbers, so that a page's chart and document can look the printed
+    form of each value up instead of formatting a float every point.
+    """
+
+    dates: list[str]
+    stages: list[str]
+    growth: list[int]  # growth rounded to 4 decimals is growth[i] / 10_000
+    health: list[int]
+
+    def points(self) -> list[dict[str, object]]:
+        """The points as documents and templates see them (:meth:`History.series`)."""
+        return [
+            {"date": day, "stage": stage, "growth": g / 10_000, "health": h / 10_000}
+            for day, stage, g, h in zip(
+                self.dates, self.stages, self.growth, self.health, strict=True
+            )
+        ]
 
 
 @dataclass(frozen=True)

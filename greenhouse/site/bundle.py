@@ -137,6 +137,11 @@ class Bundle:
         # the listing's GIL hand-overs made every read of the rendering thread wait).
         self._spare = _tree(self._root) if self._recycled else None
 
+    @property
+    def linkable(self) -> str | None:
+        """The published folder, while files equal to its own can be linked from it."""
+        return self._published if self._can_link else None
+
     def write(self, relative: str, data: bytes | str) -> None:
         """Write one file of the bundle (the published file when the bytes are equal)."""
         if isinstance(data, str):
@@ -149,6 +154,21 @@ class Bundle:
                 handle.write(data)
         self.files += 1
         self.bytes += len(data)
+
+    def write_published(self, relative: str, inode: int, size: int) -> bool:
+        """Make *relative* the published file of inode *inode*, found to hold this build's bytes.
+
+        For outputs compared with the published copy elsewhere (a rendering
+        process, :mod:`greenhouse.site.press`). False when it cannot be
+        linked: the caller writes the bytes instead.
+        """
+        if not self._can_link:
+            return False
+        if not self._use_published(relative, self._path(relative), inode):
+            return False
+        self.files += 1
+        self.bytes += size
+        return True
 
     def json(self, relative: str, document: Any) -> None:
         """Write one JSON document."""
@@ -221,14 +241,7 @@ class Bundle:
         """The published file's inode if its bytes are *data*, else None."""
         if not self._can_link:
             return None
-        try:
-            with open(os.path.join(self._published, relative), "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                if stat.st_size != len(data) or handle.read() != data:
-                    return None
-                return stat.st_ino
-        except OSError:
-            return None
+        return published_inode(self._published, relative, data)
 
     def _use_published(self, relative: str, path: str, inode: int) -> bool:
         """Make *path* the published file (inode *inode*); False when it cannot be linked."""
@@ -259,6 +272,18 @@ class Bundle:
             pass
         except (IsADirectoryError, PermissionError):
             shutil.rmtree(path)
+
+
+def published_inode(published: str, relative: str, data: bytes) -> int | None:
+    """The inode of *relative* in the bundle folder *published* if it holds *data*, else None."""
+    try:
+        with open(os.path.join(published, relative), "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if stat.st_size != len(data) or handle.read() != data:
+                return None
+            return stat.st_ino
+    except OSError:
+        return None
 
 
 def _exists_but_not_folder(path: str) -> bool:

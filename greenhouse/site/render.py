@@ -30,7 +30,7 @@ import jinja2
 
 from greenhouse.config import Config
 from greenhouse.errors import TemplateError
-from greenhouse.garden.garden import GardenState, PlantState
+from greenhouse.garden.garden import GardenState, PlantState, Track
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api, feed, og, sharing
 from greenhouse.site.bundle import Bundle, digest, dumps, dumps_spliced
@@ -40,6 +40,7 @@ from greenhouse.site.static import StaticFiles, StaticRule, select
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from greenhouse.site.press import Press, Printing
     from greenhouse.store.freshness import Freshness
     from greenhouse.store.snapshots import StoredSnapshots
 
@@ -253,6 +254,7 @@ class Renderer:
         private: Sequence[Path] = (),
         images: sharing.ImageLookup | None = None,
         darkroom: og.Darkroom | None = None,
+        press: Press | None = None,
     ):
         self.config = config
         self.links = Links(config.site.base_url)
@@ -283,6 +285,8 @@ class Renderer:
         self.drawn: og.Drawn | None = None
         self.darkroom = darkroom  # the build's drawing processes; None: the render's own
         self.share: sharing.Share | None = None
+        self.press = press  # the build's rendering processes (plant pages); None: all here
+        self.printing: Printing | None = None  # the plants handed to them, if any
 
     # -- documents -------------------------------------------------------
 
@@ -337,8 +341,31 @@ class Renderer:
             pictures = self._begin_pictures(darkroom, garden_doc)
             if pictures is not None:
                 stack.callback(pictures.close)
-            self._render(garden, ordered, plant_docs, stages, weather, garden_doc, bundle)
+            printing = self._begin_plants(garden, plant_docs, bundle, pictures)
+            if printing is not None:
+                stack.callback(printing.close)
+            self._render(garden, ordered, plant_docs, stages, weather, garden_doc, bundle, printing)
             self._sharing(garden_doc, bundle, pictures)
+            if printing is not None:
+                printing.finish(bundle)
+
+    def _begin_plants(
+        self,
+        garden: GardenState,
+        docs: dict[str, Any],
+        bundle: Bundle,
+        pictures: og.Develop | None,
+    ) -> Printing | None:
+        """Hand the plants' pages and documents to the build's rendering processes, if worth it.
+
+        Not when the bundle keeps keys (``serve`` renders only what changed),
+        nor while drawing processes take the other cores (a first build).
+        """
+        if self.press is None or bundle.keep_keys or (pictures is not None and pictures.handed):
+            return None
+        jobs = [(state, docs[state.spec.id]) for state in garden.plants]
+        self.printing = self.press.begin(self, garden.weather, garden.history, jobs, bundle)
+        return self.printing
 
     def _render(
         self,
@@ -349,8 +376,9 @@ class Renderer:
         weather: dict[str, Any],
         garden_doc: dict[str, Any],
         bundle: Bundle,
+        printing: Printing | None = None,
     ) -> None:
-        """Every document and page but the sharing files."""
+        """Every document and page but the sharing files (and the plants *printing* renders)."""
         self.progress("api")
         bundle.json("api/v1/garden/index.json", garden_doc)
         self._render_feed(garden, ordered, weather, bundle)
@@ -364,7 +392,7 @@ class Renderer:
             ),
         )
         self._history(garden, bundle)
-        self._projects(garden, ordered, plant_docs, bundle)
+        self._projects(garden, ordered, plant_docs, bundle, plants=printing is None)
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.json("api/v1/analytics/dashboard.json", self._doc(**self.dashboard))
@@ -489,8 +517,14 @@ class Renderer:
         return dumps_spliced(self._doc(date=name), {"plants": plants()})
 
     def _projects(
-        self, garden: GardenState, ordered: list[PlantState], docs: dict[str, Any], bundle: Bundle
+        self,
+        garden: GardenState,
+        ordered: list[PlantState],
+        docs: dict[str, Any],
+        bundle: Bundle,
+        plants: bool = True,
     ) -> None:
+        """The project list documents, and (with *plants*) each plant's page and document."""
         per_page = self.config.build.per_page
         total = len(ordered)
         pages = max(1, math.ceil(total / per_page))
@@ -512,6 +546,8 @@ class Renderer:
             bundle.json(f"api/v1/projects/page/{page}.json", doc)
             if page == 1:
                 bundle.json("api/v1/projects/index.json", doc)
+        if not plants:
+            return
         page_key = digest(self.pages_key, repr(garden.weather))
         for state in garden.plants:
             self._plant_outputs(garden, state, docs[state.spec.id], page_key, bundle)
@@ -530,39 +566,48 @@ class Renderer:
         config, templates and moment (``pages_key``), and for the page the weather.
         """
         plant_key = functools.cache(lambda: digest(repr(state), garden.history.row_key(state.row)))
-        series = functools.cache(functools.partial(garden.history.series, state.row))
-
-        def page() -> str:
-            return self.page(
-                "project.html",
-                plant=plant,
-                state=state,
-                weather=garden.weather,
-                series=series(),
-                chart=_chart_points(series(), "growth"),
-                health_chart=_chart_points(series(), "health"),
-                share=sharing.project_share(self.links, self.config, plant),
-            )
-
-        def document() -> bytes:
-            fields = self._doc(
-                plant=plant,
-                body_html=state.spec.body_html,
-                analytics={
-                    "views_30d": state.metrics["views_30d"],
-                    "interactions_30d": state.metrics["interactions_30d"],
-                },
-            )
-            return dumps_spliced(fields, {"history": series_json(series())})
-
+        track = functools.cache(functools.partial(garden.history.track, state.row))
         bundle.render(
-            f"projects/{state.spec.id}/index.html", lambda: digest(page_key, plant_key()), page
+            plant_page_path(state),
+            lambda: digest(page_key, plant_key()),
+            lambda: self.plant_page(state, plant, garden.weather, track()),
         )
         bundle.render(
-            f"api/v1/projects/{state.spec.id}.json",
+            plant_document_path(state),
             lambda: digest(self.documents_key, plant_key()),
-            document,
+            lambda: self.plant_document(state, plant, track()),
         )
+
+    def plant_page(
+        self,
+        state: PlantState,
+        plant: dict[str, Any],
+        weather: Mapping[str, object],
+        track: Track,
+    ) -> str:
+        """One plant's page (``project.html``), from its state, document and history."""
+        return self.page(
+            "project.html",
+            plant=plant,
+            state=state,
+            weather=weather,
+            series=track.points(),
+            chart=chart_points(track.growth),
+            health_chart=chart_points(track.health),
+            share=sharing.project_share(self.links, self.config, plant),
+        )
+
+    def plant_document(self, state: PlantState, plant: dict[str, Any], track: Track) -> bytes:
+        """One plant's JSON document (``api/v1/projects/<id>.json``), its history included."""
+        fields = self._doc(
+            plant=plant,
+            body_html=state.spec.body_html,
+            analytics={
+                "views_30d": state.metrics["views_30d"],
+                "interactions_30d": state.metrics["interactions_30d"],
+            },
+        )
+        return dumps_spliced(fields, {"history": track_json(track)})
 
     # -- pages -----------------------------------------------------------
 
@@ -685,6 +730,16 @@ class Renderer:
             log.warning("skipped static file %s", line)
 
 
+def plant_page_path(state: PlantState) -> str:
+    """Where a plant's page lives in the bundle."""
+    return f"projects/{state.spec.id}/index.html"
+
+
+def plant_document_path(state: PlantState) -> str:
+    """Where a plant's JSON document lives in the bundle."""
+    return f"api/v1/projects/{state.spec.id}.json"
+
+
 @functools.cache
 def _schema_documents() -> dict[str, bytes]:
     """The JSON Schema of every document, encoded once per process (the models never change)."""
@@ -797,6 +852,43 @@ def snapshot_json(plants: list[dict[str, Any]]) -> bytes:
 def _chart_points(series: list[dict[str, Any]], key: str) -> str:
     """SVG polyline points of a history series (x: snapshot index, y: 1 - value)."""
     return " ".join([f"{i},{1 - p[key]:.4f}" for i, p in enumerate(series)])
+
+
+@functools.cache
+def _printed_ten_thousandths() -> tuple[list[str], list[str]]:
+    """For each ``k`` in 0..10,000: how JSON writes ``k / 10_000``, and a chart's ``1 - k / 10_000``."""
+    values = [k / 10_000 for k in range(10_001)]
+    return [repr(v) for v in values], [f"{1 - v:.4f}" for v in values]
+
+
+def _in_table(values: list[int]) -> bool:
+    return not values or (min(values) >= 0 and max(values) <= 10_000)
+
+
+def chart_points(values: list[int]) -> str:
+    """:func:`_chart_points` of a track's growth or health (ten-thousandths), by table lookup."""
+    if not _in_table(values):
+        return _chart_points([{"v": k / 10_000} for k in values], "v")
+    _, chart = _printed_ten_thousandths()
+    return " ".join([f"{i},{chart[k]}" for i, k in enumerate(values)])
+
+
+def track_json(track: Track) -> bytes:
+    """What :func:`dumps` gives for a track's points (:meth:`Track.points`), by table lookup.
+
+    Dates and stage names need no escaping; the values are written as
+    ``json`` writes floats (``repr``), looked up rather than formatted.
+    """
+    if not (_in_table(track.growth) and _in_table(track.health)):
+        return series_json(track.points())
+    printed, _ = _printed_ten_thousandths()
+    points = [
+        f'{{"date":"{day}","growth":{printed[g]},"health":{printed[h]},"stage":"{stage}"}}'
+        for day, stage, g, h in zip(
+            track.dates, track.stages, track.growth, track.health, strict=True
+        )
+    ]
+    return ("[" + ",".join(points) + "]").encode()
 
 
 def gzip_size(data: bytes) -> int:

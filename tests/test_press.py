@@ -1,0 +1,300 @@
+"""Rendering the plants' pages in another process: the same bytes, and nothing left behind.
+
+A one-off build of a large garden hands its plants' pages and documents to a
+rendering process (``greenhouse.site.press``). These tests start real
+processes and compare whole bundles byte for byte with the build's own
+render; the thresholds are lowered so that a small garden is enough.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from greenhouse.build import build
+from greenhouse.build_cache import BuildCache
+from greenhouse.site import og, press
+from tests.conftest import REPO
+
+SPAWNED = "multiprocessing.spawn"
+PLANTS = 40
+
+
+def garden_site(root: Path, name: str, projects: int = PLANTS, days: int = 200) -> Path:
+    site = root / name
+    site.mkdir(parents=True)
+    (site / "greenhouse.toml").write_text(
+        f'[site]\ntitle = "Press"\nbase_url = "https://press.example/garden/"\n'
+        f"[demo]\nenabled = true\nprojects = {projects}\ndays = {days}\n"
+        "[sharing]\npreview_images = false\n"
+    )
+    return site
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file of a bundle, by its path inside it."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+class Watched:
+    """What the builds' printings did: plants handed to the process, and taken back."""
+
+    def __init__(self) -> None:
+        self.handed: list[int] = []
+        self.stolen: list[int] = []
+
+
+@pytest.fixture
+def cores(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Small gardens go to the press; the cores the build sees are set per test (default 2)."""
+    monkeypatch.setattr(press, "MIN_PLANTS", 10)
+    monkeypatch.setattr(press, "CHUNK", 4)
+    seen = {"cores": 2}
+    monkeypatch.setattr(og, "_cores", lambda: seen["cores"])
+    return seen
+
+
+def watch(monkeypatch: pytest.MonkeyPatch, before_finish=None) -> Watched:
+    """Record each printing's counts; *before_finish* runs first (with the printing)."""
+    watched = Watched()
+    finish = press.Printing.finish
+
+    def watched_finish(self: press.Printing, bundle: object) -> None:
+        if before_finish is not None:
+            before_finish(self)
+        finish(self, bundle)  # type: ignore[arg-type]
+        watched.handed.append(self.handed)
+        watched.stolen.append(self.stolen)
+
+    monkeypatch.setattr(press.Printing, "finish", watched_finish)
+    return watched
+
+
+def everything_rendered_there(printing: press.Printing) -> None:
+    """Let the process finish every chunk before the build looks: nothing is taken back."""
+    concurrent.futures.wait([f for _, _, f in printing._tasks if f is not None], timeout=120)
+
+
+def test_the_press_writes_the_bytes_the_build_would(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cores["cores"] = 1  # no rendering process: the build renders every page itself
+    alone = garden_site(tmp_path, "alone")
+    build(alone, offline=True)
+    expected = tree(alone / "build/site")
+
+    cores["cores"] = 2
+    watched = watch(monkeypatch, everything_rendered_there)
+    site = garden_site(tmp_path, "pressed")
+    first = build(site, offline=True)  # nothing published yet: the process sends the bytes
+    assert tree(site / "build/site") == expected
+    forced = build(site, offline=True, force=True)  # it compares with the published copies
+    assert tree(site / "build/site") == expected
+    assert watched.handed == [PLANTS, PLANTS] and watched.stolen == [0, 0]
+    assert first.written == first.files
+    assert forced.written == 0  # every file is the published one, linked
+
+
+def test_the_build_renders_what_no_process_has_begun(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cores["cores"] = 1
+    alone = garden_site(tmp_path, "alone")
+    build(alone, offline=True)
+    expected = tree(alone / "build/site")
+
+    cores["cores"] = 2
+    monkeypatch.setattr(press.Press, "warm", lambda self, expected: None)  # started late
+    watched = watch(monkeypatch)
+    site = garden_site(tmp_path, "pressed")
+    build(site, offline=True)
+    assert tree(site / "build/site") == expected
+    # The process, still starting, holds at most two chunks: the build took the others.
+    assert watched.handed == [PLANTS]
+    assert 0 < watched.stolen[0] < PLANTS
+
+
+#: Python 3.11's process pool, when a process dies, sets an error on every future it still
+#: holds, including those the build took back (cancelled): the pool's thread then fails
+#: with InvalidStateError. Harmless (the pages are rendered), fixed in 3.12 (gh-107219).
+stdlib_race = (
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+    if sys.version_info < (3, 12)
+    else pytest.mark.usefixtures()
+)
+
+
+def children(parent: int) -> list[int]:
+    """The processes *parent* started with multiprocessing's ``spawn``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and SPAWNED.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+
+@needs_proc
+@stdlib_race
+def test_a_killed_rendering_process_costs_only_time(
+    tmp_path: Path,
+    cores: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cores["cores"] = 1
+    alone = garden_site(tmp_path, "alone")
+    build(alone, offline=True)
+    expected = tree(alone / "build/site")
+
+    cores["cores"] = 2
+    killed: list[int] = []
+
+    def kill(printing: press.Printing) -> None:
+        assert wait_for(lambda: len(children(os.getpid())) == 1), "no rendering process"
+        for pid in children(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    watched = watch(monkeypatch, kill)
+    site = garden_site(tmp_path, "pressed")
+    with caplog.at_level(logging.WARNING, logger="greenhouse.site.press"):
+        build(site, offline=True)
+    assert killed and watched.handed == [PLANTS]
+    assert tree(site / "build/site") == expected
+    assert "rendering process stopped" in caplog.text
+
+
+def test_a_failing_template_is_reported_as_the_build_reports_it(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenhouse.errors import TemplateError
+
+    def broken(name: str) -> Path:
+        site = garden_site(tmp_path, name)
+        (site / "site_templates").mkdir()
+        (site / "site_templates/project.html").write_text(
+            "{% extends 'base.html' %}{% block main %}\n\n{{ plant.name // 0 }}{% endblock %}"
+        )
+        return site
+
+    cores["cores"] = 1
+    with pytest.raises(TemplateError) as alone:
+        build(broken("alone"), offline=True)
+    cores["cores"] = 2
+    watched = watch(monkeypatch, everything_rendered_there)
+    with pytest.raises(TemplateError) as pressed:
+        build(broken("pressed"), offline=True)
+    assert watched.handed == []  # finish raised: the error came from the build's own render
+    assert str(pressed.value).replace("pressed", "alone") == str(alone.value)
+    assert pressed.value.line == 3
+
+
+def test_serve_and_small_gardens_render_in_the_build(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(self: press.Press, plants: int) -> None:
+        raise AssertionError("a rendering process was started")
+
+    monkeypatch.setattr(press.Press, "_start", no_process)
+    watched = watch(monkeypatch)
+    build(garden_site(tmp_path, "served"), offline=True, cache=BuildCache())  # serve's builds
+    cores["cores"] = 1
+    build(garden_site(tmp_path, "one-core"), offline=True)
+    cores["cores"] = 2
+    monkeypatch.setattr(press, "MIN_PLANTS", 200)  # the shipped threshold
+    build(garden_site(tmp_path, "small"), offline=True)
+    assert watched.handed == []
+
+
+def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "greenhouse", "build", "--offline", "--force", "--root", str(site)],
+        cwd=REPO,
+        env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: Ctrl-C reaches it and its children only
+    )
+
+
+def marked(mark: str) -> list[int]:
+    """Processes whose environment carries *mark* (a build and everything it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
+def test_a_stopped_rebuild_leaves_no_rendering_process(tmp_path: Path, how: str) -> None:
+    """The real CLI, at the shipped threshold: a full rebuild of 300 plants starts the press."""
+    site = garden_site(tmp_path, "site", projects=300, days=120)
+    first = subprocess.run(
+        [sys.executable, "-m", "greenhouse", "build", "--offline", "--root", str(site)],
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr.decode()
+    mark = f"greenhouse-{uuid.uuid4().hex}"
+    proc = rebuild(site, mark)
+    try:
+        # The rebuild starts its rendering process as soon as the store is open.
+        assert wait_for(lambda: len(children(proc.pid)) >= 1), "no rendering process"
+        time.sleep(0.3)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if how == "ctrl-c":
+        assert proc.returncode == 130, err.decode()
+        assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
+    assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
+    # The published bundle is whole: the next build finishes and publishes.
+    again = subprocess.run(
+        [sys.executable, "-m", "greenhouse", "build", "--offline", "--force", "--root", str(site)],
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr.decode()
