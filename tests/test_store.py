@@ -103,3 +103,56 @@ def test_killed_writer_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     proc.stdout.close()
     with Store.open(path) as store:
         assert store.conn.execute("SELECT full_name FROM repos").fetchall() == [("me/kept",)]
+
+
+def _schema(store: Store) -> list[tuple[object, ...]]:
+    return (
+        store.conn.execute(
+            "SELECT table_name, column_name, data_type, column_default, is_nullable "
+            "FROM information_schema.columns ORDER BY ALL"
+        ).fetchall()
+        + store.conn.execute("SELECT sql FROM duckdb_indexes() ORDER BY ALL").fetchall()
+    )
+
+
+def _store_at(path: Path, version: int) -> None:
+    """A store as greenhouse left it at schema *version*, with one repository stored."""
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, note VARCHAR)")
+    for n, (note, sql) in enumerate(MIGRATIONS[:version], start=1):
+        conn.execute(sql)
+        conn.execute("INSERT INTO schema_version VALUES (?, ?)", [n, note])
+    conn.execute("INSERT INTO repos (full_name, name, source) VALUES ('me/old', 'old', 'github')")
+    conn.close()
+
+
+def test_a_store_at_every_older_version_migrates_to_the_new_schema(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "new.duckdb") as store:
+        expected = _schema(store)
+    for version in range(1, SCHEMA_VERSION):
+        path = tmp_path / f"v{version}.duckdb"
+        _store_at(path, version)
+        with Store.open(path) as store:
+            assert store.schema_version() == SCHEMA_VERSION
+            assert _schema(store) == expected, version
+            assert store.conn.execute("SELECT name FROM repos").fetchall() == [("old",)]
+
+
+def test_a_failed_migration_leaves_the_store_at_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import greenhouse.store as store_module
+
+    path = tmp_path / "old.duckdb"
+    _store_at(path, 1)
+    broken = [*MIGRATIONS[:-1], ("broken", "CREATE TABLE nowhere (n NOT_A_TYPE)")]
+    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
+    with pytest.raises(duckdb.Error):
+        Store.open(path)
+    monkeypatch.undo()
+    conn = duckdb.connect(str(path))
+    # All or nothing: not one of the migrations that did run is kept.
+    assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+    conn.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION

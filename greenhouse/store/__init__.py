@@ -192,13 +192,13 @@ class Store:
         return int(row[0]) if row and row[0] is not None else 0
 
     def _migrate(self, current: int) -> None:
-        if current == 0:
-            self.conn.execute(
-                "CREATE TABLE schema_version (version INTEGER NOT NULL, note VARCHAR)"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            note, sql = MIGRATIONS[version - 1]
-            with self.transaction() as conn:
+        # Every pending migration in one transaction: a file is never left between two
+        # versions, and a new store is made in one commit rather than one per migration.
+        with self.transaction() as conn:
+            if current == 0:
+                conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, note VARCHAR)")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                note, sql = MIGRATIONS[version - 1]
                 conn.execute(sql)
                 conn.execute("INSERT INTO schema_version VALUES (?, ?)", [version, note])
 
