@@ -180,8 +180,10 @@ def build(
             store_errors(db_path),
             Store.open(db_path) as store,
             _darkroom(site, content, store) as darkroom,
-            _press(site, content, store, out, cache) as press,
+            _press(site, out, cache) as press,
         ):
+            if force:  # it renders whatever the data: the processes start at once
+                _warm(press, site, content, store)
             if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
 
@@ -205,6 +207,7 @@ def build(
             if not force and not touched and _unchanged(store, out, fingerprint):
                 result = BuildResult(output=out, skipped=True)
             else:
+                _warm(press, site, content, store)
                 result = _render(
                     site,
                     content,
@@ -284,33 +287,33 @@ def _draws_every_preview(site: Site, store: Store) -> bool:
     return site.config.sharing.preview_images and image_count(store) == 0
 
 
-def _press(
-    site: Site,
-    content: Content,
-    store: Store,
-    out: Path,
-    cache: BuildCache | None,
-) -> Press:
-    """The build's rendering processes (plant pages), started at once when they will be used.
+def _press(site: Site, out: Path, cache: BuildCache | None) -> Press:
+    """The build's rendering processes for the plants' pages (none for ``serve``).
 
-    A one-off build of a large garden starts them now, so they have imported
-    Jinja and loaded the compiled templates by the time the garden is grown.
-    Not for ``serve`` (its rebuilds render only what changed), nor while
-    drawing processes take the other cores (a first build draws every preview).
+    ``serve``'s rebuilds render only what an edit changed: they stay in one process.
     """
     from greenhouse.site.press import Press
 
-    press = Press(
+    return Press(
         site.root / "site_templates",
         _compiled_templates(out),
         workers=None if cache is None else 0,
     )
-    if not _draws_every_preview(site, store):
-        demo = site.config.demo
-        expected = len(content.projects) + (demo.projects if demo.enabled else 0)
-        stored = store.one("SELECT count(*) FROM repos")
-        press.warm(max(expected, int(stored[0]) if stored else 0))
-    return press
+
+
+def _warm(press: Press, site: Site, content: Content, store: Store) -> None:
+    """Start the rendering processes now if this build will hand them a large garden.
+
+    Called before the garden is grown, so that they have imported Jinja and
+    loaded the compiled templates by the time it is. Not while drawing
+    processes take the other cores (a first build draws every preview).
+    """
+    if _draws_every_preview(site, store):
+        return
+    demo = site.config.demo
+    expected = len(content.projects) + (demo.projects if demo.enabled else 0)
+    stored = store.one("SELECT count(*) FROM repos")
+    press.warm(max(expected, int(stored[0]) if stored else 0))
 
 
 def _compiled_templates(out: Path) -> Path:

@@ -219,7 +219,7 @@ def test_a_failing_template_is_reported_as_the_build_reports_it(
     assert pressed.value.line == 3
 
 
-def test_serve_and_small_gardens_render_in_the_build(
+def test_serve_small_gardens_and_unchanged_builds_start_no_process(
     tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_process(self: press.Press, plants: int) -> None:
@@ -230,7 +230,11 @@ def test_serve_and_small_gardens_render_in_the_build(
     build(garden_site(tmp_path, "served"), offline=True, cache=BuildCache())  # serve's builds
     cores["cores"] = 1
     build(garden_site(tmp_path, "one-core"), offline=True)
+    # A build that finds nothing changed (the store's fingerprint, not the stamp) renders nothing.
+    site = tmp_path / "one-core"
+    (site / "build/.site.stamp").unlink()
     cores["cores"] = 2
+    assert build(site, offline=True).skipped
     monkeypatch.setattr(press, "MIN_PLANTS", 200)  # the shipped threshold
     build(garden_site(tmp_path, "small"), offline=True)
     assert watched.handed == []
