@@ -250,15 +250,22 @@ def test_a_demo_stamp_of_another_day_is_not_trusted(
     assert done.stdout.strip() == "True", done.stdout + done.stderr  # the store was consulted
 
 
-def test_compiled_templates_are_kept_and_never_stale(demo_site: Path, tmp_path: Path) -> None:
+def test_compiled_templates_are_kept_and_never_stale(
+    demo_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenhouse.site import render
+
+    theme = tmp_path / "theme-compiled"
+    theme.mkdir()
+    monkeypatch.setattr(render, "THEME_COMPILED", theme)
     templates = demo_site / "site_templates"
     templates.mkdir()
     page = templates / "404.html"
     page.write_text("{% extends 'base.html' %}{% block main %}first words{% endblock %}")
     build(demo_site, offline=True)
     compiled = demo_site / "build" / ".site.templates"
-    kept = sorted(compiled.iterdir())
-    assert len(kept) >= 5  # the pages' templates and the ones they extend and include
+    assert len(list(compiled.iterdir())) == 1  # the site's own template
+    assert len(list(theme.iterdir())) >= 5  # the theme's pages and what they extend and include
     # The same template edited between two processes' builds: its new source is compiled.
     page.write_text("{% extends 'base.html' %}{% block main %}second words{% endblock %}")
     build(demo_site, offline=True)
@@ -272,6 +279,66 @@ def test_compiled_templates_are_kept_and_never_stale(demo_site: Path, tmp_path: 
     page.write_text("{% extends 'base.html' %}{% block main %}third words{% endblock %}")
     assert not build(demo_site, offline=True).skipped
     assert "third words" in (demo_site / "build/site/404.html").read_text()
+
+
+class Compiles:
+    """How many templates Jinja compiled from source (not taken compiled from a cache)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import jinja2
+
+        self.names: list[str] = []
+        compile_ = jinja2.Environment.compile
+
+        def counted(env: jinja2.Environment, source: str, name: str | None = None, *a, **k):  # type: ignore[no-untyped-def]
+            self.names.append(str(name))
+            return compile_(env, source, name, *a, **k)
+
+        monkeypatch.setattr(jinja2.Environment, "compile", counted)
+
+
+def test_a_new_site_finds_the_theme_compiled(
+    demo_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The theme's compiled templates are kept for every site, like the package's bytecode."""
+    from greenhouse.site import render
+
+    theme = tmp_path / "theme-compiled"
+    theme.mkdir()
+    monkeypatch.setattr(render, "THEME_COMPILED", theme)
+    first = build(demo_site, offline=True)
+    compiled = Compiles(monkeypatch)
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "greenhouse.toml").write_text((demo_site / "greenhouse.toml").read_text())
+    (second / "site_templates").mkdir()
+    (second / "site_templates/404.html").write_text(
+        "{% extends 'base.html' %}{% block main %}its own{% endblock %}"
+    )
+    result = build(second, offline=True)
+    assert result.files and first.files
+    assert compiled.names == ["404.html"]  # its own template only: the theme's were compiled
+    assert (
+        not (second / "build/.site.templates/").exists()
+        or len(list((second / "build/.site.templates").iterdir())) == 1
+    )
+    assert tree_digest(second / "build/site") == fresh_build(second, tmp_path, "full")
+
+
+def test_an_unwritable_package_keeps_the_theme_compiled_with_the_site(
+    demo_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenhouse.site import render
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the package's cache would go")
+    monkeypatch.setattr(render, "THEME_COMPILED", blocked)
+    build(demo_site, offline=True)
+    kept = demo_site / "build/.site.templates"
+    assert len(list(kept.iterdir())) >= 5
+    compiled = Compiles(monkeypatch)
+    assert not build(demo_site, offline=True, force=True).skipped
+    assert compiled.names == []  # every template came compiled from the site's folder
 
 
 def test_serve_keeps_the_previews_it_showed(demo_site: Path, tmp_path: Path) -> None:

@@ -175,6 +175,10 @@ def printable(value: Any) -> Any:
     return value
 
 
+#: Where the theme's compiled templates are kept for every site (like Python's own bytecode).
+THEME_COMPILED = THEME.parent / "__pycache__"
+
+
 class CompiledTemplates(jinja2.FileSystemBytecodeCache):
     """Compiled templates kept in a folder between builds (compiling the theme cost 0.1 s).
 
@@ -182,24 +186,68 @@ class CompiledTemplates(jinja2.FileSystemBytecodeCache):
     carry a digest of this module (the environment's options live here) and of
     Jinja's version, which the source check does not cover. A folder that
     cannot be read or written only costs the compiling.
+
+    The theme's own templates are the same for every site: they are kept
+    beside the installed package (:data:`THEME_COMPILED`, a ``__pycache__``
+    folder, as Python keeps the package's bytecode), so a new site's first
+    build finds them compiled; where the package cannot be written, they are
+    kept in *folder* with the site's own.
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, theme: Path | None = None):
         self.folder = folder
         here = Path(__file__).read_bytes()
-        tag = digest(here, jinja2.__version__)[:12]
-        super().__init__(str(folder), f"%s.{tag}.jinja")
+        self.pattern = f"%s.{digest(here, jinja2.__version__)[:12]}.jinja"
+        super().__init__(str(folder), self.pattern)
+        self.theme = _ThemeTemplates(THEME_COMPILED if theme is None else theme, self.pattern)
+        self._theme_keys: set[str] = set()
+
+    def get_bucket(
+        self, environment: jinja2.Environment, name: str, filename: str | None, source: str
+    ) -> jinja2.bccache.Bucket:
+        """The bucket of one template (the theme's are noted first: they are kept apart)."""
+        if filename is not None and Path(filename).is_relative_to(THEME / "templates"):
+            self._theme_keys.add(self.get_cache_key(name, filename))
+        return super().get_bucket(environment, name, filename, source)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """A compiled template, if one is kept (anything unreadable: compile it)."""
+        if bucket.key in self._theme_keys:
+            self.theme.load_bytecode(bucket)
+            if bucket.code is not None:
+                return
         with contextlib.suppress(OSError):
             super().load_bytecode(bucket)
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Keep one compiled template; never fail a build for it."""
+        if bucket.key in self._theme_keys and self.theme.keep(bucket):
+            return
         with contextlib.suppress(OSError):
             self.folder.mkdir(parents=True, exist_ok=True)
             super().dump_bytecode(bucket)
+
+
+class _ThemeTemplates(jinja2.FileSystemBytecodeCache):
+    """The theme's compiled templates, beside the installed package."""
+
+    def __init__(self, folder: Path, pattern: str):
+        self.folder = folder
+        super().__init__(str(folder), pattern)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """The compiled template kept here, if any."""
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
+    def keep(self, bucket: jinja2.bccache.Bucket) -> bool:
+        """Keep the compiled template here; False when the folder cannot be written."""
+        try:
+            self.folder.mkdir(exist_ok=True)
+            self.dump_bytecode(bucket)
+        except OSError:
+            return False
+        return True
 
 
 def template_environment(site_templates: Path, compiled: Path | None = None) -> jinja2.Environment:
