@@ -62,7 +62,19 @@ def cores(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(press, "CHUNK", 4)
     seen = {"cores": 2}
     monkeypatch.setattr(og, "_cores", lambda: seen["cores"])
+    monkeypatch.setattr(press, "_load", lambda: 0.0)  # an idle machine, whatever runs beside
     return seen
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "spare"),
+    [(1, 0.0, 0), (2, 0.0, 1), (2, 1.4, 1), (2, 1.6, 0), (2, 5.0, 0), (4, 1.0, 3), (4, 2.2, 2)],
+)
+def test_a_rendering_process_takes_only_an_idle_core(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, spare: int
+) -> None:
+    monkeypatch.setattr(press, "_load", lambda: load)
+    assert press.spare_cores(cores) == spare
 
 
 def watch(monkeypatch: pytest.MonkeyPatch, before_finish=None) -> Watched:
@@ -240,9 +252,16 @@ def test_serve_small_gardens_and_unchanged_builds_start_no_process(
     assert watched.handed == []
 
 
+#: The real command line, on a machine it is told is idle (the suite keeps the cores busy).
+IDLE_CLI = (
+    "import sys; from greenhouse.site import press; press._load = lambda: 0.0; "
+    "from greenhouse.launch import main; main()"
+)
+
+
 def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "greenhouse", "build", "--offline", "--force", "--root", str(site)],
+        [sys.executable, "-c", IDLE_CLI, "build", "--offline", "--force", "--root", str(site)],
         cwd=REPO,
         env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
         stdout=subprocess.PIPE,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -123,7 +124,7 @@ class Press:
 
     *site_templates* and *compiled* are the folders the build's template
     environment uses (:func:`~greenhouse.site.render.template_environment`).
-    *workers* defaults to one process per core but the build's own.
+    *workers* defaults to the cores other work leaves idle (:func:`spare_cores`).
     """
 
     def __init__(self, site_templates: Path, compiled: Path | None, workers: int | None = None):
@@ -131,7 +132,7 @@ class Press:
 
         self.site_templates = site_templates
         self.compiled = compiled
-        self.workers = _cores() - 1 if workers is None else workers
+        self.workers = spare_cores(_cores()) if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Press:
@@ -191,6 +192,25 @@ class Press:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def spare_cores(cores: int) -> int:
+    """How many of *cores* a rendering process may take: all but the build's own, if idle.
+
+    The last minute's load average counts the build itself (about one). On a
+    machine kept busy by other work, a second process would only take turns
+    with the build on the same cores and add its start-up: as ``make -l`` does,
+    none is started while the load is within half a core of the core count.
+    """
+    return max(0, min(cores - 1, int(cores + 0.5 - _load())))
+
+
+def _load() -> float:
+    """The system's load average over the last minute (0 where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows; a system that cannot tell
+        return 0.0
 
 
 class Printing:
