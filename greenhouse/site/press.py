@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import pickle
 from collections.abc import Sequence
@@ -195,14 +196,14 @@ class Press:
 
 
 def spare_cores(cores: int) -> int:
-    """How many of *cores* a rendering process may take: all but the build's own, if idle.
+    """How many rendering processes *cores* can take: one per core but the build's own, if idle.
 
     The last minute's load average counts the build itself (about one). On a
     machine kept busy by other work, a second process would only take turns
     with the build on the same cores and add its start-up: as ``make -l`` does,
-    none is started while the load is within half a core of the core count.
+    none is started once the load reaches the core count.
     """
-    return max(0, min(cores - 1, int(cores + 0.5 - _load())))
+    return max(0, min(cores - 1, math.ceil(cores - _load())))
 
 
 def _load() -> float:
