@@ -359,3 +359,38 @@ def test_serve_keeps_the_previews_it_showed(demo_site: Path, tmp_path: Path) -> 
     renamed = build(demo_site, offline=True, force=True, cache=cache)
     assert renamed.images_drawn == 1
     assert tree_digest(demo_site / "build/site") == fresh_build(demo_site, tmp_path, "full-2")
+
+
+def test_schema_documents_are_kept_and_never_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's JSON Schemas are generated once per installation, and are pydantic's."""
+    from pydantic import BaseModel
+
+    from greenhouse.site import api, render
+    from greenhouse.site.bundle import dumps
+
+    monkeypatch.setattr(render, "THEME_COMPILED", tmp_path)
+    expected = {name: dumps(model.model_json_schema()) for name, model in api.SCHEMAS.items()}
+    render._schema_documents.cache_clear()
+    assert render._schema_documents() == expected
+    (kept,) = tmp_path.glob("api-schemas.*.json")
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("generated again")
+
+    monkeypatch.setattr(BaseModel, "model_json_schema", classmethod(not_again))
+    render._schema_documents.cache_clear()
+    assert render._schema_documents() == expected  # from the kept file
+    monkeypatch.undo()
+    monkeypatch.setattr(render, "THEME_COMPILED", tmp_path)
+    for damaged in (
+        b"{not json",
+        b'{"garden": 1}',
+        b"[]",
+        "\udcff".encode("utf-8", "surrogatepass"),
+    ):
+        kept.write_bytes(damaged)
+        render._schema_documents.cache_clear()
+        assert render._schema_documents() == expected
+    render._schema_documents.cache_clear()

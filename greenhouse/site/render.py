@@ -14,8 +14,10 @@ import gzip
 import json
 import logging
 import math
+import os
 import re
 import shutil
+import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -790,8 +792,39 @@ def plant_document_path(state: PlantState) -> str:
 
 @functools.cache
 def _schema_documents() -> dict[str, bytes]:
-    """The JSON Schema of every document, encoded once per process (the models never change)."""
-    return {name: dumps(model.model_json_schema()) for name, model in api.SCHEMAS.items()}
+    """The JSON Schema of every document, encoded once per installation (the models never change).
+
+    pydantic takes tens of milliseconds to generate them in every build
+    process: they are kept beside the package's bytecode (:data:`THEME_COMPILED`),
+    under a digest of the models' module, pydantic's version and Python's. A
+    kept file that is missing, unreadable or not what this code writes is
+    made again.
+    """
+    import pydantic
+
+    source = Path(api.__file__).read_bytes()
+    key = digest(source, pydantic.VERSION, sys.version)[:16]
+    kept = THEME_COMPILED / f"api-schemas.{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        found = _kept_schemas(json.loads(kept.read_bytes()))
+        if found is not None:
+            return found
+    made = {name: dumps(model.model_json_schema()) for name, model in api.SCHEMAS.items()}
+    with contextlib.suppress(OSError):
+        THEME_COMPILED.mkdir(exist_ok=True)
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({name: data.decode("utf-8") for name, data in made.items()}))
+        os.replace(partial, kept)  # whole or not at all, whatever runs beside
+    return made
+
+
+def _kept_schemas(found: object) -> dict[str, bytes] | None:
+    """The schema documents a kept file holds, if it holds exactly what is written there."""
+    if not isinstance(found, dict) or list(found) != list(api.SCHEMAS):
+        return None
+    if not all(isinstance(text, str) for text in found.values()):
+        return None
+    return {name: text.encode("utf-8") for name, text in found.items()}
 
 
 def templates_digest(site_templates: Path) -> str:
