@@ -17,7 +17,9 @@ Drawing a 1,200×630 picture from scratch through resvg costs tens of
 milliseconds, mostly in filling and encoding the pixels. A project preview
 therefore starts from a base shared by every preview of its look (the
 backdrop, its plant, the site's title and the stage), drawn once per drawing
-process, and letters only its own name and figures onto a copy.
+process, and letters only its own name and figures onto a copy of the part
+they go in; only the rows they change are compressed for each preview
+(:class:`~greenhouse.site.raster.PatchedPng`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ WIDTH, HEIGHT = 1200, 630
 log = logging.getLogger(__name__)
 
 ICON_SIZES = {"apple-touch-icon.png": 180, "icon-192.png": 192, "icon-512.png": 512}
-ART_VERSION = "2"  # bump when a drawing changes in a way the inputs below do not show
+ART_VERSION = "3"  # bump when a drawing changes in a way the inputs below do not show
 
 INK = (31, 42, 31)
 MUTED = (77, 91, 77)
@@ -114,11 +116,14 @@ class Layers:
             image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
             image = image.convert("RGB")
             _letter_base(ImageDraw.Draw(image), site_title, k)
-            sample = image.copy()
-            text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
-            _letter_project(sample, k, text, [text] * 3, 50)
-            palette = raster.palette_of(sample)
-            return Base(image, palette, raster.indexed(image, palette))
+            # The palette's sample: the base with placeholder words lettered on the part
+            # LETTERED, taken a sixteenth at a time (the same pixels as lettering a copy).
+            sample = raster.sixteenth(image)
+            part = image.crop(LETTERED)
+            _letter_project(part, k, SAMPLE_NAME, SAMPLE_LINES, 50, LETTERED[:2])
+            sample.paste(raster.sixteenth(part), (LETTERED[0] // 4, LETTERED[1] // 4))
+            palette = raster.palette_of_sixteenth(sample)
+            return Base(image, palette, raster.PatchedPng(raster.indexed(image, palette), LETTERED))
 
         found: Base = self.get(("base", condition, site_title, k), make)
         return found
@@ -126,11 +131,11 @@ class Layers:
 
 @dataclass(frozen=True)
 class Base:
-    """The base of a project preview: its pixels, its palette, and those pixels mapped to it."""
+    """The base of a project preview: its pixels, its palette, and those pixels encoded."""
 
     rgb: Image.Image
     palette: Image.Image
-    indexed: Image.Image
+    encoded: raster.PatchedPng  # mapped to the palette; a preview changes the part LETTERED
 
 
 #: The layers of this process.
@@ -343,13 +348,11 @@ def draw(job: Job) -> bytes:
     """PNG bytes of one picture."""
     if isinstance(job, ProjectJob):
         # Only the panel's lower part differs between previews of one look: letter and map
-        # a copy of that part, and paste it into a copy of the mapped base.
+        # a copy of that part; only the rows it changes are compressed for this preview.
         base = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
         part = base.rgb.crop(LETTERED)
         _letter_project(part, job.look, job.name, job.lines, job.growth, LETTERED[:2])
-        image = base.indexed.copy()
-        image.paste(raster.indexed(part, base.palette), LETTERED[:2])
-        return raster.png(image)
+        return base.encoded.encode(raster.indexed(part, base.palette))
     if isinstance(job, GardenJob):
         image = raster.rasterize(job.svg)
         pen = ImageDraw.Draw(image)
@@ -382,9 +385,15 @@ def _letter_base(pen: ImageDraw.ImageDraw, site_title: str, k: art.Look) -> None
     pen.rounded_rectangle(BAR, 10, fill=(222, 218, 204))
 
 
+#: The words a look's palette is fitted with, in every face and colour a preview letters.
+SAMPLE_NAME = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
+SAMPLE_LINES = ("★ 0123456789 stars", "56789 commits in 30 days", "56789 visits in 30 days")
+
 BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
 #: The part of a project preview that its own name and figures are lettered on.
 LETTERED = (PANEL[0] + 40, PANEL[1] + 80, PANEL[2] - 40, PANEL[1] + 520)
+# A palette's sample takes every fourth pixel: the part must start on that grid.
+assert LETTERED[0] % 4 == 0 and LETTERED[1] % 4 == 0
 
 
 def _letter_project(
