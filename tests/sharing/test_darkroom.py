@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,23 @@ def test_a_looks_palette_is_fitted_to_its_base_with_the_sample_words_lettered(in
     whole = base.rgb.copy()
     og._letter_project(whole, job.look, og.SAMPLE_NAME, og.SAMPLE_LINES, 50)
     assert raster.palette_of(whole).getpalette() == base.palette.getpalette()
+
+
+def test_a_drawing_process_keeps_only_its_last_looks_layers() -> None:
+    """A look's layers weigh megabytes: a 1,000-plant build's process must not keep them all."""
+    layers = og.Layers()
+    made: list[tuple[object, ...]] = []
+
+    def maker(key: tuple[object, ...]) -> Callable[[], object]:
+        return lambda: made.append(key) or key
+
+    layers.get(("backdrop", "sunny"), maker(("backdrop", "sunny")))
+    for i in range(3 * og.Layers.KEEP):
+        layers.get(("base", i), maker(("base", i)))
+        layers.get(("base", 0), maker(("base", 0)))  # in use all along: never dropped
+    assert made.count(("base", 0)) == 1
+    kept = [key for key in layers._made if key[0] != "backdrop"]
+    assert len(kept) == og.Layers.KEEP
+    assert ("backdrop", "sunny") in layers._made  # backdrops are never dropped
+    layers.get(("base", 1), maker(("base", 1)))  # dropped long ago: drawn again
+    assert made.count(("base", 1)) == 2
