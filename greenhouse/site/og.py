@@ -128,12 +128,13 @@ class Layers:
             image = image.convert("RGB")
             _letter_base(ImageDraw.Draw(image), site_title, k)
             # The palette's sample: the base with placeholder words lettered on the part
-            # LETTERED, taken a sixteenth at a time (the same pixels as lettering a copy).
-            sample = raster.sixteenth(image)
+            # LETTERED, sampled a part at a time (the same pixels as lettering a copy).
+            sample = raster.sampled(image)
             part = image.crop(LETTERED)
             _letter_project(part, k, SAMPLE_NAME, SAMPLE_LINES, 50, LETTERED[:2])
-            sample.paste(raster.sixteenth(part), (LETTERED[0] // 4, LETTERED[1] // 4))
-            palette = raster.palette_of_sixteenth(sample)
+            at = (LETTERED[0] // raster.SAMPLE, LETTERED[1] // raster.SAMPLE)
+            sample.paste(raster.sampled(part), at)
+            palette = raster.palette_of_sample(sample)
             return Base(image, palette, raster.PatchedPng(raster.indexed(image, palette), LETTERED))
 
         found: Base = self.get(("base", condition, site_title, k), make)
@@ -403,8 +404,8 @@ SAMPLE_LINES = ("★ 0123456789 stars", "56789 commits in 30 days", "56789 visit
 BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
 #: The part of a project preview that its own name and figures are lettered on.
 LETTERED = (PANEL[0] + 40, PANEL[1] + 80, PANEL[2] - 40, PANEL[1] + 520)
-# A palette's sample takes every fourth pixel: the part must start on that grid.
-assert LETTERED[0] % 4 == 0 and LETTERED[1] % 4 == 0
+# A palette's sample takes every raster.SAMPLE-th pixel: the part must lie on that grid.
+assert all(edge % raster.SAMPLE == 0 for edge in LETTERED)
 
 
 def _letter_project(

@@ -248,13 +248,14 @@ def test_a_preview_lettered_in_its_part_is_the_whole_preview_lettered(name: str)
 
 @pytest.mark.parametrize("index", [0, 3, 7])
 def test_a_looks_palette_is_fitted_to_its_base_with_the_sample_words_lettered(index: int) -> None:
-    """The sample is assembled a sixteenth at a time: it must be the lettered base's sixteenth."""
+    """The sample is assembled a part at a time: it must be the lettered base's sample."""
     job = og.project_picture("A garden's title", plants(8)[index]).job
     assert isinstance(job, og.ProjectJob)
     base = og.Layers().base(og.PROJECT_SKY, job.site_title, job.look)
     whole = base.rgb.copy()
     og._letter_project(whole, job.look, og.SAMPLE_NAME, og.SAMPLE_LINES, 50)
-    assert raster.palette_of(whole).getpalette() == base.palette.getpalette()
+    fitted = raster.palette_of_sample(raster.sampled(whole))
+    assert fitted.getpalette() == base.palette.getpalette()
 
 
 def test_a_drawing_process_keeps_only_its_last_looks_layers() -> None:
