@@ -100,8 +100,13 @@ class Layers:
         return found
 
     def backdrop(self, condition: str) -> Image.Image:
-        """Sky, weather, ground and the text panel of a project preview."""
-        return self.get(("backdrop", condition), lambda: raster.rasterize(_backdrop_svg(condition)))
+        """Sky, weather, ground and the text panel of a project preview (opaque: RGB)."""
+
+        def make() -> Image.Image:
+            return raster.rasterize(_backdrop_svg(condition)).convert("RGB")
+
+        found: Image.Image = self.get(("backdrop", condition), make)
+        return found
 
     def plant(self, k: art.Look) -> tuple[Image.Image, tuple[int, int]]:
         """One plant cropped to its drawing, and where that crop goes on the picture."""
@@ -124,14 +129,15 @@ class Layers:
         def make() -> Base:
             image = self.backdrop(condition).copy()
             sprite, (x, y) = self.plant(k)
-            image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
-            image = image.convert("RGB")
-            _letter_base(ImageDraw.Draw(image), site_title, k)
+            if y < 0:  # a plant taller than the picture: its top is cut
+                sprite = sprite.crop((0, -y, sprite.width, sprite.height))
+            image.paste(sprite, (x, max(y, 0)), sprite)  # through its own alpha
+            _letter_base(image, site_title, k)
             # The palette's sample: the base with placeholder words lettered on the part
             # LETTERED, sampled a part at a time (the same pixels as lettering a copy).
             sample = raster.sampled(image)
             part = image.crop(LETTERED)
-            _letter_project(part, k, SAMPLE_NAME, SAMPLE_LINES, 50, LETTERED[:2])
+            _letter_project(part, k, SAMPLE_NAME, SAMPLE_LINES, 50, LETTERED[:2], shared=True)
             at = (LETTERED[0] // raster.SAMPLE, LETTERED[1] // raster.SAMPLE)
             sample.paste(raster.sampled(part), at)
             palette = raster.palette_of_sample(sample)
@@ -386,14 +392,15 @@ def draw_all(jobs: Sequence[Job]) -> list[bytes]:
     return [draw(job) for job in jobs]
 
 
-def _letter_base(pen: ImageDraw.ImageDraw, site_title: str, k: art.Look) -> None:
+def _letter_base(image: Image.Image, site_title: str, k: art.Look) -> None:
     """The words a project preview shares with its look: the site, the stage, the bar."""
+    pen = ImageDraw.Draw(image)
     left, top, right, _ = PANEL
     text, face = raster.fit(pen, site_title, right - left - 96, 26, 20, bold=False)
-    pen.text((left + 48, top + 44), text, font=face, fill=MUTED)
+    raster.stamp(image, (left + 48, top + 44), text, int(face.size), MUTED)
     stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
     pen.rounded_rectangle((left + 48, top + 186, left + 78, top + 216), 15, fill=stage_colour)
-    pen.text((left + 92, top + 182), f"{k.stage} {k.species}", font=raster.font(34, True), fill=INK)
+    raster.stamp(image, (left + 92, top + 182), f"{k.stage} {k.species}", 34, INK, bold=True)
     pen.rounded_rectangle(BAR, 10, fill=(222, 218, 204))
 
 
@@ -415,14 +422,21 @@ def _letter_project(
     lines: Sequence[str],
     growth: int,
     origin: tuple[int, int] = (0, 0),
+    shared: bool = False,
 ) -> None:
-    """A project's own name, figures and growth, on its base (or the part at *origin*)."""
+    """A project's own name, figures and growth, on its base (or the part at *origin*).
+
+    A *shared* name (the palette's sample words) is rendered once per process.
+    """
     pen = ImageDraw.Draw(image)
     ox, oy = origin
     left, top, right, _ = PANEL
     left, top, right = left - ox, top - oy, right - ox
     text, face = raster.fit(pen, name, right - left - 96, 64, 34, bold=True)
-    pen.text((left + 48, top + 88), text, font=face, fill=INK)
+    if shared:
+        raster.stamp(image, (left + 48, top + 88), text, int(face.size), INK, bold=True)
+    else:
+        pen.text((left + 48, top + 88), text, font=face, fill=INK)
     for i, line in enumerate(lines):
         raster.stamp(image, (left + 48, top + 262 + i * 52), line, 32, INK)
     bar = (BAR[0] - ox, BAR[1] - oy, BAR[2] - ox, BAR[3] - oy)

@@ -233,20 +233,26 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def stamp(
-    image: Image.Image, xy: tuple[int, int], text: str, size: int, fill: tuple[int, int, int]
+    image: Image.Image,
+    xy: tuple[int, int],
+    text: str,
+    size: int,
+    fill: tuple[int, int, int],
+    bold: bool = False,
 ) -> None:
-    """Letter *text* (regular face, *size* px) at *xy*, as ``ImageDraw.text`` would.
+    """Letter *text* (*size* px) at *xy*, as ``ImageDraw.text`` would.
 
-    For the words many pictures share ("3 stars", "growth 40%"): each is
-    rendered by FreeType once per process and pasted through its mask after.
+    For the words many pictures share ("3 stars", "growth 40%", the site's
+    title): each is rendered by FreeType once per process and pasted through
+    its mask after.
     """
-    mask, (left, top) = _mask(text, size)
+    mask, (left, top) = _mask(text, size, bold)
     image.paste(fill, (xy[0] + left, xy[1] + top), mask)
 
 
 @functools.lru_cache(maxsize=2048)
-def _mask(text: str, size: int) -> tuple[Image.Image, tuple[int, int]]:
-    face = font(size)
+def _mask(text: str, size: int, bold: bool) -> tuple[Image.Image, tuple[int, int]]:
+    face = font(size, bold)
     left, top, right, bottom = (int(v) for v in face.getbbox(text))
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
     ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255)
