@@ -211,12 +211,29 @@ def _inside(
 def _sky_svg(condition: str, width: int, height: int, horizon: float) -> str:
     sky = art.sky(condition)
     return (
-        '<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
-        f'<stop offset="0" stop-color="{sky.top}"/><stop offset="1" stop-color="{sky.bottom}"/>'
-        "</linearGradient></defs>"
-        f'<rect width="{width}" height="{height}" fill="url(#sky)"/>'
+        _gradient_bands(sky.top, sky.bottom, width, height)
         + art.weather_marks(condition, width, horizon, animated=False)
         + f'<path fill="{sky.ground}" d="M0 {n(horizon)}Q{n(width / 2)} {n(horizon - 50)} {width} {n(horizon)}V{height}H0Z"/>'
+    )
+
+
+def _gradient_bands(top: str, bottom: str, width: int, height: int) -> str:
+    """A vertical gradient from *top* to *bottom*, as one flat band per colour.
+
+    The pixels resvg gives a ``linearGradient`` (each row's colour taken at its
+    middle, rounded), at half the cost: a gradient is shaded pixel by pixel,
+    a flat band is only filled.
+    """
+    bands: list[list[Any]] = []  # [first row, colour, rows]
+    for row in range(height):
+        colour = art.mix(top, bottom, (row + 0.5) / height)
+        if bands and bands[-1][1] == colour:
+            bands[-1][2] += 1
+        else:
+            bands.append([row, colour, 1])
+    return "".join(
+        f'<rect y="{row}" width="{width}" height="{rows}" fill="{colour}"/>'
+        for row, colour, rows in bands
     )
 
 

@@ -276,3 +276,24 @@ def test_a_drawing_process_keeps_only_its_last_looks_layers() -> None:
     assert ("backdrop", "sunny") in layers._made  # backdrops are never dropped
     layers.get(("base", 1), maker(("base", 1)))  # dropped long ago: drawn again
     assert made.count(("base", 1)) == 2
+
+
+@pytest.mark.parametrize("condition", sorted(art.SKIES))
+def test_a_skys_flat_bands_are_resvgs_gradient(condition: str) -> None:
+    """The pictures' sky is drawn as flat bands (half the cost): it must be the gradient's pixels."""
+    sky = art.sky(condition)
+    gradient = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630"><defs>'
+        '<linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
+        f'<stop offset="0" stop-color="{sky.top}"/><stop offset="1" stop-color="{sky.bottom}"/>'
+        '</linearGradient></defs><rect width="1200" height="630" fill="url(#sky)"/></svg>'
+    )
+    bands = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630">'
+        + og._gradient_bands(sky.top, sky.bottom, 1200, 630)
+        + "</svg>"
+    )
+    shaded, banded = (raster.rasterize(svg).convert("RGB") for svg in (gradient, bands))
+    difference = ImageChops.difference(shaded, banded)
+    assert max(high for _, high in difference.getextrema()) <= 1  # a rounding, at most
+    assert len(banded.getcolors(1 << 16) or []) >= 100  # still a gradient, not a few bands
