@@ -17,7 +17,6 @@ import io
 import struct
 import threading
 import zlib
-from importlib import metadata
 from pathlib import Path
 
 import PIL
@@ -304,6 +303,8 @@ def fit(
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
     """What besides the drawing decides the pixels: library versions and the fonts' bytes."""
+    from importlib import metadata  # only the build asks: a drawing process need not import it
+
     digest = hashlib.blake2b(digest_size=8)
     # zlib: the project previews are deflated by Python's own (see :class:`PatchedPng`).
     versions = (
