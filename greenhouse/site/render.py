@@ -430,7 +430,9 @@ class Renderer:
     ) -> None:
         """Every document and page but the sharing files (and the plants *printing* renders)."""
         self.progress("api")
-        bundle.json("api/v1/garden/index.json", garden_doc)
+        # Each plant's document is encoded once, for the garden and the project pages.
+        encoded = {plant["id"]: dumps(plant) for plant in garden_doc["plants"]}
+        bundle.write("api/v1/garden/index.json", _with_plants(garden_doc, "plants", encoded))
         self._render_feed(garden, ordered, weather, bundle)
         bundle.json("api/v1/garden/weather.json", self._doc(**weather))
         health = self._health(garden, stages)
@@ -442,7 +444,9 @@ class Renderer:
             ),
         )
         self._history(garden, bundle)
-        self._projects(garden, ordered, plant_docs, bundle, plants=printing is None)
+        self._projects(
+            garden, ordered, plant_docs, bundle, plants=printing is None, encoded=encoded
+        )
         bundle.json("api/v1/skills/index.json", self._doc(**garden.skills))
         if self.config.analytics.publish and self.dashboard is not None:
             bundle.json("api/v1/analytics/dashboard.json", self._doc(**self.dashboard))
@@ -573,8 +577,13 @@ class Renderer:
         docs: dict[str, Any],
         bundle: Bundle,
         plants: bool = True,
+        encoded: Mapping[str, bytes] | None = None,
     ) -> None:
-        """The project list documents, and (with *plants*) each plant's page and document."""
+        """The project list documents, and (with *plants*) each plant's page and document.
+
+        *encoded* holds the plants' documents already encoded, by id.
+        """
+        encoded = encoded or {plant_id: dumps(doc) for plant_id, doc in docs.items()}
         per_page = self.config.build.per_page
         total = len(ordered)
         pages = max(1, math.ceil(total / per_page))
@@ -593,9 +602,10 @@ class Renderer:
                 else None,
                 items=items,
             )
-            bundle.json(f"api/v1/projects/page/{page}.json", doc)
+            data = _with_plants(doc, "items", encoded)
+            bundle.write(f"api/v1/projects/page/{page}.json", data)
             if page == 1:
-                bundle.json("api/v1/projects/index.json", doc)
+                bundle.write("api/v1/projects/index.json", data)
         if not plants:
             return
         page_key = digest(self.pages_key, repr(garden.weather))
@@ -778,6 +788,14 @@ class Renderer:
             bundle.write(f"static/{relative}", found.files[relative].read_bytes())
         for line in found.skipped:  # shown by the CLI as "warning: …"
             log.warning("skipped static file %s", line)
+
+
+def _with_plants(document: dict[str, Any], key: str, encoded: Mapping[str, bytes]) -> bytes:
+    """What :func:`dumps` gives for *document*, its list of plant documents under *key* spliced
+    from their encoded forms (by id) rather than encoded again."""
+    rest = {name: value for name, value in document.items() if name != key}
+    plants = b",".join(encoded[plant["id"]] for plant in document[key])
+    return dumps_spliced(rest, {key: b"[" + plants + b"]"})
 
 
 def plant_page_path(state: PlantState) -> str:
