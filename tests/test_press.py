@@ -259,6 +259,21 @@ IDLE_CLI = (
 )
 
 
+def test_a_system_that_cannot_start_processes_renders_in_the_build(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_semaphores(size: int) -> object:
+        raise OSError(38, "Function not implemented")  # sem_open where /dev/shm is missing
+
+    monkeypatch.setattr(og, "_pool", no_semaphores)
+    watched = watch(monkeypatch)
+    site = garden_site(tmp_path, "site")
+    result = build(site, offline=True, force=True)
+    assert result.files and watched.handed == []
+    cores["cores"] = 1
+    assert tree(site / "build/site") == tree(build(site, offline=True, force=True).output)
+
+
 def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", IDLE_CLI, "build", "--offline", "--force", "--root", str(site)],

@@ -147,14 +147,20 @@ class Press:
         if self._pool is None and self.workers >= 1 and expected >= MIN_PLANTS:
             self._start(expected)
 
-    def _start(self, plants: int) -> ProcessPoolExecutor:
+    def _start(self, plants: int) -> ProcessPoolExecutor | None:
+        """Start the processes (None: this system cannot, and the build renders every page)."""
         from greenhouse.site.og import _deaf_children, _pool
 
         size = max(1, min(self.workers, -(-plants // PER_PROCESS)))
-        with _deaf_children():
-            self._pool = _pool(size)
-            for _ in range(size):  # each finds no idle process yet: *size* of them start
-                self._pool.submit(warm_up, self.site_templates, self.compiled)
+        try:
+            with _deaf_children():
+                self._pool = _pool(size)
+                for _ in range(size):  # each finds no idle process yet: *size* of them start
+                    self._pool.submit(warm_up, self.site_templates, self.compiled)
+        except (OSError, ImportError, NotImplementedError) as exc:  # no semaphores, no fork/exec
+            log.debug("no rendering process: %s", exc)
+            self.close()
+            self.workers = 0
         return self._pool
 
     def begin(
@@ -174,6 +180,8 @@ class Press:
         if self.workers < 1 or len(jobs) < MIN_PLANTS:
             return None
         pool = self._pool or self._start(len(jobs))
+        if pool is None:
+            return None
         setup = Setup(
             renderer.config,
             self.site_templates,
