@@ -369,6 +369,11 @@ def main() -> None:
                 verdict(ratio <= 0.4, "<= 0.4 x"),
             )
         )
+        if full_run.own is not None:
+            print(
+                f"{'  of which the build process':<34}{'':>8}{full_run.own:>8.2f}"
+                f"  {'(without its rendering process)':<24}"
+            )
         print(
             line(
                 "  tuned: one core",
@@ -384,11 +389,6 @@ def main() -> None:
                 verdict(same_run.wall <= 0.2 and max(written) == 0, "<= 0.2 s, 0 files"),
             )
         )
-        if full_run.own is not None:
-            print(
-                f"{'  of which the build process':<34}{'':>8}{full_run.own:>8.2f}"
-                f"  {'(without its rendering process)':<24}"
-            )
         print(line(f"pelican, {args.projects} pages", pel, "(the baseline)"))
         print(line("pelican, 10 pages", pelican_10, "(for scale)"))
         sim = simulation_seconds(args.projects, args.days)
