@@ -4,9 +4,10 @@ resvg (through ``resvg-py``) rasterizes SVG with anti-aliasing, identically
 on every platform its abi3 wheels cover (Linux, macOS, Windows); system
 fonts are never loaded, so nothing on the machine changes a pixel. Pillow
 then composes, letters (FreeType, with the DejaVu Sans subsets shipped in
-``greenhouse/site/fonts``) and encodes PNG, releasing the GIL while it
-encodes so previews render on every core. Neither writes a timestamp or
-other varying chunk: the same picture is the same bytes.
+``greenhouse/site/fonts``), maps to a palette and encodes PNG; a project
+preview's rows are deflated by Python's ``zlib`` (:class:`PatchedPng`).
+Nothing writes a timestamp or other varying chunk: the same picture is the
+same bytes.
 """
 
 from __future__ import annotations
