@@ -170,16 +170,13 @@ def build(
     # digest that no longer matches it, so the next build does not skip.
     files = inputs_digest(site.root, out, db_path, base_url, demo_day)
     content = load_content(site.root)  # bad content is refused before anything is made
-    with build_lock(out):
+    with build_lock(out), _darkroom(site, content, db_path) as darkroom:
         stamp = read_stamp(out)
         # A bundle touched since the stamp was written (a file deleted by hand) is rebuilt.
         touched = stamp is not None and file_identity(out) != stamp.bundle
         clean_leftovers(out)
-        with (
-            store_errors(db_path),
-            Store.open(db_path) as store,
-            _darkroom(site, content, store) as darkroom,
-        ):
+        with store_errors(db_path), Store.open(db_path) as store:
+            _warm_for_an_empty_cache(darkroom, site, content, store)
             if demo_day is not None:
                 from greenhouse.sources.demo import seed_demo
 
@@ -256,23 +253,40 @@ def up_to_date_result(
     )
 
 
-def _darkroom(site: Site, content: Content, store: Store) -> Darkroom:
+def _darkroom(site: Site, content: Content, db_path: Path) -> Darkroom:
     """The build's drawing processes, started at once when every preview will be drawn.
 
-    A store without a cached image is a first build (or previews just turned
-    on): the processes start now and import and draw their shared layers
-    while the garden is seeded and simulated. Otherwise they start only if
-    the render finds pictures missing.
+    A build without a data store yet is a first build: the processes start
+    now and import and draw their shared layers while the store is created
+    and the garden seeded and simulated. Otherwise they start only if the
+    store's image cache is empty (:func:`_warm_for_an_empty_cache`) or the
+    render finds pictures missing.
     """
-    from greenhouse.site.og import ICON_SIZES, Darkroom
-    from greenhouse.store.images import image_count
+    from greenhouse.site.og import Darkroom
 
     darkroom = Darkroom()
-    if site.config.sharing.preview_images and image_count(store) == 0:
-        demo = site.config.demo
-        plants = len(content.projects) + (demo.projects if demo.enabled else 0)
-        darkroom.warm(plants + 1 + len(ICON_SIZES))  # and the garden and the icons
+    if site.config.sharing.preview_images and not db_path.exists():
+        darkroom.warm(_pictures(site, content))
     return darkroom
+
+
+def _warm_for_an_empty_cache(
+    darkroom: Darkroom, site: Site, content: Content, store: Store
+) -> None:
+    """Start the drawing processes now if the store has no cached image (previews just turned on)."""
+    from greenhouse.store.images import image_count
+
+    if site.config.sharing.preview_images and image_count(store) == 0:
+        darkroom.warm(_pictures(site, content))
+
+
+def _pictures(site: Site, content: Content) -> int:
+    """How many pictures a build with an empty image cache draws: the plants, garden and icons."""
+    from greenhouse.site.og import ICON_SIZES
+
+    demo = site.config.demo
+    plants = len(content.projects) + (demo.projects if demo.enabled else 0)
+    return plants + 1 + len(ICON_SIZES)
 
 
 def with_base_url(site: Site, base_url: str) -> Site:

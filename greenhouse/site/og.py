@@ -17,7 +17,9 @@ Drawing a 1,200×630 picture from scratch through resvg costs tens of
 milliseconds, mostly in filling and encoding the pixels. A project preview
 therefore starts from a base shared by every preview of its look (the
 backdrop, its plant, the site's title and the stage), drawn once per drawing
-process, and letters only its own name and figures onto a copy.
+process, and letters only its own name and figures onto a copy of the part
+they go in; only the rows they change are compressed for each preview
+(:class:`~greenhouse.site.raster.PatchedPng`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,7 +48,7 @@ WIDTH, HEIGHT = 1200, 630
 log = logging.getLogger(__name__)
 
 ICON_SIZES = {"apple-touch-icon.png": 180, "icon-192.png": 192, "icon-512.png": 512}
-ART_VERSION = "2"  # bump when a drawing changes in a way the inputs below do not show
+ART_VERSION = "3"  # bump when a drawing changes in a way the inputs below do not show
 
 INK = (31, 42, 31)
 MUTED = (77, 91, 77)
@@ -73,22 +76,37 @@ class Layers:
     """What every preview of one drawing process shares: backdrops, plants and their bases.
 
     One per process (:data:`LAYERS`): the pictures of one look are sent to one
-    process together, so each layer is drawn once there.
+    process together, so each layer is drawn once there. A look's layers
+    weigh about 5 MB: only the :data:`KEEP` last used are kept (a process of
+    a 1,000-plant first build drew 60 looks, and grew to 650 MB keeping all).
     """
 
+    #: Plants and bases kept (backdrops, one per sky, are always kept).
+    KEEP = 12
+
     def __init__(self) -> None:
-        self._made: dict[tuple[object, ...], Any] = {}
+        self._made: OrderedDict[tuple[object, ...], Any] = OrderedDict()
 
     def get(self, key: tuple[object, ...], make: Callable[[], Any]) -> Any:
-        """The layer under *key*, drawn by *make* the first time."""
+        """The layer under *key*, drawn by *make* the first time it is asked for (or since dropped)."""
         found = self._made.get(key)
-        if found is None:
-            found = self._made[key] = make()
+        if found is not None:
+            self._made.move_to_end(key)
+            return found
+        found = self._made[key] = make()
+        looks = [k for k in self._made if k[0] != "backdrop"]
+        for old in looks[: max(0, len(looks) - self.KEEP)]:
+            del self._made[old]
         return found
 
     def backdrop(self, condition: str) -> Image.Image:
-        """Sky, weather, ground and the text panel of a project preview."""
-        return self.get(("backdrop", condition), lambda: raster.rasterize(_backdrop_svg(condition)))
+        """Sky, weather, ground and the text panel of a project preview (opaque: RGB)."""
+
+        def make() -> Image.Image:
+            return raster.rasterize(_backdrop_svg(condition)).convert("RGB")
+
+        found: Image.Image = self.get(("backdrop", condition), make)
+        return found
 
     def plant(self, k: art.Look) -> tuple[Image.Image, tuple[int, int]]:
         """One plant cropped to its drawing, and where that crop goes on the picture."""
@@ -111,14 +129,19 @@ class Layers:
         def make() -> Base:
             image = self.backdrop(condition).copy()
             sprite, (x, y) = self.plant(k)
-            image.alpha_composite(sprite, (x, max(y, 0)), (0, max(-y, 0)))
-            image = image.convert("RGB")
-            _letter_base(ImageDraw.Draw(image), site_title, k)
-            sample = image.copy()
-            text = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
-            _letter_project(sample, k, text, [text] * 3, 50)
-            palette = raster.palette_of(sample)
-            return Base(image, palette, raster.indexed(image, palette))
+            if y < 0:  # a plant taller than the picture: its top is cut
+                sprite = sprite.crop((0, -y, sprite.width, sprite.height))
+            image.paste(sprite, (x, max(y, 0)), sprite)  # through its own alpha
+            _letter_base(image, site_title, k)
+            # The palette's sample: the base with placeholder words lettered on the part
+            # LETTERED, sampled a part at a time (the same pixels as lettering a copy).
+            sample = raster.sampled(image)
+            part = image.crop(LETTERED)
+            _letter_project(part, k, SAMPLE_NAME, SAMPLE_LINES, 50, LETTERED[:2], shared=True)
+            at = (LETTERED[0] // raster.SAMPLE, LETTERED[1] // raster.SAMPLE)
+            sample.paste(raster.sampled(part), at)
+            palette = raster.palette_of_sample(sample)
+            return Base(image, palette, raster.PatchedPng(raster.indexed(image, palette), LETTERED))
 
         found: Base = self.get(("base", condition, site_title, k), make)
         return found
@@ -126,11 +149,11 @@ class Layers:
 
 @dataclass(frozen=True)
 class Base:
-    """The base of a project preview: its pixels, its palette, and those pixels mapped to it."""
+    """The base of a project preview: its pixels, its palette, and those pixels encoded."""
 
     rgb: Image.Image
     palette: Image.Image
-    indexed: Image.Image
+    encoded: raster.PatchedPng  # mapped to the palette; a preview changes the part LETTERED
 
 
 #: The layers of this process.
@@ -188,12 +211,29 @@ def _inside(
 def _sky_svg(condition: str, width: int, height: int, horizon: float) -> str:
     sky = art.sky(condition)
     return (
-        '<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
-        f'<stop offset="0" stop-color="{sky.top}"/><stop offset="1" stop-color="{sky.bottom}"/>'
-        "</linearGradient></defs>"
-        f'<rect width="{width}" height="{height}" fill="url(#sky)"/>'
+        _gradient_bands(sky.top, sky.bottom, width, height)
         + art.weather_marks(condition, width, horizon, animated=False)
         + f'<path fill="{sky.ground}" d="M0 {n(horizon)}Q{n(width / 2)} {n(horizon - 50)} {width} {n(horizon)}V{height}H0Z"/>'
+    )
+
+
+def _gradient_bands(top: str, bottom: str, width: int, height: int) -> str:
+    """A vertical gradient from *top* to *bottom*, as one flat band per colour.
+
+    The pixels resvg gives a ``linearGradient`` (each row's colour taken at its
+    middle, rounded), at half the cost: a gradient is shaded pixel by pixel,
+    a flat band is only filled.
+    """
+    bands: list[list[Any]] = []  # [first row, colour, rows]
+    for row in range(height):
+        colour = art.mix(top, bottom, (row + 0.5) / height)
+        if bands and bands[-1][1] == colour:
+            bands[-1][2] += 1
+        else:
+            bands.append([row, colour, 1])
+    return "".join(
+        f'<rect y="{row}" width="{width}" height="{rows}" fill="{colour}"/>'
+        for row, colour, rows in bands
     )
 
 
@@ -343,13 +383,11 @@ def draw(job: Job) -> bytes:
     """PNG bytes of one picture."""
     if isinstance(job, ProjectJob):
         # Only the panel's lower part differs between previews of one look: letter and map
-        # a copy of that part, and paste it into a copy of the mapped base.
+        # a copy of that part; only the rows it changes are compressed for this preview.
         base = LAYERS.base(PROJECT_SKY, job.site_title, job.look)
         part = base.rgb.crop(LETTERED)
         _letter_project(part, job.look, job.name, job.lines, job.growth, LETTERED[:2])
-        image = base.indexed.copy()
-        image.paste(raster.indexed(part, base.palette), LETTERED[:2])
-        return raster.png(image)
+        return base.encoded.encode(raster.indexed(part, base.palette))
     if isinstance(job, GardenJob):
         image = raster.rasterize(job.svg)
         pen = ImageDraw.Draw(image)
@@ -371,20 +409,27 @@ def draw_all(jobs: Sequence[Job]) -> list[bytes]:
     return [draw(job) for job in jobs]
 
 
-def _letter_base(pen: ImageDraw.ImageDraw, site_title: str, k: art.Look) -> None:
+def _letter_base(image: Image.Image, site_title: str, k: art.Look) -> None:
     """The words a project preview shares with its look: the site, the stage, the bar."""
+    pen = ImageDraw.Draw(image)
     left, top, right, _ = PANEL
     text, face = raster.fit(pen, site_title, right - left - 96, 26, 20, bold=False)
-    pen.text((left + 48, top + 44), text, font=face, fill=MUTED)
+    raster.stamp(image, (left + 48, top + 44), text, int(face.size), MUTED)
     stage_colour = art.STAGE_COLORS.get(k.stage, "#2f8f4a")
     pen.rounded_rectangle((left + 48, top + 186, left + 78, top + 216), 15, fill=stage_colour)
-    pen.text((left + 92, top + 182), f"{k.stage} {k.species}", font=raster.font(34, True), fill=INK)
+    raster.stamp(image, (left + 92, top + 182), f"{k.stage} {k.species}", 34, INK, bold=True)
     pen.rounded_rectangle(BAR, 10, fill=(222, 218, 204))
 
+
+#: The words a look's palette is fitted with, in every face and colour a preview letters.
+SAMPLE_NAME = "Sample 0123456789 ★ abcdefghijklmnopqrstuvwxyz"
+SAMPLE_LINES = ("★ 0123456789 stars", "56789 commits in 30 days", "56789 visits in 30 days")
 
 BAR = (PANEL[0] + 48, PANEL[1] + 436, PANEL[2] - 48, PANEL[1] + 456)
 #: The part of a project preview that its own name and figures are lettered on.
 LETTERED = (PANEL[0] + 40, PANEL[1] + 80, PANEL[2] - 40, PANEL[1] + 520)
+# A palette's sample takes every raster.SAMPLE-th pixel: the part must lie on that grid.
+assert all(edge % raster.SAMPLE == 0 for edge in LETTERED)
 
 
 def _letter_project(
@@ -394,14 +439,21 @@ def _letter_project(
     lines: Sequence[str],
     growth: int,
     origin: tuple[int, int] = (0, 0),
+    shared: bool = False,
 ) -> None:
-    """A project's own name, figures and growth, on its base (or the part at *origin*)."""
+    """A project's own name, figures and growth, on its base (or the part at *origin*).
+
+    A *shared* name (the palette's sample words) is rendered once per process.
+    """
     pen = ImageDraw.Draw(image)
     ox, oy = origin
     left, top, right, _ = PANEL
     left, top, right = left - ox, top - oy, right - ox
     text, face = raster.fit(pen, name, right - left - 96, 64, 34, bold=True)
-    pen.text((left + 48, top + 88), text, font=face, fill=INK)
+    if shared:
+        raster.stamp(image, (left + 48, top + 88), text, int(face.size), INK, bold=True)
+    else:
+        pen.text((left + 48, top + 88), text, font=face, fill=INK)
     for i, line in enumerate(lines):
         raster.stamp(image, (left + 48, top + 262 + i * 52), line, 32, INK)
     bar = (BAR[0] - ox, BAR[1] - oy, BAR[2] - ox, BAR[3] - oy)

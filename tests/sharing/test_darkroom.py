@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,56 @@ def test_a_preview_lettered_in_its_part_is_the_whole_preview_lettered(name: str)
     og._letter_project(whole, job.look, job.name, job.lines, job.growth)
     expected = raster.indexed(whole, base.palette).convert("RGB")
     assert ImageChops.difference(got, expected).getbbox() is None
+
+
+@pytest.mark.parametrize("index", [0, 3, 7])
+def test_a_looks_palette_is_fitted_to_its_base_with_the_sample_words_lettered(index: int) -> None:
+    """The sample is assembled a part at a time: it must be the lettered base's sample."""
+    job = og.project_picture("A garden's title", plants(8)[index]).job
+    assert isinstance(job, og.ProjectJob)
+    base = og.Layers().base(og.PROJECT_SKY, job.site_title, job.look)
+    whole = base.rgb.copy()
+    og._letter_project(whole, job.look, og.SAMPLE_NAME, og.SAMPLE_LINES, 50)
+    fitted = raster.palette_of_sample(raster.sampled(whole))
+    assert fitted.getpalette() == base.palette.getpalette()
+
+
+def test_a_drawing_process_keeps_only_its_last_looks_layers() -> None:
+    """A look's layers weigh megabytes: a 1,000-plant build's process must not keep them all."""
+    layers = og.Layers()
+    made: list[tuple[object, ...]] = []
+
+    def maker(key: tuple[object, ...]) -> Callable[[], object]:
+        return lambda: made.append(key) or key
+
+    layers.get(("backdrop", "sunny"), maker(("backdrop", "sunny")))
+    for i in range(3 * og.Layers.KEEP):
+        layers.get(("base", i), maker(("base", i)))
+        layers.get(("base", 0), maker(("base", 0)))  # in use all along: never dropped
+    assert made.count(("base", 0)) == 1
+    kept = [key for key in layers._made if key[0] != "backdrop"]
+    assert len(kept) == og.Layers.KEEP
+    assert ("backdrop", "sunny") in layers._made  # backdrops are never dropped
+    layers.get(("base", 1), maker(("base", 1)))  # dropped long ago: drawn again
+    assert made.count(("base", 1)) == 2
+
+
+@pytest.mark.parametrize("condition", sorted(art.SKIES))
+def test_a_skys_flat_bands_are_resvgs_gradient(condition: str) -> None:
+    """The pictures' sky is drawn as flat bands (half the cost): it must be the gradient's pixels."""
+    sky = art.sky(condition)
+    gradient = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630"><defs>'
+        '<linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">'
+        f'<stop offset="0" stop-color="{sky.top}"/><stop offset="1" stop-color="{sky.bottom}"/>'
+        '</linearGradient></defs><rect width="1200" height="630" fill="url(#sky)"/></svg>'
+    )
+    bands = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630">'
+        + og._gradient_bands(sky.top, sky.bottom, 1200, 630)
+        + "</svg>"
+    )
+    shaded, banded = (raster.rasterize(svg).convert("RGB") for svg in (gradient, bands))
+    difference = ImageChops.difference(shaded, banded)
+    assert max(high for _, high in difference.getextrema()) <= 1  # a rounding, at most
+    assert len(banded.getcolors(1 << 16) or []) >= 100  # still a gradient, not a few bands
