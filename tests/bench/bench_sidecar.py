@@ -495,7 +495,8 @@ def exporter(port: int) -> None:
     Commands on stdin: ``go`` starts paging (from the start of the log again at its end),
     ``pause`` stops after the page in flight and prints the pages fetched since ``go``,
     ``exit`` ends. One process for every export window, so that none pays for starting
-    Python and importing httpx."""
+    Python and importing httpx. Every byte of every page is read; only the cursor is
+    parsed out of it."""
     import threading
 
     import httpx
@@ -513,11 +514,15 @@ def exporter(port: int) -> None:
                     if not active.is_set():
                         continue
                     query = {"limit": "1000", **({"after": after} if after else {})}
-                    answer = http.get(
+                    body = http.get(
                         "/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"}
-                    ).json()
+                    ).content
                     pages[0] += 1
-                    after = answer["next"] if answer["events"] else None
+                    # Only the page's tail is parsed: this process stands in for an exporter
+                    # on another machine, and on these two cores parsing 1,000 events a
+                    # page took CPU from the server and the clients measured.
+                    tail = json.loads(b"{" + body[body.rindex(b'],"next":') + 2 :])
+                    after = tail["next"] if not body.startswith(b'{"events":[]') else None
 
     threading.Thread(target=page_through, daemon=True).start()
     print("ready", flush=True)
