@@ -603,9 +603,11 @@ class Develop:
                 log.warning("a drawing process stopped; drawing its pictures in the build")
                 pngs = draw_all([p.job for p in task])
             new.update((p.digest, png) for p, png in zip(task, pngs, strict=True))
-        for picture in self.missing:
-            if picture.digest not in new:
-                new[picture.digest] = draw(picture.job)
+        # Drawn here (one core, or too few to start a process): a family at a time, so
+        # each look's layers are drawn once (a process keeps only its last few looks').
+        left = [picture for picture in self.missing if picture.digest not in new]
+        for task in batches(left):
+            new.update(zip([p.digest for p in task], draw_all([p.job for p in task]), strict=True))
         found = {**self.found, **new}
         return Drawn(
             images={p.path: found[p.digest] for p in self.pictures},

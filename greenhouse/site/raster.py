@@ -4,9 +4,10 @@ resvg (through ``resvg-py``) rasterizes SVG with anti-aliasing, identically
 on every platform its abi3 wheels cover (Linux, macOS, Windows); system
 fonts are never loaded, so nothing on the machine changes a pixel. Pillow
 then composes, letters (FreeType, with the DejaVu Sans subsets shipped in
-``greenhouse/site/fonts``) and encodes PNG, releasing the GIL while it
-encodes so previews render on every core. Neither writes a timestamp or
-other varying chunk: the same picture is the same bytes.
+``greenhouse/site/fonts``), maps to a palette and encodes PNG; a project
+preview's rows are deflated by Python's ``zlib`` (:class:`PatchedPng`).
+Nothing writes a timestamp or other varying chunk: the same picture is the
+same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import io
 import struct
 import threading
 import zlib
-from importlib import metadata
 from pathlib import Path
 
 import PIL
@@ -304,6 +304,8 @@ def fit(
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
     """What besides the drawing decides the pixels: library versions and the fonts' bytes."""
+    from importlib import metadata  # only the build asks: a drawing process need not import it
+
     digest = hashlib.blake2b(digest_size=8)
     # zlib: the project previews are deflated by Python's own (see :class:`PatchedPng`).
     versions = (

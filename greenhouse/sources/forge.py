@@ -252,6 +252,34 @@ def cache_only(client: PoliteClient, reply: Reply, kept: list[Any]) -> None:
         client.cache.put(reply.key, replace(entry, body=json.dumps(kept)))
 
 
+def check_reply(
+    reply: Reply,
+    doing: str,
+    *,
+    source: str,
+    token: str,
+    scopes: str,
+    user: str | None,
+    api_url: str,
+) -> None:
+    """Raise the error a forge's listing *reply* means, unless it is a 200.
+
+    401: the *token* (its environment variable) was rejected, with the *scopes*
+    a new one needs; 404: the configured *user* is not on *api_url*.
+    """
+    if reply.status == 200:
+        return
+    if reply.status == 401:
+        raise AuthError(
+            source,
+            f"{token} was rejected (401 Unauthorized); create a new token with {scopes}, "
+            f"or unset {token} to sync public data",
+        )
+    if reply.status == 404:
+        raise SourceError(source, f"user '{user}' not found on {api_url}; check [{source}] user")
+    raise SourceError(source, f"HTTP {reply.status} while {doing}")
+
+
 def sync_forge(run: SourceRun, forge: Forge, concurrency: int = 2) -> Outcome:
     """Sync one forge into the store (see the module docstring)."""
     return ForgeSync(run, forge, concurrency).sync()

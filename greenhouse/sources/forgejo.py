@@ -27,8 +27,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, ForgeSync, Page, cache_only
+from greenhouse.errors import SourceError
+from greenhouse.sources.forge import (
+    FIRST_SYNC_DAYS,
+    Details,
+    ForgeSync,
+    Page,
+    cache_only,
+    check_reply,
+)
 from greenhouse.sources.http import PoliteClient, Reply, parse_link_next
 from greenhouse.sources.run import Outcome, SourceRun, parse_time
 from greenhouse.store.forges import Commits, ForgeRepo, KnownRepo, repo_key, save_contributions
@@ -135,20 +142,15 @@ class Forgejo:
         )
 
     def _check(self, reply: Reply, doing: str) -> None:
-        if reply.status == 200:
-            return
-        if reply.status == 401:
-            raise AuthError(
-                SOURCE,
-                "FORGEJO_TOKEN was rejected (401 Unauthorized); create a new token with "
-                "read:repository and read:user, or unset FORGEJO_TOKEN to sync public data",
-            )
-        if reply.status == 404:
-            raise SourceError(
-                SOURCE,
-                f"user '{self.cfg.user}' not found on {self.cfg.api_url}; check [forgejo] user",
-            )
-        raise SourceError(SOURCE, f"HTTP {reply.status} while {doing}")
+        check_reply(
+            reply,
+            doing,
+            source=SOURCE,
+            token="FORGEJO_TOKEN",
+            scopes="read:repository and read:user",
+            user=self.cfg.user,
+            api_url=self.cfg.api_url,
+        )
 
     # -- per repository (worker threads: HTTP only) ----------------------------
 

@@ -26,8 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from greenhouse.errors import AuthError, SourceError
-from greenhouse.sources.forge import FIRST_SYNC_DAYS, Details, Page, cache_only, sync_forge
+from greenhouse.errors import SourceError
+from greenhouse.sources.forge import (
+    FIRST_SYNC_DAYS,
+    Details,
+    Page,
+    cache_only,
+    check_reply,
+    sync_forge,
+)
 from greenhouse.sources.http import PoliteClient, RateLimitHeaders, Reply, parse_link_next
 from greenhouse.sources.run import Outcome, SourceRun, parse_time
 from greenhouse.store.forges import Commits, ForgeRepo, KnownRepo, repo_key
@@ -131,20 +138,15 @@ class GitLab:
         )
 
     def _check(self, reply: Reply, doing: str) -> None:
-        if reply.status == 200:
-            return
-        if reply.status == 401:
-            raise AuthError(
-                SOURCE,
-                "GITLAB_TOKEN was rejected (401 Unauthorized); create a new token with the "
-                "read_api scope, or unset GITLAB_TOKEN to sync public projects without one",
-            )
-        if reply.status == 404:
-            raise SourceError(
-                SOURCE,
-                f"user '{self.cfg.user}' not found on {self.cfg.api_url}; check [gitlab] user",
-            )
-        raise SourceError(SOURCE, f"HTTP {reply.status} while {doing}")
+        check_reply(
+            reply,
+            doing,
+            source=SOURCE,
+            token="GITLAB_TOKEN",
+            scopes="the read_api scope",
+            user=self.cfg.user,
+            api_url=self.cfg.api_url,
+        )
 
     # -- per project (worker threads: HTTP only) -----------------------------
 

@@ -121,44 +121,23 @@ def save_repos(
 
     A listing without languages (GitLab's) keeps the language learnt earlier.
     """
-    insert_many(
-        conn,
-        """
-        INSERT INTO repos (full_name, name, description, homepage, html_url, language,
-            topics, license, stars, forks, is_fork, is_archived, is_private, created_at,
-            pushed_at, source)
-        """,
-        [
-            (
-                r.key, r.name, r.description, r.homepage, r.html_url,
-                r.language or (known[r.key].language if r.key in known else None),
-                list(r.topics), r.license, r.stars, r.forks, r.is_fork, r.is_archived, False,
-                r.created_at, r.pushed_at, source,
-            )
-            for r in repos
-        ],
-        """
-        ON CONFLICT (full_name) DO UPDATE SET name = excluded.name,
-            description = excluded.description, homepage = excluded.homepage,
-            html_url = excluded.html_url, language = excluded.language,
-            topics = excluded.topics, license = excluded.license, stars = excluded.stars,
-            forks = excluded.forks, is_fork = excluded.is_fork,
-            is_archived = excluded.is_archived, is_private = false,
-            created_at = excluded.created_at, pushed_at = excluded.pushed_at,
-            source = excluded.source
-        """,
-    )  # fmt: skip
-    gains = [
+    from greenhouse.store.repos import write_repos
+
+    rows = [
+        (
+            r.key, r.name, r.description, r.homepage, r.html_url,
+            r.language or (known[r.key].language if r.key in known else None),
+            list(r.topics), r.stars, r.forks, r.is_fork, r.is_archived, False,
+            r.created_at, r.pushed_at, source, r.license,
+        )
+        for r in repos
+    ]  # fmt: skip
+    gains: list[tuple[object, ...]] = [
         (r.key, today, r.stars - known[r.key].stars, source)
         for r in repos
         if r.key in known and r.stars > known[r.key].stars
     ]
-    insert_many(
-        conn,
-        "INSERT INTO activity (full_name, day, stars, source)",
-        gains,
-        "ON CONFLICT (full_name, day) DO UPDATE SET stars = activity.stars + excluded.stars",
-    )
+    write_repos(conn, rows, gains)
 
 
 def save_languages(

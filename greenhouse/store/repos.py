@@ -99,17 +99,36 @@ def save_repos(
     today: date,
 ) -> None:
     """Insert or update listed repositories; stars gained since the last sync land on *today*."""
+    rows = [
+        (
+            r.full_name, r.name, r.description, r.homepage, r.html_url, r.language,
+            r.topics, r.stars, r.forks, r.is_fork, r.is_archived, False,
+            r.created_at, r.pushed_at, r.source, r.license,
+        )
+        for r in repos
+    ]  # fmt: skip
+    gains = []
+    for repo in repos:
+        before = known.get(repo.full_name)
+        if before is not None and repo.stars > before.stars:
+            gains.append((repo.full_name, today, repo.stars - before.stars, repo.source))
+    write_repos(conn, rows, gains)
+
+
+def write_repos(
+    conn: duckdb.DuckDBPyConnection,
+    rows: Sequence[tuple[object, ...]],
+    gains: Sequence[tuple[object, ...]],
+) -> None:
+    """Insert or update public repositories' *rows* (in ``_COLUMNS``' order), then add *gains*.
+
+    A gain is ``(full_name, day, stars, source)``: stars won since the last
+    sync, added to that day's activity. Every source's listing ends here.
+    """
     insert_many(
         conn,
         f"INSERT INTO repos ({_COLUMNS})",
-        [
-            (
-                r.full_name, r.name, r.description, r.homepage, r.html_url, r.language,
-                r.topics, r.stars, r.forks, r.is_fork, r.is_archived, False,
-                r.created_at, r.pushed_at, r.source, r.license,
-            )
-            for r in repos
-        ],
+        list(rows),
         """
         ON CONFLICT (full_name) DO UPDATE SET name = excluded.name,
             description = excluded.description, homepage = excluded.homepage,
@@ -121,15 +140,10 @@ def save_repos(
             source = excluded.source
         """,
     )  # fmt: skip
-    gains = []
-    for repo in repos:
-        before = known.get(repo.full_name)
-        if before is not None and repo.stars > before.stars:
-            gains.append((repo.full_name, today, repo.stars - before.stars, repo.source))
     insert_many(
         conn,
         "INSERT INTO activity (full_name, day, stars, source)",
-        gains,
+        list(gains),
         "ON CONFLICT (full_name, day) DO UPDATE SET stars = activity.stars + excluded.stars",
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,32 +12,10 @@ from greenhouse.config import Site, validate_config
 from greenhouse.sources.http import HttpOptions
 from greenhouse.store import Store
 from tests.forges.fakes import FakeForgejo, FakeGitLab, FakeListenBrainz
+from tests.sleeps import Sleeps
 
 GITLAB_TOKEN = "glpat-SECRET-gitlab-0123456789"
 FORGEJO_TOKEN = "forgejo-SECRET-0123456789abcdef"
-
-
-class Sleeps:
-    """An injectable sleep that records, never sleeps, and moves its clock on instead.
-
-    ``clock`` is the real time plus every second slept, so a client that waits
-    for a reset or a retry-after sees the wait over, as it would for real.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-        self.slept = 0.0
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.slept += seconds
-
-    def clock(self) -> float:
-        return time.time() + self.slept
-
-    def waited(self, seconds: float, tolerance: float = 0.5) -> bool:
-        """Whether one of the sleeps lasted about *seconds*."""
-        return any(abs(call - seconds) <= tolerance for call in self.calls)
 
 
 @pytest.fixture

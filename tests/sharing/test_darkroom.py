@@ -297,3 +297,23 @@ def test_a_skys_flat_bands_are_resvgs_gradient(condition: str) -> None:
     difference = ImageChops.difference(shaded, banded)
     assert max(high for _, high in difference.getextrema()) <= 1  # a rounding, at most
     assert len(banded.getcolors(1 << 16) or []) >= 100  # still a gradient, not a few bands
+
+
+def test_pictures_drawn_in_the_build_are_drawn_a_look_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With only the last looks' layers kept, interleaved looks must not draw a base twice."""
+    monkeypatch.setattr(og.Layers, "KEEP", 2)  # one look's plant and base
+    monkeypatch.setattr(og, "LAYERS", og.Layers())
+    fitted: list[object] = []
+    palette_of_sample = raster.palette_of_sample
+    monkeypatch.setattr(
+        raster, "palette_of_sample", lambda s: fitted.append(s) or palette_of_sample(s)
+    )
+    three = plants(3)  # three looks
+    interleaved = [{**three[i % 3], "id": f"q{i}", "name": f"Project {i}"} for i in range(9)]
+    described = [og.project_picture("Garden", plant) for plant in interleaved]
+    assert len({p.job.family for p in described if isinstance(p.job, og.ProjectJob)}) == 3
+    drawn = develop(described, workers=1)
+    assert len(drawn.new) == 9
+    assert len(fitted) == 3  # one base a look
