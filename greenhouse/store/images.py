@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from greenhouse.store.rows import insert_many
+
 if TYPE_CHECKING:
     from greenhouse.store import Store
 
@@ -49,12 +51,10 @@ def keep_images(store: Store, new: Mapping[str, bytes], used: set[str]) -> int:
                 "DELETE FROM image_cache WHERE digest IN (SELECT unnest(?::VARCHAR[]))", [stale]
             )
         if fresh:
-            # One INSERT from two aligned lists: executemany pays DuckDB's per-statement cost
-            # for every row (seconds for a thousand pictures).
-            conn.execute(
-                "INSERT INTO image_cache SELECT unnest(?::VARCHAR[]), unnest(?::BLOB[])",
-                [[d for d, _ in fresh], [png for _, png in fresh]],
-            )
+            # Multi-row inserts of 32 pictures: executemany pays DuckDB's per-statement cost
+            # for every row (seconds for a thousand), and one INSERT unnesting two list
+            # parameters took 0.9 s and 370 MB for a thousand 30 KB pictures (this: 0.2 s).
+            insert_many(conn, "INSERT INTO image_cache", fresh, chunk=32)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
