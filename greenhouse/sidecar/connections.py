@@ -300,7 +300,7 @@ class Visits:
             sidecar.presence.join(ws, key)
             sidecar.presence_changed()
         if visit.recorded:
-            sidecar.recent.seen(key, sidecar.clock().timestamp())
+            sidecar.recent.opened(key)
         sidecar.metrics.connections += 1
         sidecar.metrics.connections_total += 1
         sidecar.metrics.messages_out += 1
@@ -448,6 +448,8 @@ class Visits:
         if visit.counted:
             sidecar.presence.leave(visit.ws)
             sidecar.presence_changed()
+        if visit.recorded:
+            sidecar.recent.closed(visit.visitor, sidecar.clock().timestamp())
         sidecar.metrics.connections -= 1
         if visit.viewed:
             duration = round(time.monotonic() - visit.view_started, 1)

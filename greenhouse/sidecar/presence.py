@@ -131,22 +131,45 @@ class RecentVisitors:
     """Distinct visitor keys seen in the last *window* seconds (time injected).
 
     Only recorded visitors are fed in (no bots, no Do-Not-Track or GPC), so
-    the count matches what the event log holds. Memory is bounded: keys
-    older than the window are pruned, and beyond *limit* keys the least
-    recently seen are forgotten (the count then under-reports, at *limit*).
+    the count matches what the event log holds. A visitor with an open
+    connection counts as seen now: :meth:`opened` holds its key until the
+    matching :meth:`closed`, which records it as last seen then. The count is
+    kept as it goes, so asking for it (every ``/api/events`` page and
+    ``/healthz``, beside 10,000 websockets) never walks the connections.
+    Memory is bounded: keys older than the window are pruned, and beyond
+    *limit* keys of visitors no longer connected the least recently seen are
+    forgotten (the count then under-reports, at *limit*).
     """
 
     def __init__(self, window: float = RECENT_WINDOW, limit: int = RECENT_LIMIT):
         self.window = window
         self.limit = limit
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()  # never a key of _open
+        self._open: Counter[str] = Counter()
 
     def seen(self, visitor: str, now: float) -> None:
-        """*visitor* did something (or is connected) at *now* (seconds)."""
+        """*visitor* did something at *now* (seconds)."""
+        if visitor in self._open:
+            return  # connected: counted as seen now until it closes
         self._seen[visitor] = now
         self._seen.move_to_end(visitor)
         while len(self._seen) > self.limit:
             self._seen.popitem(last=False)
+
+    def opened(self, visitor: str) -> None:
+        """A recorded connection of *visitor* opened: seen now, for as long as it is open."""
+        if self._open[visitor] == 0:
+            self._seen.pop(visitor, None)
+        self._open[visitor] += 1
+
+    def closed(self, visitor: str, now: float) -> None:
+        """A connection :meth:`opened` for *visitor* closed at *now*."""
+        left = self._open[visitor] - 1
+        if left > 0:
+            self._open[visitor] = left
+            return
+        del self._open[visitor]
+        self.seen(visitor, now)
 
     def prune(self, now: float) -> None:
         """Forget visitors last seen more than the window before *now*."""
@@ -157,6 +180,6 @@ class RecentVisitors:
             del self._seen[visitor]
 
     def count(self, now: float) -> int:
-        """Distinct visitors seen within the window before *now*."""
+        """Distinct visitors connected now or seen within the window before *now*."""
         self.prune(now)
-        return len(self._seen)
+        return len(self._open) + len(self._seen)

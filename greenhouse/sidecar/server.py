@@ -332,11 +332,7 @@ class Sidecar:
 
         Open connections of recorded visitors count as seen now.
         """
-        moment = now.timestamp()
-        for visit in self.visits.open.values():
-            if visit.recorded:
-                self.recent.seen(visit.visitor, moment)
-        return self.recent.count(moment)
+        return self.recent.count(now.timestamp())
 
     def local_presence(self) -> Snapshot:
         """This instance's presence, with its realtime count (what heartbeats carry)."""

@@ -3,6 +3,7 @@
     python tests/bench/bench_sidecar.py                       # 1,000 then 10,000 connections
     python tests/bench/bench_sidecar.py --connections 10000   # one size only
     python tests/bench/bench_sidecar.py --servers sidecar,baseline   # a subset of the servers
+    (servers: sidecar, baseline, floor, floor-procs; all four by default)
 
 For each size and each server (the sidecar with its shipped defaults, then a
 bare ``websockets`` server that broadcasts a presence frame on every message),
@@ -18,7 +19,11 @@ in a subprocess on 127.0.0.1:
    presence. The 100 sampled clients of step 3 start their handshakes
    among the others (one beside every (N - 100)/100-th), so they are spread
    over the order in which the server admitted connections.
-2. **memory**: the server's RSS after the storm minus before, per connection.
+2. **memory**: the server's RSS after the storm minus before, per connection. For the
+   sidecar and bare, the median of ``--memory-storms`` storms (default 3: this one,
+   then more against fresh servers, taking turns): one storm's RSS moves in steps of
+   about a MiB for either server (the allocator's arenas), a whole KiB per connection
+   at 1,000.
 3. **fan-out and latency**: ten driver visitors take turns moving between
    two plants; each move changes presence. The next move waits until 100
    sampled clients (spread over the connection order) got the frame.
@@ -27,11 +32,19 @@ in a subprocess on 127.0.0.1:
    bare server) and the delivery latency from the move to each sample's
    receipt (p10, p50, p99). A third server, the **floor**, writes the same frame
    bytes to every transport and does nothing else: no single-threaded
-   Python server fans out faster on this machine. ``--parallel-floor`` adds
-   the floor with a second writer thread, an experiment.
-4. **export** (sidecar, largest size only): the same latency phase again
-   while another process pages through ``/api/events`` (1,000 events a page,
-   back to back) over a log of 200,000 events; p99 with and without.
+   Python server fans out faster on this machine. **floor-procs** is that
+   floor as two processes sharing the port with ``SO_REUSEPORT``, each writing
+   to its own connections; its fan-out is from a move's arrival to the later of
+   the two processes' last write. ``--parallel-floor`` adds the floor with a
+   second writer thread, an experiment.
+4. **export** (sidecar, largest size only): the latency phase again in
+   ``--export-rounds`` pairs of windows (default 4 pairs of a quarter of
+   ``--seconds`` each), one window of each pair while another process pages
+   through ``/api/events`` (1,000 events a page, back to back) over a log of
+   200,000 events, the order alternating between pairs; reports each pair's
+   p99 without and during, its change, and the median change.
+
+A summary at the end gives issue 15's ratios against bare in the same run.
 
 N - 100 clients are minimal: they finish the handshake and count presence
 frames in the bytes that arrive, in a process of their own, so that reading
@@ -177,14 +190,23 @@ async def serve_baseline() -> None:
         await asyncio.Event().wait()
 
 
-async def serve_floor(threads: int = 1) -> None:
+async def serve_floor(
+    threads: int = 1, listener: Any = None, peer: Any = None, announce: bool = True
+) -> None:
     """The floor of fan-out in one Python process: the same frame bytes written to every
     transport, and nothing else (a hand-made handshake; any client frame triggers a send).
 
     With *threads* = 2, a worker thread writes half of the sockets with ``os.write`` while
     the loop writes the other half (the GIL is released during each send): what parallel
-    writes could gain, where cores are free. Not what the sidecar does."""
+    writes could gain, where cores are free. Not what the sidecar does.
+
+    With a *peer* (one end of a ``SOCK_SEQPACKET`` pair, see :func:`serve_floor_processes`)
+    this is one of two processes that share the port: a move arriving here is passed to the
+    peer first (the frame bytes and the moment it arrived), then written to this process's
+    connections while the peer writes to its own. The fan-out time of a move is from its
+    arrival to the later of the two processes' last write; both record it."""
     import hashlib
+    import struct
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(1)
@@ -211,9 +233,15 @@ async def serve_floor(threads: int = 1) -> None:
         def data_received(self, data: bytes) -> None:
             if self.open:
                 moves[0] += 1
+                started = time.perf_counter()
                 body = json.dumps({"type": "presence", "visitors": len(upgraded), "n": moves[0]})
                 frame = Frame(Opcode.TEXT, body.encode()).serialize(mask=False)
-                started = time.perf_counter()
+                if peer is not None:
+                    peer.send(b"M" + struct.pack("d", started) + frame)
+                    for transport in upgraded:
+                        transport.write(frame)
+                    mine[started] = time.perf_counter()
+                    return
                 if threads == 2:
                     half = len(upgraded) // 2
                     fds = [t.get_extra_info("socket").fileno() for t in upgraded[half:]]
@@ -257,9 +285,70 @@ async def serve_floor(threads: int = 1) -> None:
                 upgraded.remove(self.transport)
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Raw, "127.0.0.1", 0, backlog=1024)
-    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
-    await asyncio.Event().wait()
+    mine: dict[float, float] = {}  # moves that arrived here: arrival -> this side's end
+    gone = asyncio.Event()
+
+    def from_peer() -> None:
+        try:
+            message = peer.recv(65536)
+        except BlockingIOError:
+            return
+        if not message:  # the other process is gone: so are we
+            loop.remove_reader(peer.fileno())
+            gone.set()
+            return
+        kind, (moment,), rest = message[:1], struct.unpack("d", message[1:9]), message[9:]
+        if kind == b"M":  # a move that arrived there: write it here, say when done
+            for transport in upgraded:
+                transport.write(rest)
+            peer.send(b"E" + struct.pack("d", moment) + struct.pack("d", time.perf_counter()))
+        elif kind == b"E":  # the peer finished a move that arrived here
+            (theirs,) = struct.unpack("d", rest)
+            total = max(theirs, mine.pop(moment)) - moment
+            times.append(total)
+            peer.send(b"T" + struct.pack("d", total))
+        else:  # T: the fan-out time of a move that arrived there
+            times.append(moment)
+
+    if peer is not None:
+        peer.setblocking(False)
+        loop.add_reader(peer.fileno(), from_peer)
+    if listener is None:
+        server = await loop.create_server(Raw, "127.0.0.1", 0, backlog=1024)
+    else:
+        server = await loop.create_server(Raw, sock=listener, backlog=1024)
+    if announce:
+        print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
+    elif peer is not None:
+        peer.send(b"R" + struct.pack("d", 0.0))  # the parent announces once we listen too
+    await gone.wait()
+
+
+def serve_floor_processes() -> None:
+    """The floor with two processes behind one port (``SO_REUSEPORT``): the kernel spreads
+    the connections over the two listeners; a move reaching either is written by both, each
+    to its own connections (see :func:`serve_floor`). The second process is forked before
+    either starts its loop and exits when the first does."""
+    import socket
+
+    def reusing(port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1024)
+        return sock
+
+    first = reusing(0)
+    port = first.getsockname()[1]
+    here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if os.fork() == 0:
+        here.close()
+        first.close()
+        asyncio.run(serve_floor(listener=reusing(port), peer=there, announce=False))
+        os._exit(0)
+    there.close()
+    assert here.recv(64)[:1] == b"R"  # the second listener is up
+    asyncio.run(serve_floor(listener=first, peer=here, announce=True))
 
 
 # -- the clients ---------------------------------------------------------------------------
@@ -400,25 +489,159 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def exporter(port: int, seconds: float) -> None:
-    """Page through /api/events back to back for *seconds* (run in a child process)."""
+def exporter(port: int) -> None:
+    """Page through /api/events back to back while told to (run in a child process).
+
+    Commands on stdin: ``go`` starts paging (from the start of the log again at its end),
+    ``pause`` stops after the page in flight and prints the pages fetched since ``go``,
+    ``exit`` ends. One process for every export window, so that none pays for starting
+    Python and importing httpx. Every byte of every page is read; only the cursor is
+    parsed out of it."""
+    import threading
+
     import httpx
 
-    after = None
-    pages = 0
-    end = time.monotonic() + seconds
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        while time.monotonic() < end:
-            query = {"limit": "1000", **({"after": after} if after else {})}
-            answer = http.get(
-                "/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"}
-            ).json()
-            pages += 1
-            after = answer["next"] if answer["events"] else None  # from the start again
-    print(json.dumps({"pages": pages}), flush=True)
+    active = threading.Event()
+    busy = threading.Lock()
+    pages = [0]
+
+    def page_through() -> None:
+        after = None
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            while True:
+                active.wait()
+                with busy:
+                    if not active.is_set():
+                        continue
+                    query = {"limit": "1000", **({"after": after} if after else {})}
+                    body = http.get(
+                        "/api/events", params=query, headers={"Authorization": f"Bearer {TOKEN}"}
+                    ).content
+                    pages[0] += 1
+                    # Only the page's tail is parsed: this process stands in for an exporter
+                    # on another machine, and on these two cores parsing 1,000 events a
+                    # page took CPU from the server and the clients measured.
+                    tail = json.loads(b"{" + body[body.rindex(b'],"next":') + 2 :])
+                    after = tail["next"] if not body.startswith(b'{"events":[]') else None
+
+    threading.Thread(target=page_through, daemon=True).start()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        word = line.strip()
+        if word == "go":
+            pages[0] = 0
+            active.set()
+        elif word == "pause":
+            active.clear()
+            with busy:  # the page in flight is done
+                print(pages[0], flush=True)
+        else:
+            return
 
 
-async def measure(kind: str, n: int, seconds: float, root: str, export: bool) -> dict[str, Any]:
+async def export_windows(
+    port: int,
+    drivers: list[Any],
+    place: list[str],
+    sampled: list[Sampled],
+    seconds: float,
+    rounds: int,
+) -> dict[str, Any]:
+    """Others' latency with and without an export running, in *rounds* pairs of windows.
+
+    The windows alternate (with then without, then without then with, ...) so that a
+    change in the machine's load during the phase weighs on both sides alike; each round
+    compares its two adjacent windows. One exporting process, paused between windows."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--export", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    tell, hear = child.stdin, child.stdout
+    try:
+        assert await asyncio.to_thread(hear.readline) == "ready\n"
+        window = max(3.0, seconds / 4)
+        rounds_p99: list[tuple[float, float]] = []  # (without, with) per round
+        pooled: dict[bool, list[float]] = {False: [], True: []}
+        pages = 0
+        for r in range(rounds):
+            p99: dict[bool, float] = {}
+            for exporting in (True, False) if r % 2 == 0 else (False, True):
+                if exporting:
+                    tell.write("go\n")
+                    tell.flush()
+                await asyncio.sleep(0.5)  # an export under way, or the last one over
+                latencies, _count = await moves(drivers, place, sampled, window, 300)
+                if exporting:
+                    tell.write("pause\n")
+                    tell.flush()
+                    pages += int(await asyncio.to_thread(hear.readline))
+                p99[exporting] = percentile(latencies, 0.99)
+                pooled[exporting] += latencies
+            rounds_p99.append((p99[False], p99[True]))
+        tell.write("exit\n")
+        tell.flush()
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    changes = [(w - wo) / wo * 100 for wo, w in rounds_p99]
+    return {
+        "pages_exported": pages,
+        "rounds": rounds,
+        "window_seconds": window,
+        "latency_ms_p99_without": [round(wo * 1000, 1) for wo, _ in rounds_p99],
+        "latency_ms_p99_during": [round(w * 1000, 1) for _, w in rounds_p99],
+        "p99_change_pct": [round(c, 1) for c in changes],
+        "p99_change_pct_median": round(statistics.median(changes), 1),
+        "pooled_p99_ms_without_during": [
+            round(percentile(pooled[False], 0.99) * 1000, 1),
+            round(percentile(pooled[True], 0.99) * 1000, 1),
+        ],
+    }
+
+
+async def memory_storm(kind: str, n: int, root: str) -> float:
+    """One more storm of *n* minimal clients against a fresh *kind* server: its RSS growth
+    per connection in KiB (as in :func:`measure`, without the other phases)."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--root", root],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    people: subprocess.Popen[str] | None = None
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        await asyncio.sleep(0.5)
+        rss_before = rss_bytes(proc.pid)
+        people = subprocess.Popen(
+            [sys.executable, __file__, "--crowd", f"{port},{n},{n + 1}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert people.stdin is not None and people.stdout is not None
+        assert await asyncio.to_thread(people.stdout.readline) == "ready\n"
+        for word in ("go", "stop"):
+            people.stdin.write(word + "\n")
+            people.stdin.flush()
+            await asyncio.to_thread(people.stdout.readline)  # "opened", then the frame counts
+        await asyncio.sleep(2.0)
+        return (rss_bytes(proc.pid) - rss_before) / n / 1024
+    finally:
+        for child in (people, proc):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+async def measure(
+    kind: str, n: int, seconds: float, root: str, export: bool, rounds: int = 4
+) -> dict[str, Any]:
     args = [sys.executable, __file__, "--serve", kind, "--root", root]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     people: subprocess.Popen[str] | None = None
@@ -511,24 +734,7 @@ async def measure(kind: str, n: int, seconds: float, root: str, export: bool) ->
                 2,
             )
         if export:
-            child = subprocess.Popen(
-                [sys.executable, __file__, "--export", str(port), "--seconds", str(seconds + 5)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            await asyncio.sleep(2.0)  # let it get going
-            during, count_during = await moves(drivers, place, sampled, seconds, 300)
-            assert child.stdout is not None
-            pages = json.loads(await asyncio.to_thread(child.stdout.readline))["pages"]
-            child.wait()
-            quiet, count_quiet = await moves(drivers, place, sampled, seconds, 300)
-            result["export"] = {
-                "pages_exported": pages,
-                "latency_ms_p99_without": round(percentile(latencies + quiet, 0.99) * 1000, 2),
-                "latency_ms_p99_during": round(percentile(during, 0.99) * 1000, 2),
-                "latency_ms_p50_during": round(percentile(during, 0.5) * 1000, 2),
-                "moves": [count + count_quiet, count_during],
-            }
+            result["export"] = await export_windows(port, drivers, place, sampled, seconds, rounds)
         say("exit")
         people.wait()
         for s in sampled:
@@ -553,7 +759,7 @@ async def fanout_totals(kind: str, port: int) -> tuple[float, int]:
     """The server's total fan-out seconds and number of fan-outs so far."""
     import httpx
 
-    if kind in ("floor", "floor2"):
+    if kind in ("floor", "floor2", "floor-procs"):
         async with httpx.AsyncClient() as http:
             times = (await http.get(f"http://127.0.0.1:{port}/stats")).json()["fanout"]
         return sum(times), len(times)
@@ -616,13 +822,27 @@ def main() -> None:
     )
     parser.add_argument(
         "--servers",
-        default="sidecar,baseline,floor",
-        help="which servers to measure, comma-separated (default: all three)",
+        default="sidecar,baseline,floor,floor-procs",
+        help="which servers to measure, comma-separated (default: all four)",
     )
     parser.add_argument(
-        "--serve", choices=["sidecar", "baseline", "floor", "floor2"], help=argparse.SUPPRESS
+        "--serve",
+        choices=["sidecar", "baseline", "floor", "floor2", "floor-procs"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--export-rounds",
+        type=int,
+        default=4,
+        help="pairs of latency windows with and without an export (default 4)",
+    )
+    parser.add_argument(
+        "--memory-storms",
+        type=int,
+        default=3,
+        help="storms per server (sidecar, bare) whose median is the memory figure (default 3)",
+    )
     parser.add_argument("--export", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--crowd", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -633,11 +853,14 @@ def main() -> None:
     if args.serve == "baseline":
         asyncio.run(serve_baseline())
         return
+    if args.serve == "floor-procs":
+        serve_floor_processes()
+        return
     if args.serve in ("floor", "floor2"):
         asyncio.run(serve_floor(threads=2 if args.serve == "floor2" else 1))
         return
     if args.export:
-        exporter(args.export, args.seconds)
+        exporter(args.export)
         return
     if args.crowd:
         port, count, every = (int(v) for v in args.crowd.split(","))
@@ -658,14 +881,73 @@ def main() -> None:
         index.parent.mkdir(parents=True)
         index.write_text(json.dumps({"plants": [{"id": p} for p in PLANTS]}))
         fill_event_log(root, LOGGED_EVENTS)
+        results: list[dict[str, Any]] = []
         for n in sizes:
             kinds = [k for k in args.servers.split(",") if k != "floor2"]
             kinds += ["floor2"] if args.parallel_floor else []
             for kind in kinds:
                 export = kind == "sidecar" and n == max(sizes)
-                result = asyncio.run(measure(kind, n, args.seconds, str(root), export))
+                result = asyncio.run(
+                    measure(kind, n, args.seconds, str(root), export, args.export_rounds)
+                )
                 print(json.dumps(result), flush=True)
+                results.append(result)
+            # More storms for the memory figure, the servers taking turns: one storm's RSS
+            # moves in steps of about a MiB for both servers (the allocator's arenas), a
+            # whole KiB per connection at 1,000.
+            targets = [r for r in results if r["connections"] == n and r["server"] in TARGETED]
+            for _ in range(args.memory_storms - 1):
+                for r in targets:
+                    kib = asyncio.run(memory_storm(r["server"], n, str(root)))
+                    r.setdefault("memory_storms_kib", [r["rss_per_connection_kib"]])
+                    r["memory_storms_kib"].append(round(kib, 2))
+            for r in targets:
+                storms = r.get("memory_storms_kib", [r["rss_per_connection_kib"]])
+                r["rss_per_connection_kib_median"] = round(statistics.median(storms), 2)
+                print(
+                    json.dumps(
+                        {k: r[k] for k in ("server", "connections")}
+                        | {
+                            "memory_storms_kib": storms,
+                            "rss_per_connection_kib_median": r["rss_per_connection_kib_median"],
+                        }
+                    ),
+                    flush=True,
+                )
     print(f"# load average after: {os.getloadavg()}")
+    summary(results)
+
+
+TARGETED = ("sidecar", "baseline")
+
+
+def summary(results: list[dict[str, Any]]) -> None:
+    """Issue 15's ratios (sidecar, or a floor, against bare in this run), one line each."""
+    for n in sorted({r["connections"] for r in results}):
+        at = {r["server"]: r for r in results if r["connections"] == n}
+        bare = at.get("baseline")
+        if bare is None:
+            continue
+        for kind, r in at.items():
+            if kind == "baseline":
+                continue
+            fanout = r["fanout_ms_mean"] / bare["fanout_ms_mean"]
+            line = f"# {n:>6,} {kind:<12} fan-out {fanout:.2f}x bare"
+            if kind == "sidecar":
+                line += f", open {r['open_seconds'] / bare['open_seconds']:.2f}x"
+                line += f", p50 {r['latency_ms_p50'] / bare['latency_ms_p50']:.2f}x"
+                if "rss_per_connection_kib_median" in r:
+                    memory = (
+                        r["rss_per_connection_kib_median"] / bare["rss_per_connection_kib_median"]
+                    )
+                    line += f", memory per connection {memory:.2f}x (median of storms)"
+                if "export" in r:
+                    changes = r["export"]["p99_change_pct"]
+                    line += (
+                        f", others' p99 during an export {r['export']['p99_change_pct_median']:+.1f}%"
+                        f" (median; rounds {min(changes):+.1f}..{max(changes):+.1f}%)"
+                    )
+            print(line)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,27 @@ def test_recent_visitors_memory_is_bounded():
     assert recent.count(10.0) == 3 and list(recent._seen) == ["v7", "v8", "v9"]
 
 
+def test_recent_visitors_count_the_connected_as_seen_now_and_the_gone_from_their_close():
+    recent = RecentVisitors(window=300.0, limit=2)
+    recent.seen("a", 0.0)
+    recent.opened("a")  # seen before, and now connected: counts once
+    recent.opened("a")  # a second tab
+    recent.opened("b")
+    recent.seen("b", 10.0)  # an event of a connected visitor changes nothing
+    assert recent.count(10.0) == 2
+    for i in range(5):  # others come and go: the limit never evicts the connected
+        recent.seen(f"v{i}", 20.0 + i)
+    assert recent.count(1000.0) == 2  # connected for a long while, silent: still counted
+    recent.closed("a", 1000.0)
+    assert recent.count(1000.0) == 2  # one tab of a still open
+    recent.closed("a", 1100.0)
+    recent.closed("b", 1200.0)
+    assert recent.count(1200.0) == 2  # both gone, seen at their close
+    assert recent.count(1450.0) == 1  # a closed 350 s ago, b 250 s ago
+    assert recent.count(1501.0) == 0
+    assert not recent._seen and not recent._open
+
+
 def test_snapshot_json_round_trip_and_garbage():
     snap = Snapshot(2, {"fern": 1}, recent=4)
     back = Snapshot.from_json(json.loads(json.dumps(snap.to_json())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -349,6 +350,53 @@ async def test_realtime_counts_recorded_visitors_of_the_last_five_minutes(tmp_pa
         answer = (await http_get(sidecar, "/api/events", TOKEN)).json()
         assert set(answer) == {"events", "next", "realtime"}
         assert answer["realtime"]["visitors_5m"] == 1
+
+
+class Watched(dict):  # type: ignore[type-arg]
+    """The sidecar's table of open visits, noting every walk through it."""
+
+    walks = 0
+
+    def values(self):  # type: ignore[no-untyped-def, override]
+        Watched.walks += 1
+        return super().values()
+
+    def items(self):  # type: ignore[no-untyped-def, override]
+        Watched.walks += 1
+        return super().items()
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        Watched.walks += 1
+        return super().__iter__()
+
+
+@aio
+async def test_realtime_counts_the_connected_without_walking_the_connections(tmp_path):
+    # /healthz and every /api/events page ask for the realtime count, on the event loop,
+    # beside up to 10,000 websockets: it is kept as visitors come and go, not recounted.
+    site = make_site(tmp_path)
+    async with running(site) as sidecar:
+        now = [sidecar.clock()]
+        sidecar.clock = lambda: now[0]
+        sidecar.visits.open = Watched(sidecar.visits.open)
+        async with client(sidecar) as ws, client(sidecar, ua=OTHER_UA) as other:
+            await recv(ws)
+            await recv(other)
+            now[0] += timedelta(hours=1)  # connected and silent for an hour
+            walks = Watched.walks  # (no await until the check: only these calls run)
+            assert sidecar.realtime()["visitors_5m"] == 2
+            assert sidecar.health()["realtime"]["visitors_5m"] == 2
+            assert Watched.walks == walks, "the realtime count walked the open connections"
+            assert (await http_get(sidecar, "/api/events", TOKEN)).json()["realtime"] == {
+                "visitors_5m": 2,
+                "at": now[0].isoformat(timespec="seconds").replace("+00:00", "Z"),
+            }
+            await other.close()
+            await until(lambda: sidecar.metrics.connections == 1)
+            now[0] += timedelta(minutes=4)
+            assert sidecar.realtime()["visitors_5m"] == 2  # the other left 4 minutes ago
+            now[0] += timedelta(minutes=2)
+            assert sidecar.realtime()["visitors_5m"] == 1  # 6 minutes ago; ws is still here
 
 
 @aio
