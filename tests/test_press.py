@@ -22,7 +22,7 @@ import pytest
 
 from greenhouse.build import build
 from greenhouse.build_cache import BuildCache
-from greenhouse.site import og, press
+from greenhouse.site import press
 from tests.conftest import REPO
 
 SPAWNED = "multiprocessing.spawn"
@@ -61,7 +61,7 @@ def cores(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(press, "MIN_PLANTS", 10)
     monkeypatch.setattr(press, "CHUNK", 4)
     seen = {"cores": 2}
-    monkeypatch.setattr(og, "_cores", lambda: seen["cores"])
+    monkeypatch.setattr(press, "cores", lambda: seen["cores"])
     monkeypatch.setattr(press, "_load", lambda: 0.0)  # an idle machine, whatever runs beside
     return seen
 
@@ -265,7 +265,7 @@ def test_a_system_that_cannot_start_processes_renders_in_the_build(
     def no_semaphores(size: int) -> object:
         raise OSError(38, "Function not implemented")  # sem_open where /dev/shm is missing
 
-    monkeypatch.setattr(og, "_pool", no_semaphores)
+    monkeypatch.setattr(press, "spawn_pool", no_semaphores)
     watched = watch(monkeypatch)
     site = garden_site(tmp_path, "site")
     result = build(site, offline=True, force=True)

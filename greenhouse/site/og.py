@@ -24,16 +24,11 @@ they go in; only the rows they change are compressed for each preview
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
-import signal
-import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -43,6 +38,7 @@ from PIL import Image, ImageDraw
 
 from greenhouse.site import art, cards, raster
 from greenhouse.site.art import n
+from greenhouse.site.workers import cores, deaf_children, spawn_pool
 
 WIDTH, HEIGHT = 1200, 630
 log = logging.getLogger(__name__)
@@ -514,7 +510,7 @@ class Darkroom:
     """
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or _cores()
+        self.workers = workers or cores()
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Darkroom:
@@ -527,8 +523,8 @@ class Darkroom:
         """Start the drawing processes now: about *expected* pictures will be drawn."""
         if self.workers > 1 and self._pool is None and expected >= IN_PROCESS:
             size = self._size(expected)
-            with _deaf_children():
-                self._pool = _pool(size)
+            with deaf_children():
+                self._pool = spawn_pool(size)
                 for _ in range(size):  # each finds no idle process yet: *size* of them start
                     self._pool.submit(warm_up)
 
@@ -543,9 +539,9 @@ class Darkroom:
         pictures = list(pictures)
         job = Develop(pictures, cached(sorted({p.digest for p in pictures})))
         if self.workers > 1 and len(job.missing) >= IN_PROCESS:
-            with _deaf_children():
+            with deaf_children():
                 if self._pool is None:
-                    self._pool = _pool(self._size(len(job.missing)))
+                    self._pool = spawn_pool(self._size(len(job.missing)))
                 job.submit(self._pool)
         return job
 
@@ -624,62 +620,3 @@ class Develop:
 def warm_up() -> None:
     """A drawing process's first task: the backdrop every project preview starts from."""
     LAYERS.backdrop(PROJECT_SKY)
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def _pool(size: int) -> ProcessPoolExecutor:
-    """*size* drawing processes, started fresh (``spawn``): the build's DuckDB threads stay here."""
-    return ProcessPoolExecutor(
-        size, multiprocessing.get_context("spawn"), initializer=_orphan_guard
-    )
-
-
-def _orphan_guard() -> None:
-    """End this drawing process when the build that started it dies (``kill -9``, a crash).
-
-    Its task queue never closes then: every process holds both of its ends.
-    The parent's sentinel becomes ready when the parent is gone. Ctrl-C is
-    ignored here too: a process started from a thread (``serve``'s rebuilds)
-    could not be started deaf to it (see :func:`_deaf_children`).
-    """
-    from multiprocessing.connection import wait
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="orphan-guard", daemon=True).start()
-
-
-@contextlib.contextmanager
-def _deaf_children() -> Iterator[None]:
-    """Processes started inside ignore Ctrl-C from birth: the build handles it and stops them.
-
-    A terminal sends Ctrl-C to every process of the group. A drawing process
-    that took it would print a ``KeyboardInterrupt`` traceback; ignoring it
-    from an initializer would leave the moment before (its imports) exposed.
-    An ignored signal stays ignored through ``exec``, and Python keeps it so.
-    Only the main thread may change a signal's handler: elsewhere (a build
-    run from a thread) the children keep the default.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

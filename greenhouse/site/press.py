@@ -38,6 +38,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from greenhouse.site.workers import cores, deaf_children, spawn_pool
+
 if TYPE_CHECKING:
     import jinja2
 
@@ -129,11 +131,9 @@ class Press:
     """
 
     def __init__(self, site_templates: Path, compiled: Path | None, workers: int | None = None):
-        from greenhouse.site.og import _cores
-
         self.site_templates = site_templates
         self.compiled = compiled
-        self.workers = spare_cores(_cores()) if workers is None else workers
+        self.workers = spare_cores(cores()) if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Press:
@@ -149,12 +149,10 @@ class Press:
 
     def _start(self, plants: int) -> ProcessPoolExecutor | None:
         """Start the processes (None: this system cannot, and the build renders every page)."""
-        from greenhouse.site.og import _deaf_children, _pool
-
         size = max(1, min(self.workers, -(-plants // PER_PROCESS)))
         try:
-            with _deaf_children():
-                self._pool = _pool(size)
+            with deaf_children():
+                self._pool = spawn_pool(size)
                 for _ in range(size):  # each finds no idle process yet: *size* of them start
                     self._pool.submit(warm_up, self.site_templates, self.compiled)
         except (OSError, ImportError, NotImplementedError) as exc:  # no semaphores, no fork/exec
