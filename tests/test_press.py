@@ -24,8 +24,8 @@ from greenhouse.build import build
 from greenhouse.build_cache import BuildCache
 from greenhouse.site import press
 from tests.conftest import REPO
+from tests.processes import needs_proc, spawned_children, stop_and_check, wait_for
 
-SPAWNED = "multiprocessing.spawn"
 PLANTS = 40
 
 
@@ -147,34 +147,6 @@ stdlib_race = (
 )
 
 
-def children(parent: int) -> list[int]:
-    """The processes *parent* started with multiprocessing's ``spawn``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and SPAWNED.encode() in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for(condition, seconds: float = 60.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-
-
 @needs_proc
 @stdlib_race
 def test_a_killed_rendering_process_costs_only_time(
@@ -192,8 +164,8 @@ def test_a_killed_rendering_process_costs_only_time(
     killed: list[int] = []
 
     def kill(printing: press.Printing) -> None:
-        assert wait_for(lambda: len(children(os.getpid())) == 1), "no rendering process"
-        for pid in children(os.getpid()):
+        assert wait_for(lambda: len(spawned_children(os.getpid())) == 1), "no rendering process"
+        for pid in spawned_children(os.getpid()):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
@@ -285,19 +257,6 @@ def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
     )
 
 
-def marked(mark: str) -> list[int]:
-    """Processes whose environment carries *mark* (a build and everything it started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if mark.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @needs_proc
 @pytest.mark.parametrize("how", ["ctrl-c", "kill -9"])
 def test_a_stopped_rebuild_leaves_no_rendering_process(tmp_path: Path, how: str) -> None:
@@ -314,20 +273,12 @@ def test_a_stopped_rebuild_leaves_no_rendering_process(tmp_path: Path, how: str)
     proc = rebuild(site, mark)
     try:
         # The rebuild starts its rendering process as soon as the store is open.
-        assert wait_for(lambda: len(children(proc.pid)) >= 1), "no rendering process"
+        assert wait_for(lambda: len(spawned_children(proc.pid)) >= 1), "no rendering process"
         time.sleep(0.3)
-        if how == "ctrl-c":
-            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
-        else:
-            os.kill(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if how == "ctrl-c":
-        assert proc.returncode == 130, err.decode()
-        assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
-    assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
+    except BaseException:
+        proc.kill()
+        raise
+    stop_and_check(proc, how, mark)
     # The published bundle is whole: the next build finishes and publishes.
     again = subprocess.run(
         [sys.executable, "-m", "greenhouse", "build", "--offline", "--force", "--root", str(site)],

@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from greenhouse.site import art, og, raster
+from greenhouse.site import art, og, raster, workers
 from tests.conftest import REPO
-
-SPAWNED = "multiprocessing.spawn"
+from tests.processes import needs_proc, spawned_children, stop_and_check, wait_for
 
 
 def plants(count: int) -> list[dict[str, object]]:
@@ -60,48 +59,6 @@ def develop(described: list[og.Picture], workers: int) -> og.Drawn:
     """Every picture drawn, none cached, by a darkroom of *workers* cores."""
     with og.Darkroom(workers) as darkroom:
         return darkroom.begin(described, nothing_cached).finish()
-
-
-def drawing_processes(parent: int) -> list[int]:
-    """The drawing processes *parent* started (multiprocessing ``spawn`` children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and SPAWNED.encode() in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def marked(mark: str) -> list[int]:
-    """Processes whose environment carries *mark* (a build and everything it started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if mark.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def wait_for(condition, seconds: float = 60.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 
 
 def test_drawing_processes_draw_the_bytes_the_build_would() -> None:
@@ -162,9 +119,9 @@ def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixtu
     here = develop(described, workers=1)
     with og.Darkroom(2) as darkroom:
         darkroom.warm(len(described))
-        assert wait_for(lambda: len(drawing_processes(os.getpid())) == 2)
+        assert wait_for(lambda: len(spawned_children(os.getpid())) == 2)
         job = darkroom.begin(described, nothing_cached)
-        for pid in drawing_processes(os.getpid()):
+        for pid in spawned_children(os.getpid()):
             os.kill(pid, signal.SIGKILL)
         with caplog.at_level(logging.WARNING, logger="greenhouse.site.og"):
             drawn = job.finish()
@@ -213,20 +170,12 @@ def test_a_stopped_first_build_leaves_no_drawing_process(tmp_path: Path, how: st
     proc = first_build(tmp_path, mark)
     try:
         # A first build starts its drawing processes before it seeds the demo data.
-        assert wait_for(lambda: len(drawing_processes(proc.pid)) >= 2), "no drawing process"
+        assert wait_for(lambda: len(spawned_children(proc.pid)) >= 2), "no drawing process"
         time.sleep(0.5)
-        if how == "ctrl-c":
-            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole group
-        else:
-            os.kill(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if how == "ctrl-c":
-        assert proc.returncode == 130, err.decode()
-        assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
-    assert wait_for(lambda: marked(mark) == [], 20), f"left behind: {marked(mark)}"
+    except BaseException:
+        proc.kill()
+        raise
+    stop_and_check(proc, how, mark)
 
 
 @pytest.mark.parametrize(
@@ -317,3 +266,23 @@ def test_pictures_drawn_in_the_build_are_drawn_a_look_at_a_time(
     drawn = develop(described, workers=1)
     assert len(drawn.new) == 9
     assert len(fitted) == 3  # one base a look
+
+
+@needs_proc
+def test_helper_processes_are_deaf_to_ctrl_c() -> None:
+    """A terminal's Ctrl-C reaches every process of the group: only the build may handle it."""
+    before = signal.getsignal(signal.SIGINT)
+    with workers.deaf_children():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # what a child inherits at birth
+        pool = workers.spawn_pool(1)
+    assert signal.getsignal(signal.SIGINT) is before
+    try:
+        pool.submit(int).result(timeout=60)
+        (child,) = spawned_children(os.getpid())
+        status = Path(f"/proc/{child}/status").read_text()
+        ignored = int(
+            next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+        )
+        assert ignored & (1 << (signal.SIGINT - 1)), "the helper process would take Ctrl-C"
+    finally:
+        pool.shutdown()
