@@ -25,7 +25,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
@@ -53,8 +53,14 @@ class GardenConnection(ServerConnection):
 
     # Slots, not instance attributes: adding attributes to a websockets
     # connection after its __init__ un-shares its __dict__ (1.5 KiB more per
-    # connection, measured with tracemalloc).
-    __slots__ = ("client_ip", "host", "plain", "upgraded")
+    # connection, measured with tracemalloc). websockets itself adds one,
+    # ``transport``, in ``connection_made``: when a reconnect storm has made
+    # many connections before the first of them is told of its transport,
+    # CPython (3.11) no longer adds the name to the attributes all instances
+    # share, and every connection then gets a dict of its own. Its slot here
+    # keeps it out of the dict, so the memory of a storm does not depend on
+    # how the accepts happened to batch (tests/sidecar/test_memory.py).
+    __slots__ = ("client_ip", "host", "plain", "transport", "upgraded")
 
     admission: Admission  # set on the subclass made by :func:`connection_class`
     #: The host this connection is counted against (None: not counted yet).
@@ -211,7 +217,11 @@ class Admission:
 
 @dataclass(eq=False, slots=True)
 class Visit:
-    """One open websocket. ``ip`` and ``user_agent`` stay in memory only, to key events."""
+    """One open websocket. ``ip`` and ``user_agent`` stay in memory only, to key events.
+
+    Held once per connection, beside websockets' own objects: slots, and the
+    moments it opened at given as one float (see :meth:`Visits.admit`).
+    """
 
     ws: ServerConnection
     number: int
@@ -222,10 +232,10 @@ class Visit:
     recorded: bool
     device: str
     bucket: TokenBucket
+    view_started: float
+    last_message: float
     project: str | None = None
     viewed: bool = False
-    view_started: float = field(default_factory=time.monotonic)
-    last_message: float = field(default_factory=time.monotonic)
     strikes: int = 0
     idle: bool = False
     served: bool = False
@@ -247,11 +257,17 @@ class Visits:
             time.monotonic(),
         )
         self._interaction_end = float("-inf")
+        # Each visit's bucket shares these two floats rather than making its own.
+        self._message_rate = float(sidecar.config.messages_per_second)
+        self._message_burst = float(sidecar.config.message_burst)
 
     def forget_plants(self, plants: frozenset[str]) -> None:
         """After a new garden: whoever looked at a removed plant is on the overview."""
+        presence = self.sidecar.presence
         for visit in self.open.values():
             if visit.project is not None and visit.project not in plants:
+                if visit.counted:
+                    presence.move(visit.visitor, visit.project, None)
                 visit.project = None
 
     async def admit(self, ws: ServerConnection, request: Request) -> bytes | None:
@@ -283,6 +299,7 @@ class Visits:
             )
             return None
         bot = is_bot(user_agent)
+        now = time.monotonic()  # one float for the visit's three moments
         visit = Visit(
             ws=ws,
             number=number,
@@ -292,12 +309,14 @@ class Visits:
             counted=not bot,
             recorded=not bot and not opted_out(request.headers),
             device=device(user_agent),
-            bucket=TokenBucket(config.messages_per_second, config.message_burst, time.monotonic()),
+            bucket=TokenBucket(self._message_rate, self._message_burst, now),
+            view_started=now,
+            last_message=now,
         )
         self.per_visitor[key] = self.per_visitor.get(key, 0) + 1
         self.open[ws] = visit
         if visit.counted:
-            sidecar.presence.join(ws, key)
+            sidecar.presence.join(key)
             sidecar.presence_changed()
         if visit.recorded:
             sidecar.recent.opened(key)
@@ -330,7 +349,40 @@ class Visits:
         visit.served = True
         reason = "closed"
         try:
-            reason = await self._serve(visit)
+            # One coroutine for the whole visit, not a loop in a second one
+            # awaited from here: each suspended coroutine is a frame kept per
+            # connection (about 250 bytes, measured with tracemalloc).
+            sidecar = self.sidecar
+            while True:
+                message = await ws.recv()  # idle visits are closed by close_idle()
+                visit.last_message = now = time.monotonic()
+                sidecar.metrics.messages_in += 1
+                if not visit.bucket.take(now):
+                    visit.strikes += 1
+                    sidecar.metrics.reject("rate_limited")
+                    if visit.strikes > sidecar.tuning.flood_strikes:
+                        sidecar.metrics.reject("flood")
+                        reason = "flood"
+                        await ws.close(1008, "too many messages")
+                        break
+                    if visit.strikes == 1:
+                        await self._error(visit, "rate_limited", "too many messages; slow down")
+                    continue
+                visit.strikes = 0
+                if not isinstance(message, str):
+                    sidecar.metrics.reject("binary")
+                    await self._error(visit, "binary", "only JSON text frames are accepted")
+                    continue
+                try:
+                    parsed = protocol.parse_message(message, sidecar.garden.plants)
+                except protocol.ProtocolError as exc:
+                    sidecar.metrics.reject(exc.code)
+                    await self._error(visit, exc.code, exc.message)
+                    continue
+                if isinstance(parsed, protocol.View):
+                    self._view(visit, parsed)
+                else:
+                    self._interact(visit, parsed)
         except ConnectionClosed as exc:
             code = exc.sent.code if exc.sent is not None else None
             if visit.idle:
@@ -341,39 +393,6 @@ class Visits:
         finally:
             self._leave(visit)
             log.debug("connection #%d closed (%s)", visit.number, reason)
-
-    async def _serve(self, visit: Visit) -> str:
-        sidecar = self.sidecar
-        ws = visit.ws
-        while True:
-            message = await ws.recv()  # idle visits are closed by close_idle()
-            visit.last_message = time.monotonic()
-            sidecar.metrics.messages_in += 1
-            if not visit.bucket.take(time.monotonic()):
-                visit.strikes += 1
-                sidecar.metrics.reject("rate_limited")
-                if visit.strikes > sidecar.tuning.flood_strikes:
-                    sidecar.metrics.reject("flood")
-                    await ws.close(1008, "too many messages")
-                    return "flood"
-                if visit.strikes == 1:
-                    await self._error(visit, "rate_limited", "too many messages; slow down")
-                continue
-            visit.strikes = 0
-            if not isinstance(message, str):
-                sidecar.metrics.reject("binary")
-                await self._error(visit, "binary", "only JSON text frames are accepted")
-                continue
-            try:
-                parsed = protocol.parse_message(message, sidecar.garden.plants)
-            except protocol.ProtocolError as exc:
-                sidecar.metrics.reject(exc.code)
-                await self._error(visit, exc.code, exc.message)
-                continue
-            if isinstance(parsed, protocol.View):
-                self._view(visit, parsed)
-            else:
-                self._interact(visit, parsed)
 
     async def close_idle(self) -> None:
         """Close visits silent for longer than ``idle_timeout`` (1000, "idle timeout"), forever.
@@ -405,11 +424,11 @@ class Visits:
         self.sidecar.metrics.messages_out += 1
 
     def _view(self, visit: Visit, view: protocol.View) -> None:
-        visit.project = view.project
+        before, visit.project = visit.project, view.project
         visit.viewed = True
         visit.view_started = time.monotonic()
         if visit.counted:
-            self.sidecar.presence.move(visit.ws, view.project)
+            self.sidecar.presence.move(visit.visitor, before, view.project)
             self.sidecar.presence_changed()
         self._record(visit, "view", view.project, referrer=view.referrer)
 
@@ -439,14 +458,15 @@ class Visits:
 
     def _leave(self, visit: Visit) -> None:
         sidecar = self.sidecar
-        self.open.pop(visit.ws, None)
+        if self.open.pop(visit.ws, None) is None:
+            return  # already left
         left = self.per_visitor.get(visit.visitor, 0) - 1
         if left > 0:
             self.per_visitor[visit.visitor] = left
         else:
             self.per_visitor.pop(visit.visitor, None)
         if visit.counted:
-            sidecar.presence.leave(visit.ws)
+            sidecar.presence.leave(visit.visitor, visit.project)
             sidecar.presence_changed()
         if visit.recorded:
             sidecar.recent.closed(visit.visitor, sidecar.clock().timestamp())

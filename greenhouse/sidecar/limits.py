@@ -30,10 +30,11 @@ class TokenBucket:
 
     __slots__ = ("burst", "rate", "tokens", "updated")
 
-    def __init__(self, rate: float, burst: int, now: float):
+    def __init__(self, rate: float, burst: float, now: float):
         self.rate = rate
+        # float() of a float is that float: buckets given the same one share it.
         self.burst = float(burst)
-        self.tokens = float(burst)
+        self.tokens = self.burst
         self.updated = now
 
     def take(self, now: float) -> bool:
@@ -63,7 +64,10 @@ def host_of(address: str) -> str:
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    text = str(ip)
+    # The address itself when it is already in its usual form: one string kept
+    # per connection, not two equal ones.
+    return address if text == address else text
 
 
 class HostCounter:

@@ -10,7 +10,7 @@ fade out on their own.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 #: "Realtime": distinct recorded visitors seen within this many seconds.
@@ -53,38 +53,36 @@ class Snapshot:
 
 
 class Presence:
-    """The local garden: which connection (of which visitor) looks at what."""
+    """The local garden's counts: distinct visitors in all and per project.
+
+    Only counts are kept, no entry per connection: the caller (a visit)
+    already knows its visitor key and where it looks, and says both on each
+    change. That saves a dictionary entry and a tuple per connection.
+    """
 
     def __init__(self) -> None:
-        self._where: dict[Hashable, tuple[str, str | None]] = {}
         self._connections: Counter[str] = Counter()
         self._viewers: dict[str | None, Counter[str]] = {}
 
     def connections_of(self, visitor: str) -> int:
-        """Open connections of one visitor key (for the per-visitor cap)."""
+        """Open connections of one visitor key."""
         return self._connections[visitor]
 
-    def join(self, connection: Hashable, visitor: str) -> None:
-        """A connection opens; it looks at the overview until it says otherwise."""
+    def join(self, visitor: str) -> None:
+        """A connection of *visitor* opens; it looks at the overview until it says otherwise."""
         self._connections[visitor] += 1
-        self._where[connection] = (visitor, None)
         self._add(visitor, None)
 
-    def move(self, connection: Hashable, project: str | None) -> None:
-        """A connection now looks at *project* (None: the overview)."""
-        visitor, before = self._where[connection]
-        if before == project:
+    def move(self, visitor: str, before: str | None, after: str | None) -> None:
+        """A connection of *visitor* that looked at *before* now looks at *after*
+        (None: the overview)."""
+        if before == after:
             return
         self._remove(visitor, before)
-        self._where[connection] = (visitor, project)
-        self._add(visitor, project)
+        self._add(visitor, after)
 
-    def leave(self, connection: Hashable) -> None:
-        """A connection closes."""
-        entry = self._where.pop(connection, None)
-        if entry is None:
-            return
-        visitor, project = entry
+    def leave(self, visitor: str, project: str | None) -> None:
+        """A connection of *visitor* that looked at *project* closes."""
         self._remove(visitor, project)
         self._connections[visitor] -= 1
         if self._connections[visitor] <= 0:
@@ -100,12 +98,6 @@ class Presence:
             del viewers[visitor]
         if not viewers:
             del self._viewers[project]
-
-    def forget_projects(self, known: set[str] | frozenset[str]) -> None:
-        """After a new garden is published, viewers of removed plants move to the overview."""
-        for connection, (_visitor, project) in list(self._where.items()):
-            if project is not None and project not in known:
-                self.move(connection, None)
 
     def snapshot(self) -> Snapshot:
         """The local counts."""

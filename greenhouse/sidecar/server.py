@@ -291,7 +291,6 @@ class Sidecar:
     # -- the garden ------------------------------------------------------------------
 
     def _plants_changed(self, plants: frozenset[str]) -> None:
-        self.presence.forget_projects(plants)
         self.visits.forget_plants(plants)
         self.presence_changed()
 

@@ -136,31 +136,26 @@ def test_token_bucket_refills_at_its_rate():
 
 def test_presence_counts_distinct_visitors_per_project():
     presence = Presence()
-    presence.join("tab1", "alice")
-    presence.join("tab2", "alice")
-    presence.join("tab3", "bob")
-    presence.move("tab1", "fern")
-    presence.move("tab2", "fern")
-    presence.move("tab3", "fern")
+    presence.join("alice")  # tab 1
+    presence.join("alice")  # tab 2
+    presence.join("bob")
+    assert presence.snapshot() == Snapshot(2, {})
+    presence.move("alice", None, "fern")
+    presence.move("alice", None, "fern")
+    presence.move("bob", None, "fern")
     assert presence.snapshot() == Snapshot(2, {"fern": 2})
     assert presence.connections_of("alice") == 2
-    presence.move("tab2", "moss")
+    presence.move("alice", "fern", "moss")  # tab 2
     assert presence.snapshot() == Snapshot(2, {"fern": 2, "moss": 1})
-    presence.leave("tab1")
-    presence.leave("tab3")
+    presence.move("alice", "moss", "moss")  # the same plant again: nothing changes
+    assert presence.snapshot() == Snapshot(2, {"fern": 2, "moss": 1})
+    presence.leave("alice", "fern")  # tab 1
+    presence.leave("bob", "fern")
     assert presence.snapshot() == Snapshot(1, {"moss": 1})
-    presence.leave("tab2")
-    presence.leave("tab2")  # twice is harmless
+    presence.leave("alice", "moss")
     assert presence.snapshot() == Snapshot(0, {})
     assert presence.connections_of("alice") == 0
-
-
-def test_presence_forgets_unpublished_projects():
-    presence = Presence()
-    presence.join("c", "v")
-    presence.move("c", "fern")
-    presence.forget_projects(frozenset({"moss"}))
-    assert presence.snapshot() == Snapshot(1, {})
+    assert not presence._viewers and not presence._connections, "nothing left behind"
 
 
 def test_merge_adds_live_remotes_and_drops_silent_ones():
@@ -372,15 +367,15 @@ def test_presence_matches_a_naive_count(steps):
     presence = Presence()
     where: dict[int, tuple[str, str | None]] = {}
     for op, conn, visitor, project in steps:
+        # The caller (a visit) keeps each connection's visitor and plant.
         if op == "join" and conn not in where:
-            presence.join(conn, visitor)
+            presence.join(visitor)
             where[conn] = (visitor, None)
         elif op == "move" and conn in where:
-            presence.move(conn, project)
+            presence.move(where[conn][0], where[conn][1], project)
             where[conn] = (where[conn][0], project)
-        elif op == "leave":
-            presence.leave(conn)
-            where.pop(conn, None)
+        elif op == "leave" and conn in where:
+            presence.leave(*where.pop(conn))
     visitors = {v for v, _ in where.values()}
     projects: dict[str, int] = {}
     for plant in ("fern", "moss"):
@@ -388,6 +383,9 @@ def test_presence_matches_a_naive_count(steps):
         if viewers:
             projects[plant] = len(viewers)
     assert presence.snapshot() == Snapshot(len(visitors), projects)
+    for visitor, project in where.values():
+        presence.leave(visitor, project)
+    assert presence.snapshot() == Snapshot(0, {}) and not presence._connections
 
 
 def test_a_host_is_an_ipv4_address_or_an_ipv6_slash_64():

@@ -548,3 +548,26 @@ async def test_the_publish_hook_needs_the_token_and_announces(tmp_path):
         assert answer.status_code == 202 and answer.json()["plants"] == 2
         assert (await recv_until(ws, "garden_updated"))["generated_at"] == "2026-03-03T00:00:00Z"
         assert sidecar.garden.plants == {"fern", "tulip"}
+
+
+@aio
+async def test_viewers_of_a_removed_plant_are_counted_on_the_overview(tmp_path):
+    site = make_site(tmp_path, presence_interval=0.05)
+    async with running(site, watch_garden=False) as sidecar, client(sidecar) as alice:
+        await recv(alice)
+        async with client(sidecar, ua=OTHER_UA) as bob:
+            await recv(bob)
+            await bob.send(view("moss"))
+            await alice.send(view("fern"))
+            await recv_until(alice, "presence", lambda f: f["projects"] == {"fern": 1, "moss": 1})
+            write_garden(tmp_path, ("fern",), generated_at="2026-04-04T00:00:00Z")
+            answer = await http_get(sidecar, "/api/published", token=TOKEN, method="POST")
+            assert answer.status_code == 202
+            moved = await recv_until(alice, "presence", lambda f: "moss" not in f["projects"])
+            assert moved == {"type": "presence", "visitors": 2, "projects": {"fern": 1}}
+            await bob.send(view("fern"))  # from the overview, where the new garden put it
+            both = await recv_until(alice, "presence", lambda f: f["projects"] == {"fern": 2})
+            assert both["visitors"] == 2
+        gone = await recv_until(alice, "presence", lambda f: f["visitors"] == 1)
+        assert gone["projects"] == {"fern": 1}
+        assert sidecar.presence.snapshot().visitors == 1
