@@ -21,9 +21,14 @@ in a subprocess on 127.0.0.1:
    over the order in which the server admitted connections.
 2. **memory**: the server's RSS after the storm minus before, per connection. For the
    sidecar and bare, the median of ``--memory-storms`` storms (default 3: this one,
-   then more against fresh servers, taking turns): one storm's RSS moves in steps of
-   about a MiB for either server (the allocator's arenas), a whole KiB per connection
-   at 1,000.
+   then more against fresh servers, taking turns), and beside it the ratio of each
+   server's lowest storm. A websockets connection object gets a dict of its own
+   (about 1.3 KiB more) when a storm has made many of them before the first is told
+   of its transport (CPython's key-sharing dicts, see ``GardenConnection``): bare
+   websockets lands on one of two steps from storm to storm (12.4 or 13.6 KiB at
+   1,000 on this machine), by how the accepts happened to batch. The sidecar keeps
+   ``transport`` in a slot and has one step. The lowest storms compare the sidecar
+   with bare at its best.
 3. **fan-out and latency**: ten driver visitors take turns moving between
    two plants; each move changes presence. The next move waits until 100
    sampled clients (spread over the connection order) got the frame.
@@ -38,11 +43,17 @@ in a subprocess on 127.0.0.1:
    the two processes' last write. ``--parallel-floor`` adds the floor with a
    second writer thread, an experiment.
 4. **export** (sidecar, largest size only): the latency phase again in
-   ``--export-rounds`` pairs of windows (default 4 pairs of a quarter of
+   ``--export-rounds`` pairs of windows (default 8 pairs of a quarter of
    ``--seconds`` each), one window of each pair while another process pages
    through ``/api/events`` (1,000 events a page, back to back) over a log of
    200,000 events, the order alternating between pairs; reports each pair's
-   p99 without and during, its change, and the median change.
+   p99 without and during, its change, and the median change; the p50 and p99
+   of all windows of each kind pooled; and the CPU seconds of the server (and of
+   its threads other than the event loop, which build the pages) and of the
+   exporting process in each kind of window. A window's p99 is its worst move or
+   two: one stalled move (a collection, another process taking the core) makes a
+   pair's change hundreds of percent, so the figure is the median over the pairs,
+   and eight pairs (four until round 5) let two such pairs pass.
 
 A summary at the end gives issue 15's ratios against bare in the same run.
 
@@ -541,6 +552,7 @@ def exporter(port: int) -> None:
 
 async def export_windows(
     port: int,
+    server_pid: int,
     drivers: list[Any],
     place: list[str],
     sampled: list[Sampled],
@@ -551,7 +563,10 @@ async def export_windows(
 
     The windows alternate (with then without, then without then with, ...) so that a
     change in the machine's load during the phase weighs on both sides alike; each round
-    compares its two adjacent windows. One exporting process, paused between windows."""
+    compares its two adjacent windows. One exporting process, paused between windows.
+    Beside the latencies: the CPU seconds the server and the exporting process used in
+    each kind of window, and the server's share of its threads' CPU that was not its
+    event loop (the worker thread building pages)."""
     child = subprocess.Popen(
         [sys.executable, __file__, "--export", str(port)],
         stdin=subprocess.PIPE,
@@ -565,6 +580,7 @@ async def export_windows(
         window = max(3.0, seconds / 4)
         rounds_p99: list[tuple[float, float]] = []  # (without, with) per round
         pooled: dict[bool, list[float]] = {False: [], True: []}
+        cpu: dict[bool, list[float]] = {False: [0.0, 0.0, 0.0], True: [0.0, 0.0, 0.0]}
         pages = 0
         for r in range(rounds):
             p99: dict[bool, float] = {}
@@ -573,7 +589,19 @@ async def export_windows(
                     tell.write("go\n")
                     tell.flush()
                 await asyncio.sleep(0.5)  # an export under way, or the last one over
+                before = (
+                    cpu_seconds(server_pid),
+                    cpu_seconds(child.pid),
+                    helper_thread_seconds(server_pid),
+                )
                 latencies, _count = await moves(drivers, place, sampled, window, 300)
+                after = (
+                    cpu_seconds(server_pid),
+                    cpu_seconds(child.pid),
+                    helper_thread_seconds(server_pid),
+                )
+                for i in range(3):
+                    cpu[exporting][i] += after[i] - before[i]
                 if exporting:
                     tell.write("pause\n")
                     tell.flush()
@@ -601,7 +629,33 @@ async def export_windows(
             round(percentile(pooled[False], 0.99) * 1000, 1),
             round(percentile(pooled[True], 0.99) * 1000, 1),
         ],
+        "pooled_p50_ms_without_during": [
+            round(percentile(pooled[False], 0.5) * 1000, 1),
+            round(percentile(pooled[True], 0.5) * 1000, 1),
+        ],
+        # CPU seconds over all windows of each kind: the server, the exporting process,
+        # and the server's threads other than its event loop.
+        "cpu_s_server_without_during": [round(cpu[False][0], 2), round(cpu[True][0], 2)],
+        "cpu_s_exporter_during": round(cpu[True][1], 2),
+        "cpu_s_server_helper_threads_without_during": [
+            round(cpu[False][2], 2),
+            round(cpu[True][2], 2),
+        ],
     }
+
+
+def helper_thread_seconds(pid: int) -> float:
+    """CPU seconds of process *pid*'s threads other than its main one (the event loop)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def memory_storm(kind: str, n: int, root: str) -> float:
@@ -640,7 +694,7 @@ async def memory_storm(kind: str, n: int, root: str) -> float:
 
 
 async def measure(
-    kind: str, n: int, seconds: float, root: str, export: bool, rounds: int = 4
+    kind: str, n: int, seconds: float, root: str, export: bool, rounds: int = 8
 ) -> dict[str, Any]:
     args = [sys.executable, __file__, "--serve", kind, "--root", root]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -734,7 +788,9 @@ async def measure(
                 2,
             )
         if export:
-            result["export"] = await export_windows(port, drivers, place, sampled, seconds, rounds)
+            result["export"] = await export_windows(
+                port, proc.pid, drivers, place, sampled, seconds, rounds
+            )
         say("exit")
         people.wait()
         for s in sampled:
@@ -834,8 +890,8 @@ def main() -> None:
     parser.add_argument(
         "--export-rounds",
         type=int,
-        default=4,
-        help="pairs of latency windows with and without an export (default 4)",
+        default=8,
+        help="pairs of latency windows with and without an export (default 8)",
     )
     parser.add_argument(
         "--memory-storms",
@@ -892,9 +948,8 @@ def main() -> None:
                 )
                 print(json.dumps(result), flush=True)
                 results.append(result)
-            # More storms for the memory figure, the servers taking turns: one storm's RSS
-            # moves in steps of about a MiB for both servers (the allocator's arenas), a
-            # whole KiB per connection at 1,000.
+            # More storms for the memory figure, the servers taking turns: bare websockets'
+            # RSS lands on one of two steps from storm to storm (see the docstring).
             targets = [r for r in results if r["connections"] == n and r["server"] in TARGETED]
             for _ in range(args.memory_storms - 1):
                 for r in targets:
@@ -904,12 +959,14 @@ def main() -> None:
             for r in targets:
                 storms = r.get("memory_storms_kib", [r["rss_per_connection_kib"]])
                 r["rss_per_connection_kib_median"] = round(statistics.median(storms), 2)
+                r["rss_per_connection_kib_lowest"] = min(storms)
                 print(
                     json.dumps(
                         {k: r[k] for k in ("server", "connections")}
                         | {
                             "memory_storms_kib": storms,
                             "rss_per_connection_kib_median": r["rss_per_connection_kib_median"],
+                            "rss_per_connection_kib_lowest": r["rss_per_connection_kib_lowest"],
                         }
                     ),
                     flush=True,
@@ -940,12 +997,21 @@ def summary(results: list[dict[str, Any]]) -> None:
                     memory = (
                         r["rss_per_connection_kib_median"] / bare["rss_per_connection_kib_median"]
                     )
-                    line += f", memory per connection {memory:.2f}x (median of storms)"
+                    lowest = (
+                        r["rss_per_connection_kib_lowest"] / bare["rss_per_connection_kib_lowest"]
+                    )
+                    line += (
+                        f", memory per connection {memory:.2f}x (median of storms;"
+                        f" lowest storms {lowest:.2f}x)"
+                    )
                 if "export" in r:
                     changes = r["export"]["p99_change_pct"]
                     line += (
                         f", others' p99 during an export {r['export']['p99_change_pct_median']:+.1f}%"
-                        f" (median; rounds {min(changes):+.1f}..{max(changes):+.1f}%)"
+                        f" (median; rounds {min(changes):+.1f}..{max(changes):+.1f}%;"
+                        " pooled p99 {:.1f} -> {:.1f} ms)".format(
+                            *r["export"]["pooled_p99_ms_without_during"]
+                        )
                     )
             print(line)
 

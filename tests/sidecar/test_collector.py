@@ -63,6 +63,26 @@ async def test_a_reconnect_storm_pauses_the_collector_until_it_is_over(tmp_path)
 
 
 @aio
+async def test_a_storm_ends_with_one_full_collection_that_leaves_its_objects_old(tmp_path):
+    # Otherwise CPython moves them up a generation at a time over the next minute,
+    # each move a stall of the loop in the middle of live presence.
+    site = make_site(tmp_path, max_connections_per_ip=1000)
+    async with running(site) as sidecar:
+        writers = await asyncio.gather(*(handshake(sidecar.port, n) for n in range(300)))
+        try:
+            assert sidecar.collector.pauses == 1 and sidecar.collector.collections == 0
+            await until(gc.isenabled, timeout=5)
+            oldest = {id(o) for o in gc.get_objects(generation=2)}
+            connections = list(sidecar.visits.open)
+            assert len(connections) == 300
+            assert all(id(ws) in oldest for ws in connections)
+            assert sidecar.collector.collections == 1
+        finally:
+            for writer in writers:
+                writer.close()
+
+
+@aio
 async def test_closing_in_the_middle_of_a_storm_turns_the_collector_back_on(tmp_path):
     site = make_site(tmp_path, max_connections_per_ip=1000)
     async with running(site) as sidecar:
