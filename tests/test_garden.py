@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from greenhouse.config import GrowthConfig
+from greenhouse.garden import growth
 from greenhouse.garden.growth import DORMANT, STAGES, Activity, simulate
 from greenhouse.garden.layout import MAX_SHIFT, Seedling, place
 from greenhouse.garden.skills import constellation
@@ -70,6 +72,25 @@ def test_one_plant_never_changes_another(
     swapped = run(mine, changed)
     assert np.array_equal(together.growth[0], alone.growth[0])
     assert np.array_equal(together.stage[0], swapped.stage[0])
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_blocks_simulated_on_several_threads_give_the_one_thread_result(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    rng = np.random.default_rng(7)
+    plants = growth.BLOCK * 3 + 5  # four blocks, the last one short
+    commits = rng.poisson(0.4, (plants, DAYS)).astype(np.float32)
+    commits[::7, 50:] = 0  # some plants go quiet long enough to be dormant
+    planted = rng.integers(-20, DAYS // 2, plants)
+    archived = rng.random(plants) < 0.05
+    monkeypatch.setattr(growth, "cores", lambda: 1)
+    alone = simulate(activity_of(*commits), planted, archived, PARAMS)
+    monkeypatch.setattr(growth, "cores", lambda: threads)
+    shared = simulate(activity_of(*commits), planted, archived, PARAMS)
+    for field in ("growth", "health", "stage", "idle_days", "units"):
+        assert np.array_equal(getattr(alone, field), getattr(shared, field)), field
+    assert set(np.unique(alone.stage)) >= {DORMANT, STAGES.index("seed")}
 
 
 def test_archived_is_dormant_but_keeps_size() -> None:
