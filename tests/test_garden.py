@@ -14,7 +14,7 @@ from greenhouse.config import GrowthConfig
 from greenhouse.garden import growth
 from greenhouse.garden.growth import DORMANT, STAGES, Activity, simulate
 from greenhouse.garden.layout import MAX_SHIFT, Seedling, place
-from greenhouse.garden.skills import constellation
+from greenhouse.garden.skills import constellation, skill_key
 from greenhouse.garden.weather import Observation, compute_weather
 
 PARAMS = GrowthConfig()
@@ -175,6 +175,28 @@ def test_constellation_weights_co_occurrence() -> None:
     assert edges[("numpy", "python")] > edges[("cli", "python")]
     python = next(n for n in graph["nodes"] if n["id"] == "python")
     assert python["level"] == 5 and python["projects"] == ["a", "b", "c"]
+
+
+@settings(max_examples=60)
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+        st.lists(st.sampled_from(["Python", "python", "Rust", "Go", "C++", "SQL", "Web UI"])),
+        max_size=12,
+    )
+)
+def test_each_edge_counts_the_plants_that_share_its_two_skills(
+    plant_skills: dict[str, list[str]],
+) -> None:
+    sky = constellation([], plant_skills)
+    keys = {p: {skill_key(s) for s in skills} for p, skills in plant_skills.items()}
+    expected = {}
+    for a in {k for ks in keys.values() for k in ks}:
+        for b in {k for ks in keys.values() for k in ks}:
+            shared = sum(1 for ks in keys.values() if a in ks and b in ks)
+            if a < b and shared:
+                expected[a, b] = shared
+    assert {(e["source"], e["target"]): e["shared"] for e in sky["edges"]} == expected
 
 
 def test_weather_follows_rhythm_and_rain_outside() -> None:
