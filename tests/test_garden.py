@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from greenhouse.config import GrowthConfig
+from greenhouse.garden import growth
 from greenhouse.garden.growth import DORMANT, STAGES, Activity, simulate
 from greenhouse.garden.layout import MAX_SHIFT, Seedling, place
-from greenhouse.garden.skills import constellation
+from greenhouse.garden.skills import constellation, skill_key
 from greenhouse.garden.weather import Observation, compute_weather
 
 PARAMS = GrowthConfig()
@@ -70,6 +72,25 @@ def test_one_plant_never_changes_another(
     swapped = run(mine, changed)
     assert np.array_equal(together.growth[0], alone.growth[0])
     assert np.array_equal(together.stage[0], swapped.stage[0])
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_blocks_simulated_on_several_threads_give_the_one_thread_result(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    rng = np.random.default_rng(7)
+    plants = growth.BLOCK * 3 + 5  # four blocks, the last one short
+    commits = rng.poisson(0.4, (plants, DAYS)).astype(np.float32)
+    commits[::7, 50:] = 0  # some plants go quiet long enough to be dormant
+    planted = rng.integers(-20, DAYS // 2, plants)
+    archived = rng.random(plants) < 0.05
+    monkeypatch.setattr(growth, "cores", lambda: 1)
+    alone = simulate(activity_of(*commits), planted, archived, PARAMS)
+    monkeypatch.setattr(growth, "cores", lambda: threads)
+    shared = simulate(activity_of(*commits), planted, archived, PARAMS)
+    for field in ("growth", "health", "stage", "idle_days", "units"):
+        assert np.array_equal(getattr(alone, field), getattr(shared, field)), field
+    assert set(np.unique(alone.stage)) >= {DORMANT, STAGES.index("seed")}
 
 
 def test_archived_is_dormant_but_keeps_size() -> None:
@@ -154,6 +175,28 @@ def test_constellation_weights_co_occurrence() -> None:
     assert edges[("numpy", "python")] > edges[("cli", "python")]
     python = next(n for n in graph["nodes"] if n["id"] == "python")
     assert python["level"] == 5 and python["projects"] == ["a", "b", "c"]
+
+
+@settings(max_examples=60)
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+        st.lists(st.sampled_from(["Python", "python", "Rust", "Go", "C++", "SQL", "Web UI"])),
+        max_size=12,
+    )
+)
+def test_each_edge_counts_the_plants_that_share_its_two_skills(
+    plant_skills: dict[str, list[str]],
+) -> None:
+    sky = constellation([], plant_skills)
+    keys = {p: {skill_key(s) for s in skills} for p, skills in plant_skills.items()}
+    expected = {}
+    for a in {k for ks in keys.values() for k in ks}:
+        for b in {k for ks in keys.values() for k in ks}:
+            shared = sum(1 for ks in keys.values() if a in ks and b in ks)
+            if a < b and shared:
+                expected[a, b] = shared
+    assert {(e["source"], e["target"]): e["shared"] for e in sky["edges"]} == expected
 
 
 def test_weather_follows_rhythm_and_rain_outside() -> None:

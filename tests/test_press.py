@@ -22,7 +22,7 @@ import pytest
 
 from greenhouse.build import build
 from greenhouse.build_cache import BuildCache
-from greenhouse.site import press
+from greenhouse.site import og, press, workers
 from tests.conftest import REPO
 from tests.processes import needs_proc, spawned_children, stop_and_check, wait_for
 
@@ -137,6 +137,20 @@ def test_the_build_renders_what_no_process_has_begun(
     assert 0 < watched.stolen[0] < PLANTS
 
 
+def test_no_plant_goes_to_the_press_while_drawing_processes_take_the_cores(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(og, "cores", lambda: 2)  # the drawing processes see two cores too
+    site = garden_site(tmp_path, "drawn")
+    config = site / "greenhouse.toml"
+    config.write_text(config.read_text().replace("preview_images = false", "preview_images = true"))
+    watched = watch(monkeypatch)
+    first = build(site, offline=True)  # every preview is drawn, in drawing processes
+    assert first.images_drawn > PLANTS and watched.handed == []
+    forced = build(site, offline=True, force=True)  # every preview is cached: the press renders
+    assert forced.images_drawn == 0 and watched.handed == [PLANTS]
+
+
 #: Python 3.11's process pool, when a process dies, sets an error on every future it still
 #: holds, including those the build took back (cancelled): the pool's thread then fails
 #: with InvalidStateError. Harmless (the pages are rendered), fixed in 3.12 (gh-107219).
@@ -237,7 +251,7 @@ def test_a_system_that_cannot_start_processes_renders_in_the_build(
     def no_semaphores(size: int) -> object:
         raise OSError(38, "Function not implemented")  # sem_open where /dev/shm is missing
 
-    monkeypatch.setattr(press, "spawn_pool", no_semaphores)
+    monkeypatch.setattr(workers, "spawn_pool", no_semaphores)
     watched = watch(monkeypatch)
     site = garden_site(tmp_path, "site")
     result = build(site, offline=True, force=True)

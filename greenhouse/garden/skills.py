@@ -17,6 +17,7 @@ and only the :data:`MAX_EDGES` strongest edges are kept. Every node is kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -32,6 +33,7 @@ MAX_LINKED_SKILLS = 500
 MAX_EDGES = 1000
 
 
+@functools.lru_cache(maxsize=4096)  # a thousand plants name the same few dozen skills
 def skill_key(name: str) -> str:
     """The id of a skill: lower case, spaces and punctuation folded to '-'."""
     out = []
@@ -100,11 +102,14 @@ def _edges(plant_keys: list[list[str]], uses: Counter[str]) -> list[dict[str, ob
     """The strongest edges among the most used skills, sorted by (source, target)."""
     linked = sorted(sorted(uses, key=lambda k: (-uses[k], k))[:MAX_LINKED_SKILLS])
     index = {key: i for i, key in enumerate(linked)}
-    shared = np.zeros((len(linked), len(linked)), dtype=np.int64)
+    # Every (skill, skill) pair of every plant, counted in one go.
+    n = len(linked)
+    pairs: list[int] = []
     for keys in plant_keys:
         cols = [index[k] for k in keys if k in index]
         if len(cols) > 1:
-            shared[np.ix_(cols, cols)] += 1
+            pairs += [i * n + j for i in cols for j in cols]
+    shared = np.bincount(np.asarray(pairs, dtype=np.int64), minlength=n * n).reshape(n, n)
     a, b = np.triu_indices(len(linked), k=1)
     counts = shared[a, b]
     together = counts > 0

@@ -32,13 +32,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
-
-from PIL import Image, ImageDraw
+from typing import TYPE_CHECKING, Any
 
 from greenhouse.site import art, cards, raster
 from greenhouse.site.art import n
-from greenhouse.site.workers import cores, deaf_children, spawn_pool
+from greenhouse.site.workers import Helpers, cores, deaf_children
+
+if TYPE_CHECKING:  # Pillow loads where pixels are made (see greenhouse.site.raster)
+    from PIL import Image
 
 WIDTH, HEIGHT = 1200, 630
 log = logging.getLogger(__name__)
@@ -377,6 +378,8 @@ def icon_pictures(favicon: bytes, background: str) -> list[Picture]:
 
 def draw(job: Job) -> bytes:
     """PNG bytes of one picture."""
+    from PIL import Image, ImageDraw
+
     if isinstance(job, ProjectJob):
         # Only the panel's lower part differs between previews of one look: letter and map
         # a copy of that part; only the rows it changes are compressed for this preview.
@@ -407,6 +410,8 @@ def draw_all(jobs: Sequence[Job]) -> list[bytes]:
 
 def _letter_base(image: Image.Image, site_title: str, k: art.Look) -> None:
     """The words a project preview shares with its look: the site, the stage, the bar."""
+    from PIL import ImageDraw
+
     pen = ImageDraw.Draw(image)
     left, top, right, _ = PANEL
     text, face = raster.fit(pen, site_title, right - left - 96, 26, 20, bold=False)
@@ -441,6 +446,8 @@ def _letter_project(
 
     A *shared* name (the palette's sample words) is rendered once per process.
     """
+    from PIL import ImageDraw
+
     pen = ImageDraw.Draw(image)
     ox, oy = origin
     left, top, right, _ = PANEL
@@ -511,7 +518,7 @@ class Darkroom:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or cores()
-        self._pool: ProcessPoolExecutor | None = None
+        self._helpers = Helpers()
 
     def __enter__(self) -> Darkroom:
         return self
@@ -521,12 +528,17 @@ class Darkroom:
 
     def warm(self, expected: int) -> None:
         """Start the drawing processes now: about *expected* pictures will be drawn."""
-        if self.workers > 1 and self._pool is None and expected >= IN_PROCESS:
+        if self.workers > 1 and self._helpers.pool is None and expected >= IN_PROCESS:
             size = self._size(expected)
             with deaf_children():
-                self._pool = spawn_pool(size)
+                pool = self._helpers.start(size)
                 for _ in range(size):  # each finds no idle process yet: *size* of them start
-                    self._pool.submit(warm_up)
+                    pool.submit(warm_up)
+
+    @property
+    def started(self) -> bool:
+        """Whether drawing processes are running (warmed, or begun on many missing pictures)."""
+        return self._helpers.pool is not None
 
     def _size(self, pictures: int) -> int:
         """How many drawing processes *pictures* are worth (each costs its start and layers)."""
@@ -540,16 +552,17 @@ class Darkroom:
         job = Develop(pictures, cached(sorted({p.digest for p in pictures})))
         if self.workers > 1 and len(job.missing) >= IN_PROCESS:
             with deaf_children():
-                if self._pool is None:
-                    self._pool = spawn_pool(self._size(len(job.missing)))
-                job.submit(self._pool)
+                pool = self._helpers.pool or self._helpers.start(self._size(len(job.missing)))
+                job.submit(pool)
         return job
 
+    def release(self) -> None:
+        """Let the drawing processes end while the build goes on (every picture is in)."""
+        self._helpers.release()
+
     def close(self) -> None:
-        """Stop the drawing processes; pictures not begun are dropped."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the drawing processes and wait for them; pictures not begun are dropped."""
+        self._helpers.close()
 
 
 class Develop:

@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from greenhouse.site.workers import cores, deaf_children, spawn_pool
+from greenhouse.site.workers import Helpers, cores, deaf_children
 
 if TYPE_CHECKING:
     import jinja2
@@ -134,7 +134,7 @@ class Press:
         self.site_templates = site_templates
         self.compiled = compiled
         self.workers = spare_cores(cores()) if workers is None else workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._helpers = Helpers()
 
     def __enter__(self) -> Press:
         return self
@@ -144,7 +144,7 @@ class Press:
 
     def warm(self, expected: int) -> None:
         """Start the rendering processes now: about *expected* plants will be rendered."""
-        if self._pool is None and self.workers >= 1 and expected >= MIN_PLANTS:
+        if self._helpers.pool is None and self.workers >= 1 and expected >= MIN_PLANTS:
             self._start(expected)
 
     def _start(self, plants: int) -> ProcessPoolExecutor | None:
@@ -152,14 +152,14 @@ class Press:
         size = max(1, min(self.workers, -(-plants // PER_PROCESS)))
         try:
             with deaf_children():
-                self._pool = spawn_pool(size)
+                pool = self._helpers.start(size)
                 for _ in range(size):  # each finds no idle process yet: *size* of them start
-                    self._pool.submit(warm_up, self.site_templates, self.compiled)
+                    pool.submit(warm_up, self.site_templates, self.compiled)
         except (OSError, ImportError, NotImplementedError) as exc:  # no semaphores, no fork/exec
             log.debug("no rendering process: %s", exc)
             self.close()
             self.workers = 0
-        return self._pool
+        return self._helpers.pool
 
     def begin(
         self,
@@ -177,7 +177,7 @@ class Press:
         """
         if self.workers < 1 or len(jobs) < MIN_PLANTS:
             return None
-        pool = self._pool or self._start(len(jobs))
+        pool = self._helpers.pool or self._start(len(jobs))
         if pool is None:
             return None
         setup = Setup(
@@ -194,11 +194,13 @@ class Press:
         printing.submit(pool, pickle.dumps(setup), history, jobs)
         return printing
 
+    def release(self) -> None:
+        """Let the rendering processes end while the build goes on (every page is in)."""
+        self._helpers.release()
+
     def close(self) -> None:
-        """Stop the rendering processes; chunks not begun are dropped."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the rendering processes and wait for them; chunks not begun are dropped."""
+        self._helpers.close()
 
 
 def spare_cores(cores: int) -> int:

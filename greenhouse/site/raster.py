@@ -19,10 +19,15 @@ import struct
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import PIL
-import resvg_py
-from PIL import Image, ImageDraw, ImageFont
+
+# Pillow's image modules and resvg load where pixels are made, not with this
+# module: a build whose pictures are all in the image cache never needs them
+# (about 25 ms of its start).
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw, ImageFont
 
 FONTS = Path(__file__).parent / "fonts"
 REGULAR = FONTS / "DejaVuSans.ttf"
@@ -31,6 +36,9 @@ BOLD = FONTS / "DejaVuSans-Bold.ttf"
 
 def rasterize(svg: str, width: int | None = None, height: int | None = None) -> Image.Image:
     """An RGBA image of *svg* (at its own size, or scaled to *width* × *height*)."""
+    import resvg_py
+    from PIL import Image
+
     png = resvg_py.svg_to_bytes(svg_string=svg, skip_system_fonts=True, width=width, height=height)
     image = Image.open(io.BytesIO(bytes(png)))
     image.load()
@@ -62,6 +70,8 @@ def sampled(image: Image.Image, step: int = SAMPLE) -> Image.Image:
     small picture, an icon, needs more: :func:`palette_of` takes a 16th.) A
     part cut on the grid samples exactly as the whole does there.
     """
+    from PIL import Image
+
     width, height = image.width // step, image.height // step
     # On a whole number of steps, so the sample's grid is exactly every step-th pixel.
     box = (0, 0, width * step, height * step)
@@ -70,6 +80,8 @@ def sampled(image: Image.Image, step: int = SAMPLE) -> Image.Image:
 
 def palette_of_sample(sample: Image.Image) -> Image.Image:
     """A 256-colour palette fitted to *sample* as it is (see :func:`palette_of`)."""
+    from PIL import Image
+
     return sample.quantize(256, method=Image.Quantize.MEDIANCUT)
 
 
@@ -88,6 +100,8 @@ def encode_png(image: Image.Image, palette: Image.Image | None = None) -> bytes:
 
 def indexed(image: Image.Image, palette: Image.Image) -> Image.Image:
     """*image* with each pixel mapped to the nearest colour of *palette* (no dithering)."""
+    from PIL import Image
+
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     return rgb.quantize(palette=palette, dither=Image.Dither.NONE)
 
@@ -252,6 +266,8 @@ def stamp(
 
 @functools.lru_cache(maxsize=2048)
 def _mask(text: str, size: int, bold: bool) -> tuple[Image.Image, tuple[int, int]]:
+    from PIL import Image, ImageDraw
+
     face = font(size, bold)
     left, top, right, bottom = (int(v) for v in face.getbbox(text))
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)))
@@ -271,6 +287,8 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     faces: dict[tuple[int, bool], ImageFont.FreeTypeFont] = _faces.__dict__.setdefault("faces", {})
     face = faces.get((size, bold))
     if face is None:
+        from PIL import ImageFont
+
         face = faces[(size, bold)] = ImageFont.truetype(str(BOLD if bold else REGULAR), size)
     return face
 

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 
@@ -36,6 +35,7 @@ from greenhouse.garden.garden import GardenState, PlantState, Track
 from greenhouse.garden.growth import STAGES
 from greenhouse.site import THEME, api, feed, og, sharing
 from greenhouse.site.bundle import Bundle, digest, dumps, dumps_spliced
+from greenhouse.site.cards import escape as xml_escape
 from greenhouse.site.constellation import LISTED_PROJECTS, star_chart
 from greenhouse.site.static import StaticFiles, StaticRule, select
 
@@ -385,33 +385,40 @@ class Renderer:
             plants=[plant_docs[s.spec.id] for s in ordered],
         )
         self.share = sharing.garden_share(self.links, self.config, garden_doc)
-        # The preview pictures are drawn on the other cores while the pages render.
+        # The preview pictures are drawn, or the plants' pages rendered, on the other cores
+        # while the rest renders here.
         with contextlib.ExitStack() as stack:
             darkroom = self.darkroom or stack.enter_context(og.Darkroom())
+            # The plants go first: their process waits for nothing else, while finding the
+            # cached pictures takes a thousand digests and a read of the image cache.
+            printing = self._begin_plants(garden, plant_docs, bundle, darkroom)
+            if printing is not None:
+                stack.callback(printing.close)
             pictures = self._begin_pictures(darkroom, garden_doc)
             if pictures is not None:
                 stack.callback(pictures.close)
-            printing = self._begin_plants(garden, plant_docs, bundle, pictures)
-            if printing is not None:
-                stack.callback(printing.close)
             self._render(garden, ordered, plant_docs, stages, weather, garden_doc, bundle, printing)
             self._sharing(garden_doc, bundle, pictures)
+            darkroom.release()  # every picture is in: the processes end while the build goes on
             if printing is not None:
                 printing.finish(bundle)
+                assert self.press is not None
+                self.press.release()
 
     def _begin_plants(
         self,
         garden: GardenState,
         docs: dict[str, Any],
         bundle: Bundle,
-        pictures: og.Develop | None,
+        darkroom: og.Darkroom,
     ) -> Printing | None:
         """Hand the plants' pages and documents to the build's rendering processes, if worth it.
 
         Not when the bundle keeps keys (``serve`` renders only what changed),
-        nor while drawing processes take the other cores (a first build).
+        nor when drawing processes were started for this build: they take the
+        other cores (a first build, or an empty image cache, draws every preview).
         """
-        if self.press is None or bundle.keep_keys or (pictures is not None and pictures.handed):
+        if self.press is None or bundle.keep_keys or darkroom.started:
             return None
         jobs = [(state, docs[state.spec.id]) for state in garden.plants]
         self.printing = self.press.begin(self, garden.weather, garden.history, jobs, bundle)

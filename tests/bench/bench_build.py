@@ -23,7 +23,8 @@ same run and the target:
   the plants' pages render in a second process on another core
   (:mod:`greenhouse.site.press`); a tuned row pins the build to one core,
   which renders them all in the build's own process, and the CPU of the
-  build's own process (its critical path on an idle machine) is shown apart;
+  build's own process (its critical path on an idle machine) is shown apart,
+  and when each stage of a forced rebuild begins (``build()`` in a child);
 * no-change rebuild — target ≤ 0.2 s and no file written;
 * start-up: ``greenhouse --version``, and in one process what typer's
   parameter coercion costs on its own and once greenhouse's config models
@@ -125,6 +126,38 @@ def median(runs: list[Run]) -> Run:
         if middle.own is not None
         else None,
     )
+
+
+#: A forced rebuild through the library, printing when each stage begins (seconds since the
+#: parent started the process): where the time before any page can render goes.
+STAGE_MARKS = """
+import os, sys, time
+started = float(os.environ["BENCH_STARTED"])
+from greenhouse.build import build
+marks = [("imported", time.time() - started)]
+build(".", offline=True, force=True, progress=lambda s: marks.append((s, time.time() - started)))
+marks.append(("done", time.time() - started))
+print(" ".join(f"{stage.replace(' ', '-')}={at:.3f}" for stage, at in marks))
+"""
+
+
+def stage_marks(site: Path, repeat: int) -> dict[str, float]:
+    """Median seconds from process start to each stage of a forced rebuild of *site*."""
+    seen: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        environ = {**env(), "BENCH_STARTED": repr(time.time())}
+        out = subprocess.run(
+            [sys.executable, "-c", STAGE_MARKS],
+            cwd=site,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for field in out.split():
+            stage, at = field.split("=")
+            seen.setdefault(stage, []).append(float(at))
+    return {stage: statistics.median(times) for stage, times in seen.items()}
 
 
 def greenhouse(*args: str) -> list[str]:
@@ -320,6 +353,7 @@ def main() -> None:
             written.append(files_written(bundle, stamps))
             if n < args.repeat - 1:
                 shutil.rmtree(site)
+        marks = stage_marks(site, args.repeat)
         files = sum(1 for p in (site / "build" / "site").rglob("*") if p.is_file())
         bare_first = []  # tuned: the first build without its preview pictures
         for n in range(args.repeat):
@@ -394,6 +428,14 @@ def main() -> None:
                 f"{'  of which the build process':<34}{'':>8}{full_run.own:>8.2f}"
                 f"  {'(without its rendering process)':<24}"
             )
+        print(
+            "  its stages (in-process build(), seconds from process start, median): "
+            + ", ".join(f"{stage} {at:.2f}" for stage, at in marks.items())
+        )
+        print(
+            "  ('simulate': the store is read and the garden grown; 'api': the garden is known,"
+            " its plants handed to the rendering process)"
+        )
         print(
             line(
                 "  tuned: one core",
