@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,21 @@ def marked(mark: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def marked_build(command: list[str], mark: str, cwd: Path) -> subprocess.Popen[bytes]:
+    """A build command (after ``python``) run with *mark* in its environment, in its own session.
+
+    Its own process group: Ctrl-C sent to it reaches it and its children only.
+    """
+    return subprocess.Popen(
+        [sys.executable, *command],
+        cwd=cwd,
+        env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:

@@ -24,7 +24,13 @@ from greenhouse.build import build
 from greenhouse.build_cache import BuildCache
 from greenhouse.site import og, press, workers
 from tests.conftest import REPO
-from tests.processes import needs_proc, spawned_children, stop_and_check, wait_for
+from tests.processes import (
+    marked_build,
+    needs_proc,
+    spawned_children,
+    stop_and_check,
+    wait_for,
+)
 
 PLANTS = 40
 
@@ -45,6 +51,14 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def one_core_bundle(root: Path, cores: dict[str, int]) -> dict[str, bytes]:
+    """The bundle of a garden built on one core: no rendering process, every page in the build."""
+    cores["cores"] = 1
+    alone = garden_site(root, "alone")
+    build(alone, offline=True)
+    return tree(alone / "build/site")
 
 
 class Watched:
@@ -101,10 +115,7 @@ def everything_rendered_there(printing: press.Printing) -> None:
 def test_the_press_writes_the_bytes_the_build_would(
     tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cores["cores"] = 1  # no rendering process: the build renders every page itself
-    alone = garden_site(tmp_path, "alone")
-    build(alone, offline=True)
-    expected = tree(alone / "build/site")
+    expected = one_core_bundle(tmp_path, cores)
 
     cores["cores"] = 2
     watched = watch(monkeypatch, everything_rendered_there)
@@ -121,10 +132,7 @@ def test_the_press_writes_the_bytes_the_build_would(
 def test_the_build_renders_what_no_process_has_begun(
     tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cores["cores"] = 1
-    alone = garden_site(tmp_path, "alone")
-    build(alone, offline=True)
-    expected = tree(alone / "build/site")
+    expected = one_core_bundle(tmp_path, cores)
 
     cores["cores"] = 2
     monkeypatch.setattr(press.Press, "warm", lambda self, expected: None)  # started late
@@ -169,10 +177,7 @@ def test_a_killed_rendering_process_costs_only_time(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cores["cores"] = 1
-    alone = garden_site(tmp_path, "alone")
-    build(alone, offline=True)
-    expected = tree(alone / "build/site")
+    expected = one_core_bundle(tmp_path, cores)
 
     cores["cores"] = 2
     killed: list[int] = []
@@ -261,13 +266,8 @@ def test_a_system_that_cannot_start_processes_renders_in_the_build(
 
 
 def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", IDLE_CLI, "build", "--offline", "--force", "--root", str(site)],
-        cwd=REPO,
-        env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: Ctrl-C reaches it and its children only
+    return marked_build(
+        ["-c", IDLE_CLI, "build", "--offline", "--force", "--root", str(site)], mark, REPO
     )
 
 

@@ -24,7 +24,13 @@ from PIL import Image, ImageChops
 
 from greenhouse.site import art, og, raster, workers
 from tests.conftest import REPO
-from tests.processes import needs_proc, spawned_children, stop_and_check, wait_for
+from tests.processes import (
+    marked_build,
+    needs_proc,
+    spawned_children,
+    stop_and_check,
+    wait_for,
+)
 
 
 def plants(count: int) -> list[dict[str, object]]:
@@ -153,14 +159,7 @@ def first_build(site: Path, mark: str) -> subprocess.Popen[bytes]:
     (site / "greenhouse.toml").write_text(
         '[site]\ntitle = "Interrupted"\n[demo]\nenabled = true\nprojects = 400\ndays = 400\n'
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "greenhouse", "build", "--offline", "--root", str(site)],
-        cwd=REPO,
-        env={**os.environ, "GREENHOUSE_TEST_MARK": mark},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: Ctrl-C reaches it and its children only
-    )
+    return marked_build(["-m", "greenhouse", "build", "--offline", "--root", str(site)], mark, REPO)
 
 
 @needs_proc
