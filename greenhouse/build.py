@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from greenhouse.collector import rarely_collecting
 from greenhouse.errors import BuildError, ConfigError, Problem
 
 if TYPE_CHECKING:  # the no-change path imports none of these
@@ -121,6 +122,7 @@ def output_problems(
     ]
 
 
+@rarely_collecting()  # a build makes few reference cycles: greenhouse/collector.py
 def build(
     root: Path | str = ".",
     *,

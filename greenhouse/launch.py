@@ -84,12 +84,19 @@ def quick_build(argv: Sequence[str]) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        if quick_build(sys.argv[1:]):
-            return
-    except KeyboardInterrupt:
-        print("interrupted; what was already stored is kept", file=sys.stderr)
-        raise SystemExit(130) from None
-    from greenhouse.cli import main as cli_main
+    from greenhouse.collector import collect_rarely, spare_the_exit
 
-    cli_main()
+    if sys.argv[1:2] != ["sidecar"]:  # the sidecar runs for days: it keeps CPython's settings
+        collect_rarely()
+    try:
+        try:
+            if quick_build(sys.argv[1:]):
+                return
+        except KeyboardInterrupt:
+            print("interrupted; what was already stored is kept", file=sys.stderr)
+            raise SystemExit(130) from None
+        from greenhouse.cli import main as cli_main
+
+        cli_main()
+    finally:
+        spare_the_exit()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from greenhouse.collector import collect_rarely
 from greenhouse.machine import cores
 
 __all__ = ["Helpers", "cores", "deaf_children", "spawn_pool"]
@@ -24,9 +25,13 @@ __all__ = ["Helpers", "cores", "deaf_children", "spawn_pool"]
 
 def spawn_pool(size: int) -> ProcessPoolExecutor:
     """*size* helper processes, started fresh (``spawn``), each guarded against orphanhood."""
-    return ProcessPoolExecutor(
-        size, multiprocessing.get_context("spawn"), initializer=_orphan_guard
-    )
+    return ProcessPoolExecutor(size, multiprocessing.get_context("spawn"), initializer=_helper)
+
+
+def _helper() -> None:
+    """A helper process's start: a build's collector thresholds, then the orphan guard."""
+    collect_rarely()  # before the imports its first task brings (Jinja, Pillow, numpy)
+    _orphan_guard()
 
 
 class Helpers:
