@@ -18,15 +18,20 @@ in a subprocess on 127.0.0.1:
    connecting (mean over all N). The bare server sends none: it has no
    presence. The 100 sampled clients of step 3 start their handshakes
    among the others (one beside every (N - 100)/100-th), so they are spread
-   over the order in which the server admitted connections.
+   over the order in which the server admitted connections. The extra storms
+   of step 2 are timed too (their N clients all minimal): beside this storm's
+   ratio the summary prints the ratio of the median storms and of each
+   server's fastest. Bare websockets is the one that moves: its storm at
+   10,000 took 3.4 s or 6.2 s in runs ten minutes apart (its connections
+   with or without dicts of their own, below), the sidecar's 4.3-5.3 s.
 2. **memory**: the server's RSS after the storm minus before, per connection. For the
    sidecar and bare, the median of ``--memory-storms`` storms (default 3: this one,
    then more against fresh servers, taking turns), and beside it the ratio of each
    server's lowest storm. A websockets connection object gets a dict of its own
    (about 1.3 KiB more) when a storm has made many of them before the first is told
    of its transport (CPython's key-sharing dicts, see ``GardenConnection``): bare
-   websockets lands on one of two steps from storm to storm (12.4 or 13.6 KiB at
-   1,000 on this machine), by how the accepts happened to batch. The sidecar keeps
+   websockets lands on one of two steps from storm to storm (14.1 or 15.4 KiB at
+   10,000 on this machine), by how the accepts happened to batch. The sidecar keeps
    ``transport`` in a slot and has one step. The lowest storms compare the sidecar
    with bare at its best.
 3. **fan-out and latency**: ten driver visitors take turns moving between
@@ -693,9 +698,10 @@ def as_installed(root: Path, kinds: list[str]) -> None:
     )
 
 
-async def memory_storm(kind: str, n: int, root: str) -> float:
+async def memory_storm(kind: str, n: int, root: str) -> tuple[float, float]:
     """One more storm of *n* minimal clients against a fresh *kind* server: its RSS growth
-    per connection in KiB (as in :func:`measure`, without the other phases)."""
+    per connection in KiB (as in :func:`measure`, without the other phases), and the
+    seconds the server took to open them all."""
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--root", root],
         stdout=subprocess.PIPE,
@@ -715,12 +721,15 @@ async def memory_storm(kind: str, n: int, root: str) -> float:
         )
         assert people.stdin is not None and people.stdout is not None
         assert await asyncio.to_thread(people.stdout.readline) == "ready\n"
+        opened = time.perf_counter()
+        open_seconds = 0.0
         for word in ("go", "stop"):
             people.stdin.write(word + "\n")
             people.stdin.flush()
             await asyncio.to_thread(people.stdout.readline)  # "opened", then the frame counts
+            open_seconds = open_seconds or time.perf_counter() - opened
         await asyncio.sleep(2.0)
-        return (rss_bytes(proc.pid) - rss_before) / n / 1024
+        return (rss_bytes(proc.pid) - rss_before) / n / 1024, open_seconds
     finally:
         for child in (people, proc):
             if child is not None and child.poll() is None:
@@ -989,13 +998,18 @@ def main() -> None:
             targets = [r for r in results if r["connections"] == n and r["server"] in TARGETED]
             for _ in range(args.memory_storms - 1):
                 for r in targets:
-                    kib = asyncio.run(memory_storm(r["server"], n, str(root)))
+                    kib, seconds = asyncio.run(memory_storm(r["server"], n, str(root)))
                     r.setdefault("memory_storms_kib", [r["rss_per_connection_kib"]])
                     r["memory_storms_kib"].append(round(kib, 2))
+                    r.setdefault("open_storms_seconds", [r["open_seconds"]])
+                    r["open_storms_seconds"].append(round(seconds, 2))
             for r in targets:
                 storms = r.get("memory_storms_kib", [r["rss_per_connection_kib"]])
                 r["rss_per_connection_kib_median"] = round(statistics.median(storms), 2)
                 r["rss_per_connection_kib_lowest"] = min(storms)
+                opens = r.get("open_storms_seconds", [r["open_seconds"]])
+                r["open_seconds_median"] = round(statistics.median(opens), 2)
+                r["open_seconds_lowest"] = min(opens)
                 print(
                     json.dumps(
                         {k: r[k] for k in ("server", "connections")}
@@ -1003,6 +1017,9 @@ def main() -> None:
                             "memory_storms_kib": storms,
                             "rss_per_connection_kib_median": r["rss_per_connection_kib_median"],
                             "rss_per_connection_kib_lowest": r["rss_per_connection_kib_lowest"],
+                            "open_storms_seconds": opens,
+                            "open_seconds_median": r["open_seconds_median"],
+                            "open_seconds_lowest": r["open_seconds_lowest"],
                         }
                     ),
                     flush=True,
@@ -1028,6 +1045,11 @@ def summary(results: list[dict[str, Any]]) -> None:
             line = f"# {n:>6,} {kind:<12} fan-out {fanout:.2f}x bare"
             if kind == "sidecar":
                 line += f", open {r['open_seconds'] / bare['open_seconds']:.2f}x"
+                if "open_seconds_median" in r:
+                    line += (
+                        f" (median of storms {r['open_seconds_median'] / bare['open_seconds_median']:.2f}x;"
+                        f" fastest storms {r['open_seconds_lowest'] / bare['open_seconds_lowest']:.2f}x)"
+                    )
                 line += f", p50 {r['latency_ms_p50'] / bare['latency_ms_p50']:.2f}x"
                 if "rss_per_connection_kib_median" in r:
                     memory = (
