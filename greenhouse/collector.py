@@ -10,12 +10,13 @@ command line's libraries (pydantic, DuckDB, numpy, Jinja) set off 128 passes
 (55 ms), and a forced rebuild of 1,000 plants 171 more in its own process
 (about 70 ms), then the interpreter's passes at exit took 60-100 ms more.
 
-So a build's processes collect rarely (:data:`THRESHOLDS`: the youngest
-generation every 50,000 allocations), and the command line freezes what is
-still alive as it exits (:func:`spare_the_exit`). Long-lived processes keep
-their own settings: the sidecar pauses its collector in a reconnect storm
-instead (:mod:`greenhouse.sidecar.collector`), and ``serve`` has a build's
-thresholds only while it builds (:func:`rarely_collecting`).
+So the command line collects rarely (:data:`THRESHOLDS`: the youngest
+generation every 50,000 allocations), and so do a build's helper processes
+and :func:`~greenhouse.build.build` itself while it runs, whoever calls it
+(:func:`rarely_collecting`); the command line freezes what is still alive as
+it exits (:func:`spare_the_exit`). The sidecar keeps CPython's settings: it
+runs for days and pauses its collector in a reconnect storm instead
+(:mod:`greenhouse.sidecar.collector`).
 """
 
 from __future__ import annotations
