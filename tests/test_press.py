@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -265,9 +264,26 @@ def test_a_system_that_cannot_start_processes_renders_in_the_build(
     assert tree(site / "build/site") == tree(build(site, offline=True, force=True).output)
 
 
-def rebuild(site: Path, mark: str) -> subprocess.Popen[bytes]:
+#: :data:`IDLE_CLI`, held once the rendering process has the plants: the build touches the
+#: file named first on its command line, then waits a minute before its README cards. A stop
+#: sent after the file appears lands while the build runs and its rendering process lives,
+#: however fast the rebuild (a fixed delay let a quick one finish first).
+HELD_CLI = (
+    "import sys, time; from pathlib import Path; from greenhouse.site import press, render\n"
+    "press._load = lambda: 0.0\n"
+    "held, cards = Path(sys.argv.pop(1)), render.Renderer._sharing\n"
+    "def hold(*args, **kwargs):\n"
+    "    held.touch(); time.sleep(60); return cards(*args, **kwargs)\n"
+    "render.Renderer._sharing = hold\n"
+    "from greenhouse.launch import main; main()"
+)
+
+
+def rebuild(site: Path, mark: str, held: Path) -> subprocess.Popen[bytes]:
     return marked_build(
-        ["-c", IDLE_CLI, "build", "--offline", "--force", "--root", str(site)], mark, REPO
+        ["-c", HELD_CLI, str(held), "build", "--offline", "--force", "--root", str(site)],
+        mark,
+        REPO,
     )
 
 
@@ -284,11 +300,13 @@ def test_a_stopped_rebuild_leaves_no_rendering_process(tmp_path: Path, how: str)
     )
     assert first.returncode == 0, first.stderr.decode()
     mark = f"greenhouse-{uuid.uuid4().hex}"
-    proc = rebuild(site, mark)
+    held = tmp_path / "held"
+    proc = rebuild(site, mark, held)
     try:
-        # The rebuild starts its rendering process as soon as the store is open.
-        assert wait_for(lambda: len(spawned_children(proc.pid)) >= 1), "no rendering process"
-        time.sleep(0.3)
+        # The rebuild starts its rendering process as soon as the store is open, and
+        # hands it the plants before it renders the rest.
+        assert wait_for(held.exists), "the rebuild never reached its README cards"
+        assert spawned_children(proc.pid), "no rendering process"
     except BaseException:
         proc.kill()
         raise
