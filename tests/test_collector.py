@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +21,19 @@ CPYTHON = (700, 10, 10)
 
 @pytest.fixture
 def cpython_collector() -> Iterator[None]:
-    """CPython's default thresholds and nothing frozen for the test; this process's own after."""
+    """CPython's default thresholds and nothing frozen for the test; this process's own after.
+
+    The command line, run here in-process, also ignores Ctrl-C as it ends (``cli.main``):
+    left so, every process this test process starts later would inherit it.
+    """
     before = gc.get_threshold()
+    interrupt = signal.getsignal(signal.SIGINT)
     gc.unfreeze()
     gc.set_threshold(*CPYTHON)
     yield
     gc.unfreeze()
     gc.set_threshold(*before)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def _no_previews(site: Path) -> Path:
