@@ -267,7 +267,7 @@ def test_a_system_that_cannot_start_processes_renders_in_the_build(
 #: :data:`IDLE_CLI`, held once the rendering process has the plants: the build touches the
 #: file named first on its command line, then waits a minute before its README cards. A stop
 #: sent after the file appears lands while the build runs and its rendering process lives,
-#: however fast the rebuild (a fixed delay let a quick one finish first).
+#: however fast the rebuild or loaded the machine: a fixed delay can promise neither.
 HELD_CLI = (
     "import sys, time; from pathlib import Path; from greenhouse.site import press, render\n"
     "press._load = lambda: 0.0\n"
