@@ -8,7 +8,8 @@ garden, its documents), and reference counting frees almost all of them: the
 passes find next to nothing. Measured with ``gc.callbacks``: importing the
 command line's libraries (pydantic, DuckDB, numpy, Jinja) set off 128 passes
 (55 ms), and a forced rebuild of 1,000 plants 171 more in its own process
-(about 70 ms), then the interpreter's passes at exit took 60-100 ms more.
+(0.09-0.10 s), then the interpreter's exit took 80-130 ms, most of it in its
+passes (25-37 ms with them skipped).
 
 So the command line collects rarely (:data:`THRESHOLDS`: the youngest
 generation every 50,000 allocations), and so do a build's helper processes
@@ -49,8 +50,9 @@ def spare_the_exit() -> None:
     """Let the interpreter's last collections skip every object still alive.
 
     At exit CPython collects the whole heap, and again as it clears the
-    modules: after a 1,000-plant build, 60-100 ms spent finding the cycles
-    among objects that are about to be freed with the process anyway.
+    modules, looking for cycles among objects the process is about to drop
+    anyway: after a 1,000-plant build the exit took 80-130 ms, and 25-37 ms
+    with what is alive frozen.
     Frozen objects are not scanned; what is left when the process ends goes
     back to the system with it.
     """

@@ -22,8 +22,8 @@ in a subprocess on 127.0.0.1:
    of step 2 are timed too (their N clients all minimal): beside this storm's
    ratio the summary prints the ratio of the median storms and of each
    server's fastest. Bare websockets is the one that moves: its storm at
-   10,000 took 3.4 s or 6.2 s in runs ten minutes apart (its connections
-   with or without dicts of their own, below), the sidecar's 4.3-5.3 s.
+   10,000 took from 3.4 s to 6.2 s in runs ten minutes apart, the
+   sidecar's 4.3-5.3 s.
 2. **memory**: the server's RSS after the storm minus before, per connection. For the
    sidecar and bare, the median of ``--memory-storms`` storms (default 3: this one,
    then more against fresh servers, taking turns), and beside it the ratio of each
@@ -722,12 +722,13 @@ async def memory_storm(kind: str, n: int, root: str) -> tuple[float, float]:
         assert people.stdin is not None and people.stdout is not None
         assert await asyncio.to_thread(people.stdout.readline) == "ready\n"
         opened = time.perf_counter()
-        open_seconds = 0.0
-        for word in ("go", "stop"):
-            people.stdin.write(word + "\n")
-            people.stdin.flush()
-            await asyncio.to_thread(people.stdout.readline)  # "opened", then the frame counts
-            open_seconds = open_seconds or time.perf_counter() - opened
+        people.stdin.write("go\n")
+        people.stdin.flush()
+        assert await asyncio.to_thread(people.stdout.readline) == "opened\n"
+        open_seconds = time.perf_counter() - opened
+        people.stdin.write("stop\n")
+        people.stdin.flush()
+        await asyncio.to_thread(people.stdout.readline)  # the frame counts
         await asyncio.sleep(2.0)
         return (rss_bytes(proc.pid) - rss_before) / n / 1024, open_seconds
     finally:
@@ -999,36 +1000,36 @@ def main() -> None:
             for _ in range(args.memory_storms - 1):
                 for r in targets:
                     kib, seconds = asyncio.run(memory_storm(r["server"], n, str(root)))
-                    r.setdefault("memory_storms_kib", [r["rss_per_connection_kib"]])
-                    r["memory_storms_kib"].append(round(kib, 2))
-                    r.setdefault("open_storms_seconds", [r["open_seconds"]])
-                    r["open_storms_seconds"].append(round(seconds, 2))
+                    r.setdefault("memory_storms", []).append((kib, seconds))
             for r in targets:
-                storms = r.get("memory_storms_kib", [r["rss_per_connection_kib"]])
-                r["rss_per_connection_kib_median"] = round(statistics.median(storms), 2)
-                r["rss_per_connection_kib_lowest"] = min(storms)
-                opens = r.get("open_storms_seconds", [r["open_seconds"]])
-                r["open_seconds_median"] = round(statistics.median(opens), 2)
-                r["open_seconds_lowest"] = min(opens)
-                print(
-                    json.dumps(
-                        {k: r[k] for k in ("server", "connections")}
-                        | {
-                            "memory_storms_kib": storms,
-                            "rss_per_connection_kib_median": r["rss_per_connection_kib_median"],
-                            "rss_per_connection_kib_lowest": r["rss_per_connection_kib_lowest"],
-                            "open_storms_seconds": opens,
-                            "open_seconds_median": r["open_seconds_median"],
-                            "open_seconds_lowest": r["open_seconds_lowest"],
-                        }
-                    ),
-                    flush=True,
-                )
+                extra = r.pop("memory_storms", [])
+                spread(r, "memory_storms_kib", "rss_per_connection_kib", [kib for kib, _ in extra])
+                spread(r, "open_storms_seconds", "open_seconds", [s for _, s in extra])
+                print(json.dumps({k: v for k, v in r.items() if k in STORM_FIELDS}), flush=True)
     print(f"# load average after: {os.getloadavg()}")
     summary(results)
 
 
 TARGETED = ("sidecar", "baseline")
+#: What the summary of the extra storms shows, per server (see :func:`spread`).
+STORM_FIELDS = (
+    "server",
+    "connections",
+    "memory_storms_kib",
+    "rss_per_connection_kib_median",
+    "rss_per_connection_kib_lowest",
+    "open_storms_seconds",
+    "open_seconds_median",
+    "open_seconds_lowest",
+)
+
+
+def spread(r: dict[str, Any], name: str, key: str, more: list[float]) -> None:
+    """*r*'s figure *key* over every storm (the first's, then *more*): all as *name*, median, lowest."""
+    values = [r[key], *(round(v, 2) for v in more)]
+    r[name] = values
+    r[f"{key}_median"] = round(statistics.median(values), 2)
+    r[f"{key}_lowest"] = min(values)
 
 
 def summary(results: list[dict[str, Any]]) -> None:
