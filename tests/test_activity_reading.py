@@ -22,7 +22,7 @@ TODAY = date(2026, 11, 30)
 START = TODAY - timedelta(days=99)
 
 
-def spec(plant_id: str, repo: str | None) -> PlantSpec:
+def spec(plant_id: str, repo: str) -> PlantSpec:
     return PlantSpec(
         id=plant_id,
         name=plant_id,
@@ -33,7 +33,7 @@ def spec(plant_id: str, repo: str | None) -> PlantSpec:
         archived=False,
         pinned=False,
         repo=repo,
-        repos=(repo,) if repo else (),
+        repos=(repo,),
     )
 
 
@@ -44,13 +44,14 @@ def test_each_stored_row_lands_on_its_plant_and_day(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     activity_rows, demo_rows, seen_rows, demo_seen_rows = [], [], [], []
     for row, s in enumerate(specs):
+        repo = str(s.repo)
         for day in sorted(rng.choice(99, size=30, replace=False)):  # today is kept apart
             when = START + timedelta(days=int(day))
             real = [int(v) for v in rng.integers(0, 50, size=4)]
             demo = [int(v) for v in rng.integers(0, 50, size=4)]
             # the store keeps the forge's spelling; plants match it case-blind
-            activity_rows.append((s.repo.upper() if row == 0 else s.repo, when, *real, "github"))
-            demo_rows.append((s.repo, when, *demo))
+            activity_rows.append((repo.upper() if row == 0 else repo, when, *real, "github"))
+            demo_rows.append((repo, when, *demo))
             views = [int(v) for v in rng.integers(0, 50, size=2)]
             generated = [int(v) for v in rng.integers(0, 50, size=2)]
             seen_rows.append((s.id, when, *views, 1, "sidecar"))
