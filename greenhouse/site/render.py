@@ -485,6 +485,11 @@ class Renderer:
         sharing.write_cards(bundle, self.config.site.title, garden_doc, plants)
         bundle.json("manifest.webmanifest", sharing.manifest(self.config, self.links))
         if pictures is not None:
+            if count := len(pictures.missing):  # a first build waits here for hundreds: say why
+                self.progress(
+                    f"drawing {count:,} link-preview picture{'' if count == 1 else 's'}"
+                    " (kept for later builds)"
+                )
             self.drawn = sharing.write_pictures(bundle, pictures)
 
     def _render_feed(

@@ -52,14 +52,20 @@ def test_previews_and_icons_are_pngs_of_the_announced_sizes(tmp_path: Path) -> N
 def test_an_unchanged_garden_draws_no_image_and_writes_none(tmp_path: Path) -> None:
     site = copy_demo(tmp_path / "site")
     db = site / "build/greenhouse.duckdb"
-    first = build(site, offline=True)
+    said: list[str] = []
+    first = build(site, offline=True, progress=said.append)
     cached, before = digests(db), pngs(first.output)
     assert len(cached) == first.images_drawn == len(before)
+    # the wait for them is announced, with their number
+    drawing = f"drawing {len(before)} link-preview pictures"
+    assert [s for s in said if s.startswith("drawing")] == [drawing + " (kept for later builds)"]
     again = build(site, offline=True)  # nothing changed: the build is skipped
     assert again.skipped and again.images_drawn == 0
-    forced = build(site, offline=True, force=True)  # everything rendered again…
+    said.clear()
+    forced = build(site, offline=True, force=True, progress=said.append)  # everything rendered…
     assert not forced.skipped and forced.images_drawn == 0  # …but every image from the cache
     assert digests(db) == cached and pngs(forced.output) == before
+    assert "sharing" in said and not [s for s in said if s.startswith("drawing")]
 
 
 def test_a_changed_project_redraws_its_own_preview_only(tmp_path: Path) -> None:
@@ -70,9 +76,13 @@ def test_a_changed_project_redraws_its_own_preview_only(tmp_path: Path) -> None:
     (site / "content/projects/sprig.md").write_text(
         '+++\ntitle = "Sprig renamed"\nrepo = "greenhouse-demo/sprig"\n+++\n'
     )
-    changed = build(site, offline=True)
+    said: list[str] = []
+    changed = build(site, offline=True, progress=said.append)
     after = pngs(changed.output)
     assert changed.images_drawn == 1
+    assert [s for s in said if s.startswith("drawing")] == [
+        "drawing 1 link-preview picture (kept for later builds)"
+    ]
     assert {path for path in after if after[path] != before[path]} == {
         "static/og/projects/sprig.png"
     }
