@@ -89,6 +89,30 @@ def test_the_build_draws_what_no_process_has_begun_when_its_pages_are_done() -> 
     assert drawn.images == here.images
 
 
+def test_the_build_takes_the_backdrop_a_drawing_process_drew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    described = pictures(40)
+    here = develop(described, workers=1)
+    monkeypatch.setattr(og, "LAYERS", og.Layers())  # this process has drawn nothing yet
+    drawn_here: list[str] = []
+    rasterize = raster.rasterize
+    monkeypatch.setattr(
+        raster, "rasterize", lambda svg, *a: drawn_here.append(svg) or rasterize(svg, *a)
+    )
+    with og.Darkroom(2) as darkroom:
+        darkroom.warm(len(described))
+        job = darkroom.begin(described, nothing_cached)
+        # the build's pages are done once the process has drawn its backdrop, and little else
+        assert wait_for(lambda: darkroom._warmed[0].done(), 30)
+        drawn = job.finish()
+    stolen = [p.job for task, f in job._tasks if f.cancelled() for p in task]
+    assert any(isinstance(j, og.ProjectJob) for j in stolen)  # previews drawn here…
+    assert drawn_here  # (their plants were rasterized here)
+    assert og._backdrop_svg(og.PROJECT_SKY) not in drawn_here  # …on the process's backdrop
+    assert drawn.images == here.images  # the very bytes it would have drawn itself
+
+
 def test_a_few_missing_pictures_are_drawn_in_the_build() -> None:
     described = pictures(3)[:3]
     with og.Darkroom(2) as darkroom:
