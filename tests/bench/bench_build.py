@@ -18,7 +18,9 @@ same run and the target:
   compiled theme and the API schemas: a new installation has only the
   bytecode ``pip`` compiles, which the untimed warm-up writes here);
 * both again with ``[sharing] preview_images = false`` (tuned rows, labelled):
-  what the link-preview PNGs, drawn only by a first build, add to them;
+  what the link-preview PNGs, drawn only by a first build, add to them; and
+  the first build's pictures drawn alone in one process (their CPU over the
+  cores is the least they add to a first build, whatever else overlaps);
 * full rebuild: ``--force`` with the data stored — target ≤ 0.4 × Pelican
   (Pelican's 1,000 pages are built right after each forced rebuild, and the
   first build's and the rebuild's ratios are the medians of those pairs: on a
@@ -254,6 +256,43 @@ def simulation_seconds(projects: int, days: int) -> float:
     return best
 
 
+#: Every picture a first build draws, drawn in one process a task at a time (as a drawing
+#: process draws them): its CPU seconds, and the count.
+PICTURES = """
+import json, sys, time
+from pathlib import Path
+import duckdb
+from greenhouse.config import load_site
+from greenhouse.garden.growth import STAGES
+from greenhouse.site import og, sharing
+site = Path(sys.argv[1])
+bundle = site / "build" / "site"
+doc = json.loads((bundle / "api/v1/garden/index.json").read_text())
+doc["stages"] = {stage: doc["stages"][stage] for stage in STAGES}  # the build's order, not JSON's
+favicon = (bundle / "static/favicon.svg").read_bytes()
+pictures = sharing.pictures(load_site(site).config, doc, doc["plants"], favicon)
+with duckdb.connect(str(site / "build" / "greenhouse.duckdb"), read_only=True) as db:
+    stored = {row[0] for row in db.execute("SELECT digest FROM image_cache").fetchall()}
+assert {p.digest for p in pictures} == stored, "not the pictures the build drew"
+started = time.process_time()
+for task in og.batches(pictures):
+    og.draw_all([p.job for p in task])
+print(time.process_time() - started, len(pictures))
+"""
+
+
+def pictures_seconds(site: Path) -> tuple[float, int]:
+    """CPU seconds of drawing every picture of *site*'s bundle in one process, and how many."""
+    out = subprocess.run(
+        [sys.executable, "-c", PICTURES, str(site)],
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1])
+
+
 COERCION = """
 import time
 import typer  # the CLI itself, imported in every case
@@ -367,6 +406,7 @@ def main() -> None:
             if n < args.repeat - 1:
                 shutil.rmtree(site)
         marks = stage_marks(site, args.repeat)
+        drawing, drawn = pictures_seconds(site)
         files = sum(1 for p in (site / "build" / "site").rglob("*") if p.is_file())
         bare_first = []  # tuned: the first build without its preview pictures
         for n in range(args.repeat):
@@ -425,6 +465,11 @@ def main() -> None:
                 bare_first_run,
                 f"{bare_first_run.wall / pel.wall:.2f} x pelican",
             )
+        )
+        cores = len(os.sched_getaffinity(0))
+        print(
+            f"  its {drawn} pictures alone: {drawing:.2f} s of CPU in one process, at least "
+            f"{drawing / cores:.2f} s on {cores} cores = {drawing / cores / pel.wall:.2f} x pelican"
         )
         ratio = paired(full, pel_runs)
         print(
