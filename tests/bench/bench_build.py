@@ -453,7 +453,9 @@ def main() -> None:
                 f"previews cost {clone_run.wall - bare_clone_run.wall:+.2f} s wall",
             )
         )
-        cores = len(os.sched_getaffinity(0))
+        from greenhouse.machine import cores as machine_cores
+
+        cores = machine_cores()  # the cores a build's helper processes are sized by
         print(
             f"  its {demo_drawn} pictures alone: {demo_drawing:.2f} s of CPU in one process "
             f"(at least {demo_drawing / cores:.2f} s on {cores} cores)"
