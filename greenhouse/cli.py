@@ -7,7 +7,6 @@ problem, never a traceback), 2 bad usage.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,7 +17,13 @@ import typer
 import typer.core
 
 from greenhouse import __version__
-from greenhouse.errors import GreenhouseError
+from greenhouse.commands import (
+    INTERRUPTED,
+    build_command,
+    err,
+    failure_status,
+    show_library_warnings,
+)
 
 app = typer.Typer(
     name="greenhouse",
@@ -39,51 +44,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    err(message)
 
 
 def friendly(func: F) -> F:
-    """Turn a GreenhouseError into its message and exit status 1."""
+    """Turn a GreenhouseError into its message and exit status 1 (Ctrl-C: 130)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except GreenhouseError as exc:
-            problems = getattr(exc, "problems", None)
-            if problems and len(problems) > 1:
-                _err(f"error: {len(problems)} problems found:")
-                for problem in problems:
-                    _err(f"  {problem}")
-            else:
-                _err(f"error: {exc}")
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            _err("interrupted; what was already stored is kept")
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            from greenhouse.store import interrupted
-
-            if not interrupted(exc):
+        except (Exception, KeyboardInterrupt) as exc:
+            status = failure_status(exc)
+            if status is None:
                 raise
-            # Ctrl-C inside a DuckDB statement: DuckDB raised its own error instead.
-            _err("interrupted; what was already stored is kept")
-            raise typer.Exit(130) from None
+            raise typer.Exit(status) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-class _Warnings(logging.Handler):
-    """The library's warnings (say, a store converted to another format) as lines on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        _err(f"{record.levelname.lower()}: {record.getMessage()}")
-
-
-def _show_library_warnings() -> None:
-    logger = logging.getLogger("greenhouse")
-    if not any(isinstance(handler, _Warnings) for handler in logger.handlers):
-        logger.addHandler(_Warnings(logging.WARNING))
 
 
 def _version(value: bool) -> None:
@@ -102,7 +79,7 @@ def _main(
     ] = False,
 ) -> None:
     """Grow a living portfolio garden from your real activity."""
-    _show_library_warnings()
+    show_library_warnings()
 
 
 @app.command()
@@ -133,45 +110,17 @@ def build(
     ] = None,
 ) -> None:
     """Sync (unless --offline), simulate, render, and publish the bundle atomically."""
-    from greenhouse.build import build as run_build
-
-    reporter = None
-    if not offline:  # rich is not imported when nothing is synced
-        from greenhouse.sources.progress import RichReporter
-
-        reporter = RichReporter()
-    progress = _stage_printer()
-    result = run_build(
+    # What ``greenhouse build`` runs when its entry point reads the arguments itself
+    # (greenhouse.launch): the same function, so the same lines and status.
+    build_command(
         root,
         offline=offline,
         output=output,
         db=db,
-        strict=strict or None,
+        strict=strict,
         force=force,
-        progress=progress,
         base_url=base_url,
-        sync_reporter=reporter,
     )
-    for warning in result.warnings:
-        _err(f"warning: {warning}")
-    if result.skipped:
-        typer.echo(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
-        return
-    stages = ", ".join(f"{n} {s}" for s, n in sorted((result.stages or {}).items()))
-    demo = " [demo data]" if result.demo else ""
-    typer.echo(
-        f"Built {result.plants} plants{demo} ({stages}) into {result.output}: "
-        f"{result.files} files, {result.bytes / 1e6:.1f} MB in {result.seconds:.2f}s."
-    )
-
-
-def _stage_printer() -> Callable[[str], None]:
-    if not sys.stderr.isatty():
-        return lambda _: None
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    return lambda stage: console.print(f"[dim]… {stage}[/dim]")
 
 
 class _SyncCommand(typer.core.TyperCommand):
@@ -446,7 +395,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         # Ctrl-C outside a command's own handling (while typer starts or finishes).
-        _err("interrupted; what was already stored is kept")
+        _err(INTERRUPTED)
         raise SystemExit(130) from None
     finally:
         # The command is over and its status decided: a Ctrl-C while Python shuts

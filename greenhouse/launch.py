@@ -1,19 +1,21 @@
-"""The ``greenhouse`` command's entry point: an unchanged offline build answers before the CLI loads.
+"""The ``greenhouse`` command's entry point: a build runs before the command line loads.
 
-``greenhouse build --offline`` run again with nothing changed is the command
-people (and CI caches, editors' build-on-save, Makefiles) run most, and its
-answer comes from the stamp beside the bundle in a few milliseconds
-(:mod:`greenhouse.fingerprint`). Importing the command line around it cost
-several times that: typer, click and, from typer 0.29 on, pydantic for its
-parameter coercion. So this module reads the arguments of that one command
-itself and asks the stamp before anything else is imported.
+``greenhouse build`` is the command people (and CI, editors' build-on-save,
+Makefiles) run most, and importing the command line around it cost more than
+a no-change build itself, and a tenth of a forced 1,000-plant rebuild: typer
+and, from typer 0.29 on, pydantic models for its parameter coercion (0.15–0.23
+s on a 2-core machine). So this module reads the arguments of ``build``
+itself and runs it through :func:`greenhouse.commands.build_command`, the
+function the command line's ``build`` runs; an offline build with nothing
+changed answers from the stamp beside the bundle
+(:mod:`greenhouse.fingerprint`) before DuckDB, numpy or pydantic are imported.
 
-It understands only ``build --offline`` with ``--root``, ``--output``,
-``--db`` and ``--base-url``; anything else (``--force``, ``--help``, an
-option it does not know, a repeated one) goes to the real command line, and
-so does every build the stamp does not vouch for, any error included: the
-full path reports it properly. What it prints is what the full command prints
-for a skipped build.
+It understands ``build`` with ``--offline``, ``--force``, ``--strict``,
+``--root``, ``--output``, ``--db`` and ``--base-url``; anything else
+(``--help``, an option it does not know, a repeated one, a missing value)
+goes to the real command line, which says what is wrong. What it prints and
+its exit status are those of the command line: the same function prints them,
+and the same :func:`~greenhouse.commands.failure_status` reports a failure.
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ from collections.abc import Sequence
 
 #: The options of ``greenhouse build`` that take a value, by the keyword build() takes.
 _VALUES = {"--root": "root", "--output": "output", "--db": "db", "--base-url": "base_url"}
+#: Its flags, by the keyword build() takes.
+_FLAGS = {"--offline": "offline", "--force": "force", "--strict": "strict"}
 
 
-def quick_build_args(argv: Sequence[str]) -> dict[str, str] | None:
-    """The keyword arguments of an offline build this module can answer, else None.
+def build_args(argv: Sequence[str]) -> dict[str, str | bool] | None:
+    """The keyword arguments of the ``build`` command in *argv*, else None.
 
-    None for anything but ``build --offline`` with the options above, each at
-    most once and with a value that cannot be mistaken for an option.
+    None for any other command, and for a build with anything but the
+    options above, each at most once and with a value that cannot be
+    mistaken for an option: the command line reads (or refuses) those.
     """
     if not argv or argv[0] != "build":
         return None
-    found: dict[str, str] = {}
-    offline = False
+    found: dict[str, str | bool] = {}
     words = list(argv[1:])
     while words:
         word = words.pop(0)
-        if word == "--offline" and not offline:
-            offline = True
+        flag = _FLAGS.get(word)
+        if flag is not None:
+            if flag in found:
+                return None
+            found[flag] = True
             continue
         name, equals, value = word.partition("=")
         key = _VALUES.get(name)
@@ -52,49 +59,41 @@ def quick_build_args(argv: Sequence[str]) -> dict[str, str] | None:
         if not value or value.startswith("-"):
             return None
         found[key] = value
-    return found if offline else None
+    return found
 
 
-def quick_build(argv: Sequence[str]) -> bool:
-    """Answer ``greenhouse build --offline`` from the stamp; False when the CLI must run."""
-    args = quick_build_args(argv)
-    if args is None:
-        return False
-    from pathlib import Path
+def run_build(args: dict[str, str | bool]) -> None:
+    """Run ``greenhouse build`` with *args* (from :func:`build_args`) as the command line would."""
+    from greenhouse.commands import build_command, failure_status, show_library_warnings
 
-    from greenhouse.build import up_to_date_result
-    from greenhouse.errors import GreenhouseError
-
+    show_library_warnings()
     try:
-        result = up_to_date_result(
-            args.get("root", "."),
-            output=Path(args["output"]) if "output" in args else None,
-            db=Path(args["db"]) if "db" in args else None,
-            base_url=args.get("base_url"),
-        )
-    except GreenhouseError:  # e.g. a bad SOURCE_DATE_EPOCH: the full command reports it
-        return False
-    if result is None:
-        return False
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"Nothing changed; {result.output} is up to date ({result.seconds:.2f}s).")
-    return True
+        build_command(**args)  # type: ignore[arg-type]
+    except (Exception, KeyboardInterrupt) as exc:
+        status = failure_status(exc)
+        if status is None:
+            raise
+        raise SystemExit(status) from None
 
 
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
     from greenhouse.collector import collect_rarely, spare_the_exit
 
     if sys.argv[1:2] != ["sidecar"]:  # the sidecar runs for days: it keeps CPython's settings
         collect_rarely()
     try:
-        try:
-            if quick_build(sys.argv[1:]):
-                return
-        except KeyboardInterrupt:
-            print("interrupted; what was already stored is kept", file=sys.stderr)
-            raise SystemExit(130) from None
+        args = build_args(sys.argv[1:])
+        if args is not None:
+            try:
+                run_build(args)
+            finally:
+                # Its status is decided: a Ctrl-C while Python shuts down (joining
+                # threads, closing DuckDB) must not turn it into a traceback.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return
         from greenhouse.cli import main as cli_main
 
         cli_main()

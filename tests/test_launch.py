@@ -1,4 +1,4 @@
-"""The entry point answers an unchanged offline build before the command line is imported.
+"""The entry point runs ``greenhouse build`` before the command line is imported.
 
 Real subprocesses of ``python -m greenhouse`` on a real demo site: what the
 process imported is read from ``-X importtime``, what it did from its output
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from greenhouse.launch import quick_build_args
+from greenhouse.launch import build_args
 from tests.conftest import REPO, run_module
 
 #: What an answer from the stamp must not import (the command line and the schema behind it).
@@ -59,26 +59,66 @@ def test_an_unchanged_offline_build_answers_without_the_command_line(demo_site: 
     assert "typer" not in modules
 
 
-def test_a_changed_input_is_built_by_the_full_command(demo_site: Path) -> None:
+def test_a_changed_input_is_built_again(demo_site: Path) -> None:
     run_module("build", "--offline", "--root", str(demo_site))
     sprig = demo_site / "content/projects/sprig.md"
     sprig.write_text(sprig.read_text().replace("Just planted.", "Planted and edited."))
     done, modules = imported("build", "--offline", "--root", str(demo_site), cwd=REPO)
     assert done.returncode == 0 and done.stdout.startswith("Built "), done.stdout + done.stderr
-    assert "typer" in modules  # the stamp did not vouch for it: the command line ran
+    assert "typer" not in modules and "jinja2" in modules  # the stamp did not vouch for it
     page = demo_site / "build/site/projects/sprig/index.html"
     assert "Planted and edited." in page.read_text()
 
 
-def test_a_forced_or_unknown_build_goes_to_the_command_line(demo_site: Path) -> None:
+def test_a_forced_build_runs_without_the_command_line(demo_site: Path) -> None:
     run_module("build", "--offline", "--root", str(demo_site))
     done, modules = imported("build", "--offline", "--force", "--root", str(demo_site), cwd=REPO)
-    assert done.stdout.startswith("Built ") and "typer" in modules
-    done, _ = imported("build", "--offline", "--root", str(demo_site), "--nonsense", cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    # Built again (an answer from the stamp reads "Nothing changed"), and the same line.
+    assert done.stdout.startswith("Built 20 plants [demo data] ("), done.stdout
+    assert not {"typer", "click", "greenhouse.cli"} & modules
+
+
+def test_an_unknown_option_goes_to_the_command_line(demo_site: Path) -> None:
+    done, modules = imported("build", "--offline", "--root", str(demo_site), "--nonsense", cwd=REPO)
     assert done.returncode == 2 and "--nonsense" in done.stderr  # click's usage error
+    assert "typer" in modules and not (demo_site / "build").exists()
+    done = run_module("build", "--help")
+    assert done.returncode == 0 and "--base-url" in done.stdout
 
 
-def test_a_bad_source_date_is_reported_by_the_command_line(demo_site: Path) -> None:
+CLI = "import sys; from greenhouse.cli import main; sys.argv[0] = 'greenhouse'; main()"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[site]\ntitle = 3\n", "error: "),  # one problem
+        ('[site]\ntitle = 3\nnonsense = 1\n[build]\nstrict = "very"\n', "error: 3 problems found:"),
+    ],
+)
+def test_a_failed_build_reads_the_same_either_way(
+    demo_site: Path, toml: str, expected: str
+) -> None:
+    (demo_site / "greenhouse.toml").write_text(toml)
+    args = ["build", "--offline", "--root", str(demo_site)]
+    early, modules = imported(*args, cwd=REPO)
+    full = subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "typer" not in modules
+    lines = [line for line in early.stderr.splitlines() if not line.startswith("import time:")]
+    assert (early.returncode, lines, early.stdout) == (1, full.stderr.splitlines(), full.stdout)
+    assert lines[0].startswith(expected) and "greenhouse.toml" in early.stderr, lines
+    assert "Traceback" not in early.stderr
+
+
+def test_a_bad_source_date_is_reported_without_a_traceback(demo_site: Path) -> None:
     run_module("build", "--offline", "--root", str(demo_site))
     done = run_module(
         "build", "--offline", "--root", str(demo_site), env={"SOURCE_DATE_EPOCH": "soon"}
@@ -90,32 +130,36 @@ def test_a_bad_source_date_is_reported_by_the_command_line(demo_site: Path) -> N
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["build", "--offline"], {}),
-        (["build", "--root", "x", "--offline"], {"root": "x"}),
+        (["build", "--offline"], {"offline": True}),
+        (["build"], {}),  # syncs first
+        (["build", "--root", "x", "--offline"], {"root": "x", "offline": True}),
         (
             ["build", "--offline", "--base-url=https://a.example/"],
-            {"base_url": "https://a.example/"},
+            {"offline": True, "base_url": "https://a.example/"},
         ),
         (
             ["build", "--offline", "--db", "s.duckdb", "--output=o"],
-            {"db": "s.duckdb", "output": "o"},
+            {"offline": True, "db": "s.duckdb", "output": "o"},
         ),
-        (["build"], None),  # syncs first
-        (["build", "--offline", "--force"], None),
-        (["build", "--offline", "--strict"], None),
+        (
+            ["build", "--strict", "--force", "--offline"],
+            {"strict": True, "force": True, "offline": True},
+        ),
         (["build", "--offline", "--help"], None),
         (["build", "--offline", "--root"], None),  # a missing value: click says so
         (["build", "--offline", "--root", "--offline"], None),
         (["build", "--offline", "--root", "a", "--root", "b"], None),
         (["build", "--offline", "--offline"], None),
+        (["build", "--offline=yes"], None),
         (["build", "--offline", "--root="], None),
         (["build", "--offline", "--", "x"], None),
+        (["build", "-h"], None),
         (["--version"], None),
         (["serve", "--offline"], None),
         ([], None),
     ],
 )
-def test_only_the_plain_offline_build_is_answered_early(
-    argv: list[str], expected: dict[str, str] | None
+def test_the_early_path_reads_only_what_it_knows(
+    argv: list[str], expected: dict[str, str | bool] | None
 ) -> None:
-    assert quick_build_args(argv) == expected
+    assert build_args(argv) == expected
