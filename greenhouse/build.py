@@ -21,6 +21,7 @@ line; what was stored and what was published stay as they were.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the no-change path imports none of these
     from greenhouse.site.og import Darkroom
     from greenhouse.site.press import Press
     from greenhouse.store import Store
+    from greenhouse.store.images import ImagesAhead
 
 Progress = Callable[[str], None]
 #: Days covered by the published analytics dashboard.
@@ -178,7 +180,12 @@ def build(
         # A bundle touched since the stamp was written (a file deleted by hand) is rebuilt.
         touched = stamp is not None and file_identity(out) != stamp.bundle
         clean_leftovers(out)
-        with store_errors(db_path), Store.open(db_path) as store, _press(site, out, cache) as press:
+        with (
+            store_errors(db_path),
+            Store.open(db_path) as store,
+            _images_ahead(site, store, cache) as ahead,
+            _press(site, out, cache) as press,
+        ):
             _warm_for_an_empty_cache(darkroom, site, content, store)
             if force:  # it renders whatever the data: the processes start at once
                 _warm(press, site, content, store)
@@ -218,6 +225,7 @@ def build(
                     private=(db_path,),
                     darkroom=darkroom,
                     press=press,
+                    ahead=ahead,
                 )
                 store.conn.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?)", [str(out), fingerprint]
@@ -299,6 +307,21 @@ def _draws_every_preview(site: Site, store: Store) -> bool:
     from greenhouse.store.images import image_count
 
     return site.config.sharing.preview_images and image_count(store) == 0
+
+
+def _images_ahead(
+    site: Site, store: Store, cache: BuildCache | None
+) -> contextlib.AbstractContextManager[ImagesAhead | None]:
+    """The image cache read on a thread from now, if the build will look its pictures up there.
+
+    Not when previews are off, nor when a long-running process keeps the
+    pictures of its last build (``serve``: an edit reads only what is new).
+    """
+    from greenhouse.store.images import ImagesAhead
+
+    if not site.config.sharing.preview_images or (cache is not None and cache.images):
+        return contextlib.nullcontext()
+    return ImagesAhead(store)
 
 
 def _press(site: Site, out: Path, cache: BuildCache | None) -> Press:
@@ -438,6 +461,7 @@ def _render(
     private: tuple[Path, ...] = (),
     darkroom: Darkroom | None = None,
     press: Press | None = None,
+    ahead: ImagesAhead | None = None,
 ) -> BuildResult:
     from greenhouse.build_cache import ImageLookup, grow_garden, template_environment
     from greenhouse.site.bundle import Bundle, Published
@@ -466,7 +490,7 @@ def _render(
         snapshots=(stored := StoredSnapshots(store)),
         env=template_environment(site, cache, _compiled_templates(out)),
         private=private,
-        images=(images := ImageLookup(store, cache)),
+        images=(images := ImageLookup(store, cache, ahead)),
         darkroom=darkroom,
         press=press,
     )

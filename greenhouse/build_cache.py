@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from greenhouse.garden.weather import Observation, Play
     from greenhouse.site.bundle import Published
     from greenhouse.store import Store
+    from greenhouse.store.images import ImagesAhead
 
 Progress = Callable[[str], None]
 
@@ -178,11 +179,14 @@ class ImageLookup:
 
     A PNG's digest covers every input of its drawing, so a kept one is the one
     the store holds; a thousand previews are not read from DuckDB on every edit.
+    With *ahead*, the whole table is being read already
+    (:class:`~greenhouse.store.images.ImagesAhead`).
     """
 
-    def __init__(self, store: Store, cache: BuildCache | None):
+    def __init__(self, store: Store, cache: BuildCache | None, ahead: ImagesAhead | None = None):
         self.store = store
         self.cache = cache
+        self.ahead = ahead
         self.found: dict[str, bytes] = {}  # what this build was given, kept or read
 
     def __call__(self, digests: list[str]) -> dict[str, bytes]:
@@ -192,7 +196,10 @@ class ImageLookup:
         kept = self.cache.images if self.cache is not None else {}
         found = {d: kept[d] for d in digests if d in kept}
         missing = [d for d in digests if d not in found]
-        if missing:
+        if missing and self.ahead is not None:
+            stored = self.ahead.images()
+            found.update((d, stored[d]) for d in missing if d in stored)
+        elif missing:
             found.update(cached_images(self.store, missing))
         self.found.update(found)
         return found

@@ -8,9 +8,11 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from greenhouse.build import build
+from greenhouse.errors import StoreError
 from greenhouse.store import Store
 from tests.sharing.conftest import copy_demo
 
@@ -171,3 +173,17 @@ def test_a_very_long_name_is_shortened_measuring_only_what_could_fit() -> None:
         assert sum(measured) < 20_000  # the old cut, a character at a time, measured 10**8
     text, face = raster.fit(pen, "Sprig", 900, 64, 34, bold=True)
     assert (text, face.size) == ("Sprig", 64)
+
+
+def test_an_unreadable_image_cache_fails_the_build_as_a_store_error(tmp_path: Path) -> None:
+    # The cache is read on a thread of its own while the garden grows: its failure must reach
+    # the user as the one-line store error, with the published bundle left as it was.
+    site = copy_demo(tmp_path / "site")
+    db = site / "build/greenhouse.duckdb"
+    first = build(site, offline=True)
+    before = pngs(first.output)
+    with Store.open(db) as store:
+        store.conn.execute("ALTER TABLE image_cache RENAME COLUMN png TO picture")
+    with pytest.raises(StoreError, match="png"):
+        build(site, offline=True, force=True)
+    assert pngs(first.output) == before
