@@ -163,3 +163,42 @@ def test_the_early_path_reads_only_what_it_knows(
     argv: list[str], expected: dict[str, str | bool] | None
 ) -> None:
     assert build_args(argv) == expected
+
+
+def test_pydantic_plugins_are_not_looked_for_unless_asked(demo_site: Path, tmp_path: Path) -> None:
+    # An installed pydantic plugin (an entry point in the "pydantic" group) that says when
+    # it is loaded: the command does not look for plugins, unless the user set the variable.
+    plugins = tmp_path / "plugins"
+    (plugins / "spy_plugin-1.0.dist-info").mkdir(parents=True)
+    (plugins / "spy_plugin-1.0.dist-info/METADATA").write_text("Name: spy-plugin\nVersion: 1.0\n")
+    (plugins / "spy_plugin-1.0.dist-info/entry_points.txt").write_text(
+        "[pydantic]\nspy = spy_plugin:plugin\n"
+    )
+    loaded = tmp_path / "loaded"
+    (plugins / "spy_plugin.py").write_text(
+        f"from pathlib import Path\nPath({str(loaded)!r}).touch()\n"
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n"
+    )
+    path = {"PYTHONPATH": f"{plugins}{os.pathsep}{REPO}"}
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    args = ["build", "--offline", "--root", str(demo_site)]
+    done = subprocess.run(
+        [sys.executable, "-m", "greenhouse", *args],
+        env={**env, **path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("Built "), done.stderr
+    assert not loaded.exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "greenhouse", *args, "--force"],
+        env={**env, **path, "PYDANTIC_DISABLE_PLUGINS": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and loaded.exists()
