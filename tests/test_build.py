@@ -373,3 +373,21 @@ def test_real_visits_add_to_demo_attention_and_survive_demo_regeneration(demo_si
     assert {k: v for k, v in after.items() if k != "tidewatch"} == {
         k: v for k, v in before.items() if k != "tidewatch"
     }
+
+
+def test_a_project_page_charts_its_history(demo_site: Path) -> None:
+    # The page's two polylines are the plant's JSON history: x the snapshot's index, y
+    # 1 - growth (or health), as the history reads them.
+    bundle = build(demo_site, offline=True).output
+    plants = json.loads((bundle / "api/v1/garden/index.json").read_text())["plants"]
+    charted = 0
+    for plant in plants:
+        history = json.loads((bundle / f"api/v1/projects/{plant['id']}.json").read_text())
+        page = (bundle / f"projects/{plant['id']}/index.html").read_text()
+        for key in ("growth", "health"):
+            found = re.search(rf'<polyline class="{key}"[^>]* points="([^"]*)"', page)
+            assert found is not None, (plant["id"], key)
+            expected = " ".join(f"{i},{1 - p[key]:.4f}" for i, p in enumerate(history["history"]))
+            assert found.group(1) == expected, (plant["id"], key)
+            charted += 1
+    assert charted == 2 * len(plants) > 0

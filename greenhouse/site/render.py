@@ -14,6 +14,7 @@ import gzip
 import json
 import logging
 import math
+import operator
 import os
 import re
 import shutil
@@ -981,7 +982,20 @@ def chart_points(values: list[int]) -> str:
     if not _in_table(values):
         return _chart_points([{"v": k / 10_000} for k in values], "v")
     _, chart = _printed_ten_thousandths()
-    return " ".join([f"{i},{chart[k]}" for i, k in enumerate(values)])
+    # Each point is "i," and a looked-up y joined in C (map stops at the shorter of the two):
+    # a quarter of the time of formatting every point, 2,000 charts a 1,000-plant build.
+    return " ".join(map(operator.add, _x_prefixes(len(values)), map(chart.__getitem__, values)))
+
+
+#: "0,", "1,", … : the x of a chart's points, as long as the longest chart yet.
+_X_PREFIXES: list[str] = []
+
+
+def _x_prefixes(count: int) -> list[str]:
+    """:data:`_X_PREFIXES`, made at least *count* long."""
+    if len(_X_PREFIXES) < count:
+        _X_PREFIXES.extend(f"{i}," for i in range(len(_X_PREFIXES), count))
+    return _X_PREFIXES
 
 
 def track_json(track: Track) -> bytes:
