@@ -128,6 +128,32 @@ def test_the_press_writes_the_bytes_the_build_would(
     assert forced.written == 0  # every file is the published one, linked
 
 
+def test_a_pressed_build_clears_the_spare_of_what_it_did_not_produce(
+    tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spare is listed while the process still renders plants: a stale file there, or one
+    # where a plant's folder goes, must be gone all the same, and every plant's page in.
+    expected = one_core_bundle(tmp_path, cores)
+
+    cores["cores"] = 2
+    watched = watch(monkeypatch)
+    site = garden_site(tmp_path, "pressed")
+    build(site, offline=True)
+    build(site, offline=True, force=True)  # the first bundle is now the spare
+    spare = site / "build/.site.spare"
+    plants = sorted(p for p in (spare / "projects").iterdir() if p.is_dir())
+    (spare / "projects/stale").mkdir()
+    (spare / "projects/stale/index.html").write_text("old")
+    (spare / "stale.txt").write_text("old")
+    for item in plants[-1].iterdir():  # a plant the process renders: a file where its folder goes
+        item.unlink()
+    plants[-1].rmdir()
+    plants[-1].write_text("a file where a folder should be")
+    build(site, offline=True, force=True)
+    assert tree(site / "build/site") == expected
+    assert watched.handed[-1] == PLANTS
+
+
 def test_the_build_renders_what_no_process_has_begun(
     tmp_path: Path, cores: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

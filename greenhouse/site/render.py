@@ -402,6 +402,7 @@ class Renderer:
             self._sharing(garden_doc, bundle, pictures)
             darkroom.release()  # every picture is in: the processes end while the build goes on
             if printing is not None:
+                bundle.list_spare()  # while the rendering processes still have plants to render
                 printing.finish(bundle)
                 assert self.press is not None
                 self.press.release()
