@@ -172,7 +172,9 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def printable(value: Any) -> Any:
     """A value as a template prints it: text without the characters XML forbids."""
-    if isinstance(value, str) and NOT_XML.search(value):
+    # Every character NOT_XML finds is one str.isprintable() refuses (a control, a surrogate,
+    # a noncharacter): a printable value, most of the 80 a page prints, skips the search.
+    if isinstance(value, str) and not value.isprintable() and NOT_XML.search(value):
         cleaned = NOT_XML.sub("", value)
         return type(value)(cleaned)  # Markup (already escaped) stays Markup
     return value
