@@ -183,8 +183,8 @@ def build(
         with (
             store_errors(db_path),
             Store.open(db_path) as store,
+            _press(site, out, cache) as press,  # it reads the load before the thread below runs
             _images_ahead(site, store, cache) as ahead,
-            _press(site, out, cache) as press,
         ):
             _warm_for_an_empty_cache(darkroom, site, content, store)
             if force:  # it renders whatever the data: the processes start at once

@@ -90,6 +90,44 @@ def test_a_rendering_process_takes_only_an_idle_core(
     assert press.spare_cores(cores) == spare
 
 
+@pytest.mark.parametrize(
+    ("average", "proc", "load"),
+    [
+        (2.1, "2.10 1.97 1.50 1/80 20851\n", 1.0),  # a busy minute just ended: idle now
+        (1.9, "1.90 1.20 0.80 3/80 20851\n", 1.9),  # busy now, and for a while
+        (0.3, "0.30 0.20 0.10 2/80 20851\n", 0.3),  # a passing task: the minute was idle
+        (1.5, None, 1.5),  # no /proc/loadavg (macOS): the average alone
+        (1.5, "garbled\n", 1.5),
+    ],
+)
+def test_the_load_is_the_lower_of_the_last_minute_and_now(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, average: float, proc: str | None, load: float
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (average, 0.0, 0.0))
+    real_open = open
+
+    def fake_open(path: object, *args: object, **kwargs: object) -> object:
+        if path == "/proc/loadavg":
+            if proc is None:
+                raise FileNotFoundError(path)
+            (tmp_path / "loadavg").write_text(proc)
+            return real_open(tmp_path / "loadavg", *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert press._load() == load
+    # What a busy-then-idle machine means for a build on two cores: one rendering process.
+    assert press.spare_cores(2) == (1 if load < 2 else 0)
+
+
+def test_the_running_count_is_read_from_this_system() -> None:
+    running = press._running_now()
+    if sys.platform.startswith("linux"):
+        assert running is not None and running >= 1  # this test's own thread is running
+    else:
+        assert running is None
+
+
 def watch(monkeypatch: pytest.MonkeyPatch, before_finish=None) -> Watched:
     """Record each printing's counts; *before_finish* runs first (with the printing)."""
     watched = Watched()
