@@ -391,3 +391,22 @@ def test_a_project_page_charts_its_history(demo_site: Path) -> None:
             assert found.group(1) == expected, (plant["id"], key)
             charted += 1
     assert charted == 2 * len(plants) > 0
+
+
+def test_a_plants_history_is_its_row_in_every_garden_snapshot(demo_site: Path) -> None:
+    # Two readings of the same simulation: the plant's own document (its track) and the
+    # garden's snapshot documents; every snapshot that holds the plant is one of its points.
+    bundle = build(demo_site, offline=True).output
+    history = bundle / "api/v1/garden/history"
+    snapshots = json.loads((history / "index.json").read_text())["snapshots"]
+    rows: dict[str, list[dict[str, object]]] = {}
+    for snapshot in snapshots:
+        doc = json.loads((history / f"{snapshot['date']}.json").read_text())
+        for plant in doc["plants"]:
+            point = {k: plant[k] for k in ("growth", "health", "stage")}
+            rows.setdefault(plant["id"], []).append({"date": snapshot["date"], **point})
+    plants = json.loads((bundle / "api/v1/garden/index.json").read_text())["plants"]
+    assert len(rows) == len(plants) > 0
+    for plant in plants:
+        own = json.loads((bundle / f"api/v1/projects/{plant['id']}.json").read_text())["history"]
+        assert own == rows[plant["id"]], plant["id"]

@@ -99,13 +99,15 @@ class History:
 
     def track(self, row: int) -> Track:
         """One plant's history since it was planted, as columns (what :meth:`series` is made of)."""
-        keep = np.flatnonzero(self.day_index >= self.planted[row])
-        dates = self.dates
+        # The snapshot days ascend: the plant's are those from the first on or after its
+        # planting, a slice (a thousand tracks a build; indexing by the kept days cost twice).
+        first = int(np.searchsorted(self.day_index, self.planted[row]))
+        stages = _STAGE_NAMES[self.stage[row, first:]].tolist()
         return Track(
-            dates=[dates[k] for k in keep.tolist()],
-            stages=[model.STAGES[st] for st in self.stage[row, keep].tolist()],
-            growth=_scaled(self.growth[row, keep], 4).tolist(),
-            health=_scaled(self.health[row, keep], 4).tolist(),
+            dates=self.dates[first:],
+            stages=stages,
+            growth=_scaled(self.growth[row, first:], 4).tolist(),
+            health=_scaled(self.health[row, first:], 4).tolist(),
         )
 
     def rows(self, rows: Sequence[int]) -> History:
@@ -140,6 +142,10 @@ class History:
     def dates(self) -> list[str]:
         """The snapshot days as ISO dates."""
         return [day.isoformat() for day in self.days]
+
+
+#: Stage names by their index, to look a whole row of stages up at once.
+_STAGE_NAMES = np.array(model.STAGES, dtype=object)
 
 
 def _scaled(values: np.ndarray, digits: int) -> np.ndarray:
