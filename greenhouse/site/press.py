@@ -58,8 +58,9 @@ PER_PROCESS = 500
 #: Plants per task: small, so that the build and the processes share the tail fairly.
 CHUNK = 25
 
-#: One plant to render: its state and its public document.
-Job = tuple["PlantState", dict[str, Any]]
+#: One plant to render: its state, its public document, and that document encoded (as the
+#: build encoded it for the garden's documents: the process need not encode it again).
+Job = tuple["PlantState", dict[str, Any], bytes]
 #: One output, encoded; or the inode and size of the published copy, which holds these bytes.
 Output = bytes | tuple[int, int]
 #: What is rendered for a plant: its page and its JSON document.
@@ -87,10 +88,10 @@ def print_plants(
         return data if inode is None else (inode, len(data))
 
     printed = []
-    for row, (state, plant) in enumerate(jobs):
+    for row, (state, plant, encoded) in enumerate(jobs):
         track = history.track(row)
         page = renderer.plant_page(state, plant, weather, track).encode("utf-8")
-        document = renderer.plant_document(state, plant, track)
+        document = renderer.plant_document(state, plant, track, encoded)
         printed.append(
             (output(plant_page_path(state), page), output(plant_document_path(state), document))
         )
@@ -264,7 +265,7 @@ class Printing:
         """Hand *jobs* to *pool*'s processes, :data:`CHUNK` plants a task."""
         for start in range(0, len(jobs), CHUNK):
             chunk = jobs[start : start + CHUNK]
-            part = history.rows([state.row for state, _ in chunk])
+            part = history.rows([state.row for state, *_ in chunk])
             future: Future[list[Printed]] | None = None
             with contextlib.suppress(BrokenProcessPool):  # rendered here, with a warning
                 future = pool.submit(_print_remote, setup, part, chunk)
@@ -311,7 +312,7 @@ class Printing:
     ) -> None:
         from greenhouse.site.render import plant_document_path, plant_page_path
 
-        for row, ((state, _), outputs) in enumerate(zip(chunk, printed, strict=True)):
+        for row, ((state, *_), outputs) in enumerate(zip(chunk, printed, strict=True)):
             paths = (plant_page_path(state), plant_document_path(state))
             for n, (relative, output) in enumerate(zip(paths, outputs, strict=True)):
                 if isinstance(output, bytes):

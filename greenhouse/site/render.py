@@ -394,13 +394,17 @@ class Renderer:
             darkroom = self.darkroom or stack.enter_context(og.Darkroom())
             # The plants go first: their process waits for nothing else, while finding the
             # cached pictures takes a thousand digests and a read of the image cache.
-            printing = self._begin_plants(garden, plant_docs, bundle, darkroom)
+            # Each plant's document is encoded once: for the garden's documents, and for its own.
+            encoded = {plant_id: dumps(doc) for plant_id, doc in plant_docs.items()}
+            printing = self._begin_plants(garden, plant_docs, encoded, bundle, darkroom)
             if printing is not None:
                 stack.callback(printing.close)
             pictures = self._begin_pictures(darkroom, garden_doc)
             if pictures is not None:
                 stack.callback(pictures.close)
-            self._render(garden, ordered, plant_docs, stages, weather, garden_doc, bundle, printing)
+            self._render(
+                garden, ordered, plant_docs, encoded, stages, weather, garden_doc, bundle, printing
+            )
             self._sharing(garden_doc, bundle, pictures)
             darkroom.release()  # every picture is in: the processes end while the build goes on
             if printing is not None:
@@ -413,6 +417,7 @@ class Renderer:
         self,
         garden: GardenState,
         docs: dict[str, Any],
+        encoded: Mapping[str, bytes],
         bundle: Bundle,
         darkroom: og.Darkroom,
     ) -> Printing | None:
@@ -424,7 +429,7 @@ class Renderer:
         """
         if self.press is None or bundle.keep_keys or darkroom.started:
             return None
-        jobs = [(state, docs[state.spec.id]) for state in garden.plants]
+        jobs = [(state, docs[state.spec.id], encoded[state.spec.id]) for state in garden.plants]
         self.printing = self.press.begin(self, garden.weather, garden.history, jobs, bundle)
         return self.printing
 
@@ -433,16 +438,18 @@ class Renderer:
         garden: GardenState,
         ordered: list[PlantState],
         plant_docs: dict[str, Any],
+        encoded: Mapping[str, bytes],
         stages: dict[str, int],
         weather: dict[str, Any],
         garden_doc: dict[str, Any],
         bundle: Bundle,
         printing: Printing | None = None,
     ) -> None:
-        """Every document and page but the sharing files (and the plants *printing* renders)."""
+        """Every document and page but the sharing files (and the plants *printing* renders).
+
+        *encoded* holds each plant's document encoded, by id.
+        """
         self.progress("api")
-        # Each plant's document is encoded once, for the garden and the project pages.
-        encoded = {plant["id"]: dumps(plant) for plant in garden_doc["plants"]}
         bundle.write("api/v1/garden/index.json", _with_plants(garden_doc, "plants", encoded))
         self._render_feed(garden, ordered, weather, bundle)
         bundle.json("api/v1/garden/weather.json", self._doc(**weather))
@@ -626,13 +633,15 @@ class Renderer:
             return
         page_key = digest(self.pages_key, repr(garden.weather))
         for state in garden.plants:
-            self._plant_outputs(garden, state, docs[state.spec.id], page_key, bundle)
+            plant_id = state.spec.id
+            self._plant_outputs(garden, state, docs[plant_id], encoded[plant_id], page_key, bundle)
 
     def _plant_outputs(
         self,
         garden: GardenState,
         state: PlantState,
         plant: dict[str, Any],
+        encoded: bytes,
         page_key: str,
         bundle: Bundle,
     ) -> None:
@@ -651,7 +660,7 @@ class Renderer:
         bundle.render(
             plant_document_path(state),
             lambda: digest(self.documents_key, plant_key()),
-            lambda: self.plant_document(state, plant, track()),
+            lambda: self.plant_document(state, plant, track(), encoded),
         )
 
     def plant_page(
@@ -673,8 +682,13 @@ class Renderer:
             share=sharing.project_share(self.links, self.config, plant),
         )
 
-    def plant_document(self, state: PlantState, plant: dict[str, Any], track: Track) -> bytes:
-        """One plant's JSON document (``api/v1/projects/<id>.json``), its history included."""
+    def plant_document(
+        self, state: PlantState, plant: dict[str, Any], track: Track, encoded: bytes | None = None
+    ) -> bytes:
+        """One plant's JSON document (``api/v1/projects/<id>.json``), its history included.
+
+        *encoded* is *plant* already encoded (by :func:`dumps`), if it is at hand.
+        """
         fields = self._doc(
             plant=plant,
             body_html=state.spec.body_html,
@@ -683,7 +697,10 @@ class Renderer:
                 "interactions_30d": state.metrics["interactions_30d"],
             },
         )
-        return dumps_spliced(fields, {"history": track_json(track)})
+        spliced = {"history": track_json(track)}
+        if encoded is not None:
+            spliced["plant"] = encoded
+        return dumps_spliced(fields, spliced)
 
     # -- pages -----------------------------------------------------------
 
