@@ -18,6 +18,7 @@ import pytest
 
 from greenhouse.build import build
 from greenhouse.build_cache import BuildCache
+from greenhouse.site.bundle import published_inode
 from greenhouse.store import Store
 from tests.conftest import REPO
 from tests.test_build import tree_digest
@@ -394,3 +395,21 @@ def test_schema_documents_are_kept_and_never_stale(
         render._schema_documents.cache_clear()
         assert render._schema_documents() == expected
     render._schema_documents.cache_clear()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_only_a_regular_file_with_the_same_bytes_is_the_published_copy(tmp_path: Path) -> None:
+    # What a build links instead of writing: the published file, when it holds these bytes.
+    # A FIFO or a folder where a file should be is never it (and never blocks the build).
+    (tmp_path / "same.json").write_bytes(b'{"a":1}')
+    (tmp_path / "empty").write_bytes(b"")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    found = published_inode(str(tmp_path), "same.json", b'{"a":1}')
+    assert found == (tmp_path / "same.json").stat().st_ino
+    assert published_inode(str(tmp_path), "empty", b"") == (tmp_path / "empty").stat().st_ino
+    assert published_inode(str(tmp_path), "same.json", b'{"a":2}') is None
+    assert published_inode(str(tmp_path), "same.json", b'{"a":1} ') is None
+    assert published_inode(str(tmp_path), "fifo", b"") is None
+    assert published_inode(str(tmp_path), "folder", b"") is None
+    assert published_inode(str(tmp_path), "missing", b"") is None
