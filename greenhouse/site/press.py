@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -167,18 +167,21 @@ class Press:
         renderer: Renderer,
         weather: dict[str, object],
         history: History,
-        jobs: list[Job],
+        plants: Sequence[PlantState],
         bundle: Bundle,
+        job: Callable[[PlantState], Job],
     ) -> Printing | None:
-        """Hand the plants of *jobs* to the rendering processes (None: too few to be worth it).
+        """Hand *plants* to the rendering processes (None: too few to be worth it).
 
-        *renderer* is the build's: its share and settings go to the
+        *job* makes each plant's job, a chunk at a time as the chunks are
+        handed over: the processes begin on the first while the build makes
+        the rest. *renderer* is the build's: its share and settings go to the
         processes, and it renders whatever they do not. The processes
         compare their outputs with *bundle*'s published copies.
         """
-        if self.workers < 1 or len(jobs) < MIN_PLANTS:
+        if self.workers < 1 or len(plants) < MIN_PLANTS:
             return None
-        pool = self._helpers.pool or self._start(len(jobs))
+        pool = self._helpers.pool or self._start(len(plants))
         if pool is None:
             return None
         setup = Setup(
@@ -192,7 +195,7 @@ class Press:
             bundle.linkable,
         )
         printing = Printing(renderer, weather)
-        printing.submit(pool, pickle.dumps(setup), history, jobs)
+        printing.submit(pool, pickle.dumps(setup), history, plants, job)
         return printing
 
     def release(self) -> None:
@@ -260,12 +263,18 @@ class Printing:
         self.stolen = 0  # of those, rendered by the build after all (no process had begun them)
 
     def submit(
-        self, pool: ProcessPoolExecutor, setup: bytes, history: History, jobs: list[Job]
+        self,
+        pool: ProcessPoolExecutor,
+        setup: bytes,
+        history: History,
+        plants: Sequence[PlantState],
+        job: Callable[[PlantState], Job],
     ) -> None:
-        """Hand *jobs* to *pool*'s processes, :data:`CHUNK` plants a task."""
-        for start in range(0, len(jobs), CHUNK):
-            chunk = jobs[start : start + CHUNK]
-            part = history.rows([state.row for state, *_ in chunk])
+        """Hand *plants* to *pool*'s processes, :data:`CHUNK` plants a task, each made by *job*."""
+        for start in range(0, len(plants), CHUNK):
+            states = plants[start : start + CHUNK]
+            chunk = [job(state) for state in states]
+            part = history.rows([state.row for state in states])
             future: Future[list[Printed]] | None = None
             with contextlib.suppress(BrokenProcessPool):  # rendered here, with a warning
                 future = pool.submit(_print_remote, setup, part, chunk)

@@ -43,7 +43,7 @@ from greenhouse.site.static import StaticFiles, StaticRule, select
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from greenhouse.site.press import Press, Printing
+    from greenhouse.site.press import Job, Press, Printing
     from greenhouse.store.freshness import Freshness
     from greenhouse.store.snapshots import StoredSnapshots
 
@@ -373,32 +373,45 @@ class Renderer:
     def render(self, garden: GardenState, bundle: Bundle) -> None:
         """Write every page and document of the bundle."""
         ordered = sorted(garden.plants, key=lambda p: (not p.spec.pinned, -p.growth, p.spec.id))
-        plant_docs = {state.spec.id: self.plant_doc(state) for state in garden.plants}
         stages = {s: 0 for s in STAGES}
         for state in garden.plants:
             stages[state.stage] += 1
         weather = api.Weather.model_validate(garden.weather).model_dump(mode="json")
-        garden_doc = self._doc(
-            demo=self.demo,
-            title=self.config.site.title,
-            base_url=self.config.site.base_url,
-            date=garden.today.isoformat(),
-            weather=weather,
-            stages=stages,
-            plants=[plant_docs[s.spec.id] for s in ordered],
-        )
-        self.share = sharing.garden_share(self.links, self.config, garden_doc)
+        # (What the garden's preview says: its sky, how many plants, their stages.)
+        overview = {"weather": weather, "plants": garden.plants, "stages": stages}
+        self.share = sharing.garden_share(self.links, self.config, overview)
+        # Each plant's document is made and encoded once, for the garden's documents and its
+        # own; a rendering process is handed the first plants while the rest are made.
+        plant_docs: dict[str, Any] = {}
+        encoded: dict[str, bytes] = {}
+
+        def job(state: PlantState) -> Job:
+            plant_id = state.spec.id
+            doc = plant_docs[plant_id] = self.plant_doc(state)
+            data = encoded[plant_id] = dumps(doc)
+            return state, doc, data
+
         # The preview pictures are drawn, or the plants' pages rendered, on the other cores
         # while the rest renders here.
         with contextlib.ExitStack() as stack:
             darkroom = self.darkroom or stack.enter_context(og.Darkroom())
             # The plants go first: their process waits for nothing else, while finding the
             # cached pictures takes a thousand digests and a read of the image cache.
-            # Each plant's document is encoded once: for the garden's documents, and for its own.
-            encoded = {plant_id: dumps(doc) for plant_id, doc in plant_docs.items()}
-            printing = self._begin_plants(garden, plant_docs, encoded, bundle, darkroom)
+            printing = self._begin_plants(garden, job, bundle, darkroom)
             if printing is not None:
                 stack.callback(printing.close)
+            for state in garden.plants:
+                if state.spec.id not in plant_docs:
+                    job(state)
+            garden_doc = self._doc(
+                demo=self.demo,
+                title=self.config.site.title,
+                base_url=self.config.site.base_url,
+                date=garden.today.isoformat(),
+                weather=weather,
+                stages=stages,
+                plants=[plant_docs[s.spec.id] for s in ordered],
+            )
             pictures = self._begin_pictures(darkroom, garden_doc)
             if pictures is not None:
                 stack.callback(pictures.close)
@@ -416,8 +429,7 @@ class Renderer:
     def _begin_plants(
         self,
         garden: GardenState,
-        docs: dict[str, Any],
-        encoded: Mapping[str, bytes],
+        job: Callable[[PlantState], Job],
         bundle: Bundle,
         darkroom: og.Darkroom,
     ) -> Printing | None:
@@ -429,8 +441,9 @@ class Renderer:
         """
         if self.press is None or bundle.keep_keys or darkroom.started:
             return None
-        jobs = [(state, docs[state.spec.id], encoded[state.spec.id]) for state in garden.plants]
-        self.printing = self.press.begin(self, garden.weather, garden.history, jobs, bundle)
+        self.printing = self.press.begin(
+            self, garden.weather, garden.history, garden.plants, bundle, job
+        )
         return self.printing
 
     def _render(
