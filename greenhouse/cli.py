@@ -43,10 +43,6 @@ RootOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _err(message: str) -> None:
-    err(message)
-
-
 def friendly(func: F) -> F:
     """Turn a GreenhouseError into its message and exit status 1 (Ctrl-C: 130)."""
 
@@ -200,7 +196,7 @@ def check(root: RootOption = Path(".")) -> None:
 
     site, content = run_check(root)
     for warning in check_warnings(site, content):
-        _err(f"warning: {warning}")
+        err(f"warning: {warning}")
     typer.echo(
         f"OK: {site.root / 'greenhouse.toml'} and {len(content.projects)} project files, "
         f"{len(content.skills)} skills."
@@ -284,7 +280,7 @@ def stats(
     from greenhouse.build import stats as run_stats
 
     def waiting(path: Path) -> None:
-        _err(f"waiting for the build or sync that is using {path} (up to {wait:g}s)…")
+        err(f"waiting for the build or sync that is using {path} (up to {wait:g}s)…")
 
     report = run_stats(root, days=days, db=db, wait=wait, on_wait=waiting)
     if as_json:
@@ -383,7 +379,7 @@ def serve(
     try:
         run_serve(root, port, host, open_browser, offline=not sync, say=typer.echo)
     except OSError as exc:
-        _err(f"error: cannot listen on {host}:{port}: {exc.strerror}")
+        err(f"error: cannot listen on {host}:{port}: {exc.strerror}")
         raise typer.Exit(1) from None
 
 
@@ -395,7 +391,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         # Ctrl-C outside a command's own handling (while typer starts or finishes).
-        _err(INTERRUPTED)
+        err(INTERRUPTED)
         raise SystemExit(130) from None
     finally:
         # The command is over and its status decided: a Ctrl-C while Python shuts

@@ -377,9 +377,9 @@ class Renderer:
         for state in garden.plants:
             stages[state.stage] += 1
         weather = api.Weather.model_validate(garden.weather).model_dump(mode="json")
-        # (What the garden's preview says: its sky, how many plants, their stages.)
-        overview = {"weather": weather, "plants": garden.plants, "stages": stages}
-        self.share = sharing.garden_share(self.links, self.config, overview)
+        self.share = sharing.garden_share(
+            self.links, self.config, weather["condition"], len(garden.plants), stages
+        )
         # Each plant's document is made and encoded once, for the garden's documents and its
         # own; a rendering process is handed the first plants while the rest are made.
         plant_docs: dict[str, Any] = {}
@@ -612,14 +612,14 @@ class Renderer:
         ordered: list[PlantState],
         docs: dict[str, Any],
         bundle: Bundle,
+        *,
+        encoded: Mapping[str, bytes],
         plants: bool = True,
-        encoded: Mapping[str, bytes] | None = None,
     ) -> None:
         """The project list documents, and (with *plants*) each plant's page and document.
 
-        *encoded* holds the plants' documents already encoded, by id.
+        *encoded* holds the plants' documents encoded, by id.
         """
-        encoded = encoded or {plant_id: dumps(doc) for plant_id, doc in docs.items()}
         per_page = self.config.build.per_page
         total = len(ordered)
         pages = max(1, math.ceil(total / per_page))
@@ -696,11 +696,11 @@ class Renderer:
         )
 
     def plant_document(
-        self, state: PlantState, plant: dict[str, Any], track: Track, encoded: bytes | None = None
+        self, state: PlantState, plant: dict[str, Any], track: Track, encoded: bytes
     ) -> bytes:
         """One plant's JSON document (``api/v1/projects/<id>.json``), its history included.
 
-        *encoded* is *plant* already encoded (by :func:`dumps`), if it is at hand.
+        *encoded* is *plant* encoded (by :func:`dumps`), as the garden's documents hold it.
         """
         fields = self._doc(
             plant=plant,
@@ -710,10 +710,7 @@ class Renderer:
                 "interactions_30d": state.metrics["interactions_30d"],
             },
         )
-        spliced = {"history": track_json(track)}
-        if encoded is not None:
-            spliced["plant"] = encoded
-        return dumps_spliced(fields, spliced)
+        return dumps_spliced(fields, {"history": track_json(track), "plant": encoded})
 
     # -- pages -----------------------------------------------------------
 

@@ -45,13 +45,15 @@ def _summary(plants: int, stages: Mapping[str, int]) -> str:
     return f"{plants} plants" + (f" ({counts})" if counts else "")
 
 
-def garden_share(links: Links, config: Config, garden_doc: Mapping[str, Any]) -> Share:
-    """The garden's preview: the overview and every page without one of its own."""
-    weather = garden_doc["weather"]["condition"]
-    alt = (
-        f"The garden of {config.site.title} under a {weather} sky: "
-        f"{_summary(len(garden_doc['plants']), garden_doc['stages'])}."
-    )
+def garden_share(
+    links: Links, config: Config, condition: str, plants: int, stages: Mapping[str, int]
+) -> Share:
+    """The garden's preview: the overview and every page without one of its own.
+
+    It says the sky's *condition*, how many *plants* and their *stages*: known
+    before any plant's document is made.
+    """
+    alt = f"The garden of {config.site.title} under a {condition} sky: {_summary(plants, stages)}."
     image = links.absolute("static/og/garden.png") if config.sharing.preview_images else None
     return Share(links.absolute(""), image, alt)
 
