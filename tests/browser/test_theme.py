@@ -292,6 +292,7 @@ def test_presence_appears_and_goes_away_cleanly(
         assert len(sidecar.received) == before
         private.close()
         page.goto(url)
+        wait_for_garden(page)  # drawn is the last frame's count: wait for a frame, not a message
         until(page, "document.querySelector('greenhouse-garden').state.watched.sprig === 2")
     finally:
         sidecar.stop()
