@@ -152,10 +152,10 @@ def test_loop_stops_offscreen_and_in_a_hidden_tab(
     box = page.locator("greenhouse-garden canvas").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + 30, box["y"] + 30)  # someone is looking: ambient motion
-    page.wait_for_timeout(300)
+    until(page, f"{GARDEN}.state.running === true")
     moving = frames(page)
-    page.wait_for_timeout(300)
-    assert frames(page) > moving and garden_state(page)["running"]  # ambient motion
+    # frames go on without another event (polled: a loaded machine may draw few a second)
+    until(page, f"{GARDEN}.state.frames > {moving} + 3 && {GARDEN}.state.running")
 
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # the garden scrolls away
     until(page, f"{GARDEN}.state.running === false")
@@ -166,8 +166,7 @@ def test_loop_stops_offscreen_and_in_a_hidden_tab(
     page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(box["x"] + 50, box["y"] + 50)
     until(page, f"{GARDEN}.state.running === true")
-    page.wait_for_timeout(200)
-    assert frames(page) > still
+    until(page, f"{GARDEN}.state.frames > {still}")
 
     page.evaluate("window.__setHidden(true)")
     until(page, f"{GARDEN}.state.running === false")
