@@ -285,9 +285,9 @@ print(time.process_time() - started, len(pictures))
 
 
 #: The least any fresh-clone build does before its garden is known: start Python, import
-#: the libraries its own process needs (not Pillow or resvg: the drawing processes import
-#: those on the other cores) and make a new DuckDB file with one table. No content is read,
-#: no demo data made, no garden grown, no page written.
+#: the libraries its own process needs and make a new DuckDB file with one table. No
+#: content is read, no demo data made, no garden grown, no page written; Pillow and resvg
+#: are left out (the drawing processes import them on the other cores): a lower bound.
 START_FLOOR = """
 import duckdb, jinja2, markdown_it, nh3, numpy, pydantic
 import sys
