@@ -11,7 +11,9 @@ same run and the target:
 
 * fresh clone: ``greenhouse build --offline`` on a copy of this repository's
   demo site (20 plants, no build folder yet) — target ≤ 1.0 s wall; Pelican
-  building 10 pages is shown for scale;
+  building 10 pages is shown for scale, and the target scaled by it (the
+  issue set 1.0 s when those 10 pages took 0.36 s: the demo within 2.8 ×
+  them);
 * first build: demo data for ``--projects`` × ``--days`` generated into a new
   store, then a full build — target ≤ 1.0 × Pelican building as many pages;
 * (both start without what builds keep beside the installed package, the
@@ -24,6 +26,9 @@ same run and the target:
 * the demo's floor: a child that only starts Python, imports the libraries
   the build's own process needs and makes a new DuckDB file, plus its
   pictures' CPU over the cores (they can begin only once the garden is known);
+  the first build's: when its garden is known (``build()`` in a child, a
+  first build without previews, whose drawing processes would only compete),
+  plus its pictures' CPU over the cores;
 * full rebuild: ``--force`` with the data stored — target ≤ 0.4 × Pelican
   (Pelican's 1,000 pages are built right after each forced rebuild, and the
   first build's and the rebuild's ratios are the medians of those pairs: on a
@@ -51,10 +56,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: Pelican's 10 pages, in seconds, on the machine where issue 15 set the demo's 1.0 s target.
+#: The same machine has since run them in 0.37-1.76 s: the demo's wall over Pelican's in the
+#: same run, against 1.0 / this, is the target at whatever pace the machine has that day.
+ISSUE_PELICAN_10 = 0.36
 
 
 @dataclass(frozen=True)
@@ -144,20 +155,26 @@ import os, sys, time
 started = float(os.environ["BENCH_STARTED"])
 from greenhouse.build import build
 marks = [("imported", time.time() - started)]
-build(".", offline=True, force=True, progress=lambda s: marks.append((s, time.time() - started)))
+build(".", offline=True, force=sys.argv[1] == "force", progress=lambda s: marks.append((s, time.time() - started)))
 marks.append(("done", time.time() - started))
 print(" ".join(f"{stage.replace(' ', '-')}={at:.3f}" for stage, at in marks))
 """
 
 
-def stage_marks(site: Path, repeat: int) -> dict[str, float]:
-    """Median seconds from process start to each stage of a forced rebuild of *site*."""
+def stage_marks(site: Path | Callable[[], Path], repeat: int) -> dict[str, float]:
+    """Median seconds from process start to each stage of a forced rebuild of *site*.
+
+    With a function instead, a first build of the new site it makes each time.
+    """
     seen: dict[str, list[float]] = {}
     for _ in range(repeat):
+        where = site if isinstance(site, Path) else site()
+        if where is not site:
+            fresh_installation()  # as the first builds timed above
         environ = {**env(), "BENCH_STARTED": repr(time.time())}
         out = subprocess.run(
-            [sys.executable, "-c", STAGE_MARKS],
-            cwd=site,
+            [sys.executable, "-c", STAGE_MARKS, "force" if isinstance(site, Path) else "first"],
+            cwd=where,
             env=environ,
             capture_output=True,
             text=True,
@@ -445,6 +462,15 @@ def main() -> None:
             bare_first.append(run(greenhouse("build", "--offline", "--root", str(bare)), bare))
             shutil.rmtree(bare)
         bare_first_run = median(bare_first)
+        n_marked = 0
+
+        def marked_site() -> Path:  # a new first build's site, without previews, each time
+            nonlocal n_marked
+            n_marked += 1
+            site = big_site(root / f"marked{n_marked}", args.projects, args.days)
+            return without_previews(site)
+
+        first_marks = stage_marks(marked_site, args.repeat)
         pel = median(pel_runs)
         version = median([run(greenhouse("--version"), root) for _ in range(args.repeat)])
         python = median([run([sys.executable, "-c", "pass"], root) for _ in range(args.repeat)])
@@ -472,6 +498,12 @@ def main() -> None:
                 f"pelican 10 pages {pelican_10.wall:.2f}",
                 verdict(clone_run.wall <= 1.0, "<= 1.0 s wall"),
             )
+        )
+        pace = clone_run.wall / pelican_10.wall
+        print(
+            f"  at the machine's pace: {pace:.2f} x pelican's 10 pages of this run; the 1.0 s "
+            f"target was set when they took {ISSUE_PELICAN_10} s ({1.0 / ISSUE_PELICAN_10:.2f} x): "
+            + verdict(pace <= 1.0 / ISSUE_PELICAN_10, "scaled target")
         )
         print(
             line(
@@ -512,6 +544,14 @@ def main() -> None:
         print(
             f"  its {drawn} pictures alone: {drawing:.2f} s of CPU in one process, at least "
             f"{drawing / cores:.2f} s on {cores} cores = {drawing / cores / pel.wall:.2f} x pelican"
+        )
+        known = first_marks["api"]
+        least = known + drawing / cores
+        print(
+            f"  floor: the garden known {known:.2f} s after start (a first build without previews,"
+            f" in-process, median), then its pictures on {cores} cores: {least:.2f} s = "
+            f"{least / pel.wall:.2f} x pelican ({'above' if least > pel.wall else 'within'}"
+            " the 1.0 x target)"
         )
         ratio = paired(full, pel_runs)
         print(
