@@ -166,14 +166,17 @@ def stage_marks(site: Path | Callable[[], Path], repeat: int) -> dict[str, float
 
     With a function instead, a first build of the new site it makes each time.
     """
+    first = not isinstance(site, Path)
     seen: dict[str, list[float]] = {}
     for _ in range(repeat):
-        where = site if isinstance(site, Path) else site()
-        if where is not site:
+        if isinstance(site, Path):
+            where = site
+        else:
+            where = site()
             fresh_installation()  # as the first builds timed above
         environ = {**env(), "BENCH_STARTED": repr(time.time())}
         out = subprocess.run(
-            [sys.executable, "-c", STAGE_MARKS, "force" if isinstance(site, Path) else "first"],
+            [sys.executable, "-c", STAGE_MARKS, "first" if first else "force"],
             cwd=where,
             env=environ,
             capture_output=True,
