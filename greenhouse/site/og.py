@@ -597,11 +597,22 @@ class Develop:
         self._tasks: list[tuple[list[Picture], Future[list[bytes]]]] = []
         self.handed = 0  # pictures handed to drawing processes
         self.stolen = 0  # of those, drawn by the build after all (no process had begun them)
+        self._lost = False  # a drawing process stopped (said once)
 
     def submit(self, pool: ProcessPoolExecutor) -> None:
-        """Hand the missing pictures to *pool*'s processes, a family per task."""
+        """Hand the missing pictures to *pool*'s processes, a family per task.
+
+        A pool whose process died since it started (killed while the build
+        was still seeding, say) takes nothing more: :meth:`finish` draws what
+        was not handed over.
+        """
         for task in batches(self.missing):
-            self._tasks.append((task, pool.submit(draw_all, [p.job for p in task])))
+            try:
+                future = pool.submit(draw_all, [p.job for p in task])
+            except BrokenProcessPool:
+                self._stopped()
+                return
+            self._tasks.append((task, future))
             self.handed += len(task)
 
     def finish(self) -> Drawn:
@@ -624,7 +635,7 @@ class Develop:
             try:
                 pngs = future.result()
             except BrokenProcessPool:  # a process could not start, or was killed
-                log.warning("a drawing process stopped; drawing its pictures in the build")
+                self._stopped()
                 pngs = draw_all([p.job for p in task])
             new.update((p.digest, png) for p, png in zip(task, pngs, strict=True))
         # Drawn here (one core, or too few to start a process): a family at a time, so
@@ -643,6 +654,12 @@ class Develop:
         """Drop the tasks no process has begun (the build failed or was interrupted)."""
         for _, future in self._tasks:
             future.cancel()
+
+    def _stopped(self) -> None:
+        """Say once that a drawing process stopped: the build draws what it held."""
+        if not self._lost:
+            self._lost = True
+            log.warning("a drawing process stopped; drawing its pictures in the build")
 
     def _adopt_backdrop(self) -> None:
         """The project previews' backdrop from a drawing process that drew it already.

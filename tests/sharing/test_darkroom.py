@@ -156,7 +156,30 @@ def test_a_killed_drawing_process_costs_only_time(caplog: pytest.LogCaptureFixtu
         with caplog.at_level(logging.WARNING, logger="greenhouse.site.og"):
             drawn = job.finish()
     assert drawn.images == here.images
-    assert "drawing process stopped" in caplog.text
+    assert caplog.text.count("drawing process stopped") == 1  # said once, not per task
+
+
+@needs_proc
+@stdlib_race
+def test_drawing_processes_gone_before_the_garden_is_known_cost_only_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A first build starts its drawing processes long before it knows what to draw: one
+    # killed meanwhile (the OOM killer, a crash in Pillow) breaks the pool before the
+    # pictures are handed over, and the build draws them itself.
+    described = pictures(60)
+    here = develop(described, workers=1)
+    with og.Darkroom(2) as darkroom:
+        darkroom.warm(len(described))
+        assert wait_for(lambda: len(spawned_children(os.getpid())) == 2)
+        for pid in spawned_children(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: all(f.done() for f in darkroom._warmed), 30)
+        with caplog.at_level(logging.WARNING, logger="greenhouse.site.og"):
+            job = darkroom.begin(described, nothing_cached)
+            drawn = job.finish()
+    assert drawn.images == here.images
+    assert caplog.text.count("drawing process stopped") == 1
 
 
 def test_the_tight_plant_is_the_canvas_plant() -> None:
